@@ -1,0 +1,116 @@
+"""The ``ipt`` command line: Click wiring only; every command calls one library function and formats it.
+
+Command modules are imported when their command is used (or listed by ``--help``), and they import only
+Click at top level, so start-up stays close to bare Python. ``ipt --version`` loads no plugins.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import click
+
+from .. import __version__
+
+# Command name -> "module:attribute", imported on first use. Each team owns its module.
+COMMANDS = {
+    "instruments": "ipt_measures.cli.instruments:instruments",
+    "score": "ipt_measures.cli.instruments:score_command",
+    "plugins": "ipt_measures.cli.instruments:plugins_command",
+    "schemas": "ipt_measures.cli.instruments:schemas",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose built-in commands are imported when used, and whose plugins add commands lazily."""
+
+    def __init__(self, *args, lazy_commands: dict[str, str] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = dict(lazy_commands or {})
+        self._plugin_commands_loaded = False
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load_plugin_commands()
+        return sorted(set(super().list_commands(ctx)) | set(self.lazy_commands))
+
+    def get_command(self, ctx: click.Context, name: str):
+        if name in self.lazy_commands and name not in self.commands:
+            module_name, attr = self.lazy_commands[name].split(":")
+            self.add_command(getattr(importlib.import_module(module_name), attr), name)
+        command = super().get_command(ctx, name)
+        if command is None:
+            self._load_plugin_commands()
+            command = super().get_command(ctx, name)
+        return command
+
+    def _load_plugin_commands(self) -> None:
+        if self._plugin_commands_loaded:
+            return
+        self._plugin_commands_loaded = True
+        from ..plugins import get_registry
+
+        registry = get_registry()
+        for impl in registry.pm.hook.register_commands.get_hookimpls():
+            try:
+                impl.function(cli=self)
+            except Exception as exc:  # a broken plugin must not take the CLI down
+                registry._info(impl.plugin_name).errors.append(
+                    f"register_commands raised {type(exc).__name__}: {exc}"
+                )
+
+    def invoke(self, ctx: click.Context):
+        return run_reporting_errors(lambda: super(LazyGroup, self).invoke(ctx))
+
+
+def run_reporting_errors(call):
+    """Turn library errors into one line on stderr and an exit code; never a traceback unless IPT_DEBUG is set."""
+    from ..errors import IptError
+
+    debug = bool(os.environ.get("IPT_DEBUG"))
+    try:
+        return call()
+    except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+        raise
+    except IptError as exc:
+        if debug:
+            raise
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("\nInterrupted. Every answer already given is saved.", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception as exc:
+        if debug:
+            raise
+        name = type(exc).__name__
+        if name == "ValidationError" and hasattr(exc, "errors"):
+            from ..declarative import describe_validation_error
+
+            click.echo("Error: " + "; ".join(describe_validation_error(exc)), err=True)
+            sys.exit(2)
+        click.echo(f"Error: unexpected {name}: {exc} (set IPT_DEBUG=1 to see the traceback)", err=True)
+        sys.exit(1)
+
+
+@click.group(cls=LazyGroup, lazy_commands=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="ipt", message="%(prog)s %(version)s")
+def cli():
+    """ipt: assessment and measurement for Interpersonal Psychotherapy (IPT).
+
+    Administer questionnaires in session, score them, raise critical items at once, and track change
+    across a 12-16 session course.
+
+    \b
+    First steps:
+      ipt instruments list           what can be administered
+      ipt score phq9 --answers 1,2,0,1,1,0,2,1,0
+      ipt plugins                    what is installed, and any plugin problem
+    """
+
+
+def main() -> None:
+    cli(prog_name="ipt")

@@ -1,0 +1,197 @@
+"""Commands about instruments and plugins: list, show, validate, score, plugins, schemas."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .output import emit, output_options, print_json
+
+
+@click.group()
+def instruments():
+    """List, show and validate instruments."""
+
+
+@instruments.command("list")
+@output_options
+def instruments_list(as_json, table_format):
+    """List every registered instrument.
+
+    \b
+    Examples:
+      ipt instruments list
+      ipt instruments list --json
+    """
+    from ..describe import instrument_summary
+    from ..plugins import get_registry, report_errors
+
+    registry = get_registry()
+    rows = [
+        instrument_summary(inst, registry.instrument_plugin[inst.id])
+        for inst in sorted(registry.instruments.values(), key=lambda i: i.id)
+    ]
+    report_errors()
+    columns = ["id", "name", "domain", "items", "respondent", "range", "licence"]
+    emit(rows, as_json=as_json, table_format=table_format, columns=columns)
+
+
+@instruments.command("show")
+@click.argument("instrument_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the full definition as JSON.")
+def instruments_show(instrument_id, as_json):
+    """Show an instrument: items, answers, scoring rules, bands, critical items and sources.
+
+    \b
+    Example:
+      ipt instruments show phq9
+    """
+    from ..describe import instrument_detail, instrument_text
+    from ..plugins import get_registry
+
+    registry = get_registry()
+    instrument = registry.instrument(instrument_id)
+    plugin = registry.instrument_plugin[instrument.id]
+    if as_json:
+        print_json(instrument_detail(instrument, plugin))
+    else:
+        click.echo(instrument_text(instrument, plugin))
+
+
+@instruments.command("validate")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+def instruments_validate(files):
+    """Check declarative instrument files and say exactly what is wrong, by path in the file.
+
+    \b
+    Example:
+      ipt instruments validate my-scale.toml
+    """
+    from ..declarative import load_instrument_file
+    from ..errors import InstrumentDefinitionError
+
+    failed = 0
+    for path in files:
+        try:
+            instrument = load_instrument_file(path)
+        except InstrumentDefinitionError as exc:
+            failed += 1
+            problems = exc.problems or [str(exc)]
+            click.echo(f"{path}: invalid ({len(problems)} problem{'s' if len(problems) != 1 else ''})", err=True)
+            for problem in problems:
+                click.echo(f"  {problem}", err=True)
+            continue
+        click.echo(f"{path}: valid ({instrument.id}, {len(instrument.items)} items, {len(instrument.scales)} scale(s))")
+    if failed:
+        sys.exit(1)
+
+
+@instruments.command("dir")
+def instruments_dir_command():
+    """Print the folder whose *.toml and *.json instrument files are loaded (set IPT_INSTRUMENTS_DIR to move it)."""
+    from ..paths import instruments_dir
+
+    click.echo(str(instruments_dir()))
+
+
+@click.command("score")
+@click.argument("instrument_id")
+@click.option(
+    "--answers",
+    required=True,
+    help="Answer values in item order, comma-separated; leave a field empty or write '-' for a missing answer.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the score as JSON.")
+def score_command(instrument_id, answers, as_json):
+    """Score one set of answers without storing it.
+
+    \b
+    Examples:
+      ipt score phq9 --answers 3,3,3,3,3,3,3,3,1
+      ipt score phq9 --answers 1,2,,1,0,1,0,0,0 --json
+    """
+    from ..describe import score_lines
+    from ..plugins import get_registry
+    from ..scoring import parse_answer_list
+
+    registry = get_registry()
+    score = registry.score(instrument_id, parse_answer_list(answers))
+    instrument = registry.instrument(instrument_id)
+    alerts = registry.alerts(instrument, score, previous=[])
+    if as_json:
+        data = score.model_dump(mode="json")
+        data["alerts"] = alerts
+        print_json(data)
+        return
+    for alert in alerts:
+        if alert["severity"] == "critical":
+            click.secho(f"!!! CRITICAL: {alert['message']}", fg="red", bold=True, err=True)
+    click.echo(f"{instrument.short_name or instrument.name} ({instrument.id})")
+    for line in score_lines(score):
+        click.echo(line)
+    for alert in alerts:
+        if alert["severity"] == "critical":
+            click.secho(f"CRITICAL ITEM: {alert['message']}", fg="red", bold=True)
+        else:
+            click.echo(f"{alert['severity'].upper()}: {alert['message']}")
+
+
+@click.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+@click.option("--fmt", "table_format", default="simple", show_default=True, metavar="FORMAT", help="tabulate table format.")
+def plugins_command(as_json, table_format):
+    """List plugins: where each came from, what it registered, and any load error.
+
+    \b
+    A broken third-party plugin is reported here and skipped. To load only some third-party
+    plugins, set IPT_LOAD_PLUGINS to a comma-separated list of their names (empty: none).
+    """
+    from ..plugins import get_registry
+
+    rows = []
+    for info in get_registry().plugins.values():
+        rows.append(
+            {
+                "name": info.name,
+                "source": info.source,
+                "distribution": info.distribution,
+                "version": info.version,
+                "hooks": info.hooks,
+                "registered": info.registered,
+                "errors": info.errors,
+            }
+        )
+    if as_json:
+        print_json(rows)
+        return
+    emit(
+        [{**r, "registered": _short(r["registered"]), "errors": "; ".join(r["errors"])} for r in rows],
+        as_json=False,
+        table_format=table_format,
+        columns=["name", "source", "distribution", "version", "registered", "errors"],
+    )
+
+
+def _short(items: list[str]) -> str:
+    text = ", ".join(items)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+@click.group()
+def schemas():
+    """Generate the JSON Schemas in schemas/ from the models (plugin authors validate against them)."""
+
+
+@schemas.command("generate")
+@click.option("--out", "out_dir", default="schemas", show_default=True, type=click.Path(file_okay=False))
+@click.option("--check", is_flag=True, help="Exit 1 if the files on disk differ from the models (for CI).")
+def schemas_generate(out_dir, check):
+    """Write (or --check) schemas/*.schema.json from the pydantic models."""
+    from ..schema import write_schemas
+
+    stale = write_schemas(out_dir, check=check)
+    if check and stale:
+        click.echo(f"Out of date: {', '.join(stale)} (run: ipt schemas generate)", err=True)
+        sys.exit(1)
+    click.echo("schemas up to date" if check else f"wrote {out_dir}/")

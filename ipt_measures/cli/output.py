@@ -1,0 +1,48 @@
+"""Shared output options for every listing command: ``--json`` or a tabulate table format."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, Iterable, Sequence
+
+import click
+
+DEFAULT_FORMAT = "simple"
+
+
+def output_options(func: Callable) -> Callable:
+    """Add ``--json`` and ``--fmt`` to a listing command."""
+    func = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")(func)
+    func = click.option(
+        "--fmt",
+        "table_format",
+        default=DEFAULT_FORMAT,
+        show_default=True,
+        metavar="FORMAT",
+        help="Table format: any tabulate format (simple, github, grid, plain, ...).",
+    )(func)
+    return func
+
+
+def emit(rows: Sequence[dict[str, Any]], *, as_json: bool, table_format: str, columns: Iterable[str] | None = None) -> None:
+    """Print rows as JSON or as a table; the JSON has every field, the table the chosen columns."""
+    if as_json:
+        click.echo(json.dumps(list(rows), indent=2, ensure_ascii=False, default=str))
+        return
+    from tabulate import tabulate, tabulate_formats
+
+    if table_format not in tabulate_formats:
+        raise click.BadParameter(f"unknown table format {table_format!r}", param_hint="--fmt")
+    cols = list(columns) if columns is not None else (list(rows[0]) if rows else [])
+    table = [[_cell(row.get(c)) for c in cols] for row in rows]
+    click.echo(tabulate(table, headers=cols, tablefmt=table_format) if rows else "(none)")
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    return "" if value is None else value

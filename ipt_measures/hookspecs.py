@@ -1,0 +1,116 @@
+"""Hook specifications: the plugin author's manual. Every hook a plugin can implement is defined here.
+
+Plugins write ``from ipt_measures import hookimpl`` and implement any of these functions at module level
+(or as methods of a registered object). Call sites always pass keyword arguments, and an implementation
+may accept fewer arguments than the spec lists, so hooks can gain arguments without breaking plugins.
+
+Every hook is called once per process, when it is first needed, except ``score_instrument`` and
+``alerts_after_score``, which run for every score.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+from pluggy import HookimplMarker, HookspecMarker
+
+if TYPE_CHECKING:  # pragma: no cover - for annotations only, keeps start-up light
+    import click
+
+    from .models import Instrument, Score
+
+hookspec = HookspecMarker("ipt_measures")
+hookimpl = HookimplMarker("ipt_measures")
+
+
+# -- what a plugin adds --------------------------------------------------------------------------
+
+
+@hookspec
+def register_instruments(register: Callable[[Any], None]) -> None:
+    """Add instruments.
+
+    Call ``register(definition)`` once per instrument. ``definition`` is an :class:`~ipt_measures.models.Instrument`,
+    a ``dict`` of the same shape, or a :class:`pathlib.Path` to a declarative TOML or JSON file (loaded lazily,
+    so plugin modules stay cheap to import). Each registration is validated where it arrives: an invalid
+    definition, or an id that another plugin already registered, is refused, reported by ``ipt plugins``
+    with this plugin's name, and skipped; the rest of the plugin's registrations still count. A duplicate
+    id is never renamed: a silently swapped instrument is a wrong clinical score.
+
+    :param register: callback taking one instrument definition.
+    :returns: nothing; the return value is ignored.
+    """
+
+
+@hookspec
+def register_protocols(register: Callable[[Any], None]) -> None:
+    """Add measurement protocols: which instruments are due at which sessions of a course.
+
+    Call ``register(protocol)`` with a :class:`~ipt_measures.models.Protocol` or a dict of the same shape.
+    Protocol ids must be unique across plugins, as instrument ids are.
+
+    :param register: callback taking one protocol.
+    :returns: nothing.
+    """
+
+
+@hookspec
+def register_exporters(register: Callable[..., None]) -> None:
+    """Add export formats for ``ipt export --format NAME``.
+
+    Call ``register(name, writer, description="...", suffix=".csv")``. ``writer`` is called as
+    ``writer(rows, out, **options)`` where ``rows`` is an iterator of export records (see
+    :mod:`ipt_measures.exporters`) and ``out`` a text stream; it must stream (never hold every row).
+    Format names are unique across plugins.
+
+    :param register: callback ``register(name, writer, description="", suffix="")``.
+    :returns: nothing.
+    """
+
+
+@hookspec
+def register_commands(cli: "click.Group") -> None:
+    """Add commands to the ``ipt`` command line.
+
+    Called when the command line is built. Add with ``@cli.command()`` or ``cli.add_command(...)``.
+    Keep the module's top-level imports light: this hook runs for ``ipt --help`` too.
+
+    :param cli: the top-level Click group.
+    :returns: nothing.
+    """
+
+
+# -- what a plugin decides -----------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def score_instrument(instrument: "Instrument", answers: dict[str, Optional[int]]) -> Optional["Score"]:
+    """Score one administration, overriding the generic scorer for an instrument with a special rule.
+
+    Return a :class:`~ipt_measures.models.Score` for instruments this plugin scores, ``None`` for every
+    other instrument. The generic declarative scorer is registered ``trylast`` and answers otherwise.
+    Answers have already been checked against the instrument's options. Set ``Score.scorer`` to
+    ``"<plugin>/<version>"``: it is stored with the score.
+
+    Stops at first non-None result, see firstresult.
+
+    :param instrument: the instrument definition.
+    :param answers: item id -> value as given, ``None`` for a skipped or declined item.
+    :returns: a Score, or None to let the next scorer answer.
+    """
+
+
+@hookspec
+def alerts_after_score(instrument: "Instrument", score: "Score", previous: list["Score"]) -> Optional[list[dict]]:
+    """Raise alerts after a score is computed (beyond the critical items, which are always on the score).
+
+    Called after every administration is scored, in every front end. Return a list of alerts, each a dict
+    ``{"kind": str, "severity": "critical" | "warning" | "info", "message": str}``, or None.
+    Alerts from every plugin are collected; a plugin that raises is reported and skipped, never silencing
+    the others.
+
+    :param instrument: the instrument definition.
+    :param score: the new score.
+    :param previous: earlier scores of the same instrument in the same course, oldest first (may be empty).
+    :returns: a list of alert dicts, or None.
+    """

@@ -1,0 +1,318 @@
+"""The plugin manager and the registry of what plugins add.
+
+Plugins are found once, lazily, in the ``ipt_measures`` entry-point group: the built-in ones (shipped in
+this distribution, always loaded) and third-party packages (limited by ``$IPT_LOAD_PLUGINS``). A plugin
+that fails to import, implements a misspelled hook, raises in a hook, or registers an invalid or duplicate
+instrument is recorded with its name and reason, reported by ``ipt plugins`` and on stderr, and skipped:
+the command line keeps working.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import pluggy
+
+from . import hookspecs
+from .errors import UnknownInstrument
+
+GROUP = "ipt_measures"
+DISTRIBUTION = "ipt-measures"
+LOAD_ENV = "IPT_LOAD_PLUGINS"
+DEBUG_ENV = "IPT_DEBUG"
+
+# Core behaviour that is itself a plugin, so a plugin can replace it (the generic scorer is trylast).
+DEFAULT_PLUGINS = ("ipt_measures.default_plugins",)
+
+
+@dataclass
+class PluginInfo:
+    """What `ipt plugins` reports about one plugin."""
+
+    name: str
+    source: str  # "built-in", "core", "entry point", "registered"
+    distribution: Optional[str] = None
+    version: Optional[str] = None
+    hooks: list[str] = field(default_factory=list)
+    registered: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def loaded(self) -> bool:
+        return not any(e.startswith("not loaded") for e in self.errors)
+
+
+@dataclass
+class Exporter:
+    name: str
+    writer: Callable[..., Any]
+    description: str
+    suffix: str
+    plugin: str
+
+
+class Registry:
+    """Everything the loaded plugins registered, validated, with every problem kept for reporting."""
+
+    def __init__(self, pm: pluggy.PluginManager, infos: dict[str, PluginInfo]):
+        self.pm = pm
+        self.plugins = infos
+        self.instruments: dict[str, Any] = {}
+        self.instrument_plugin: dict[str, str] = {}
+        self.protocols: dict[str, Any] = {}
+        self.protocol_plugin: dict[str, str] = {}
+        self.exporters: dict[str, Exporter] = {}
+
+    # -- building ------------------------------------------------------------------------------
+
+    def _info(self, plugin_name: str) -> PluginInfo:
+        if plugin_name not in self.plugins:
+            self.plugins[plugin_name] = PluginInfo(name=plugin_name, source="registered")
+        return self.plugins[plugin_name]
+
+    def collect(self) -> None:
+        self._call_each("register_instruments", self._instrument_register)
+        self._call_each("register_protocols", self._protocol_register)
+        self._call_each("register_exporters", self._exporter_register)
+
+    def _call_each(self, hook_name: str, make_register: Callable[[str], Callable]) -> None:
+        """Call a "register" hook plugin by plugin (in load order), so one failing plugin cannot stop the others."""
+        caller = getattr(self.pm.hook, hook_name)
+        for impl in caller.get_hookimpls():  # registration order (pluggy calls them in reverse)
+            register = make_register(impl.plugin_name)
+            try:
+                impl.function(**{name: register for name in impl.argnames})
+            except Exception as exc:  # a plugin's bug must not take the CLI down
+                self._info(impl.plugin_name).errors.append(f"{hook_name} raised {type(exc).__name__}: {exc}")
+
+    def _instrument_register(self, plugin_name: str) -> Callable[[Any], None]:
+        from .declarative import build_instrument, load_instrument_file
+        from .errors import IptError
+
+        info = self._info(plugin_name)
+
+        def register(definition: Any) -> None:
+            try:
+                if isinstance(definition, (str, Path)):
+                    instrument = load_instrument_file(definition)
+                else:
+                    instrument = build_instrument(definition, where=f"instrument from {plugin_name}")
+            except IptError as exc:
+                info.errors.append(f"invalid instrument refused: {exc}")
+                return
+            if instrument.id in self.instruments:
+                owner = self.instrument_plugin[instrument.id]
+                info.errors.append(
+                    f"duplicate instrument id {instrument.id!r} refused: already registered by plugin {owner!r}"
+                )
+                return
+            self.instruments[instrument.id] = instrument
+            self.instrument_plugin[instrument.id] = plugin_name
+            info.registered.append(f"instrument {instrument.id}")
+
+        return register
+
+    def _protocol_register(self, plugin_name: str) -> Callable[[Any], None]:
+        info = self._info(plugin_name)
+
+        def register(definition: Any) -> None:
+            from pydantic import ValidationError
+
+            from .declarative import describe_validation_error
+            from .models import Protocol
+
+            try:
+                protocol = definition if isinstance(definition, Protocol) else Protocol.model_validate(definition)
+            except ValidationError as exc:
+                info.errors.append(f"invalid protocol refused: {describe_validation_error(exc, definition)[0]}")
+                return
+            if protocol.id in self.protocols:
+                owner = self.protocol_plugin[protocol.id]
+                info.errors.append(f"duplicate protocol id {protocol.id!r} refused: already registered by {owner!r}")
+                return
+            self.protocols[protocol.id] = protocol
+            self.protocol_plugin[protocol.id] = plugin_name
+            info.registered.append(f"protocol {protocol.id}")
+
+        return register
+
+    def _exporter_register(self, plugin_name: str) -> Callable[..., None]:
+        info = self._info(plugin_name)
+
+        def register(name: str, writer: Callable[..., Any], description: str = "", suffix: str = "") -> None:
+            if not isinstance(name, str) or not name or not callable(writer):
+                info.errors.append(f"invalid exporter {name!r} refused: needs a name and a callable writer")
+                return
+            if name in self.exporters:
+                owner = self.exporters[name].plugin
+                info.errors.append(f"duplicate exporter {name!r} refused: already registered by {owner!r}")
+                return
+            self.exporters[name] = Exporter(name, writer, description, suffix, plugin_name)
+            info.registered.append(f"exporter {name}")
+
+        return register
+
+    # -- using ---------------------------------------------------------------------------------
+
+    def instrument(self, instrument_id: str):
+        try:
+            return self.instruments[instrument_id]
+        except KeyError:
+            known = ", ".join(sorted(self.instruments)) or "none registered"
+            raise UnknownInstrument(f"unknown instrument {instrument_id!r} (known: {known})") from None
+
+    def score(self, instrument_id: str, answers: Any):
+        """Check answers, then let the first scorer that answers for the instrument score them."""
+        from .scoring import answers_from_list, check_answers
+
+        instrument = self.instrument(instrument_id)
+        if isinstance(answers, dict):
+            checked = check_answers(instrument, answers)
+        else:
+            checked = answers_from_list(instrument, list(answers))
+        return self.pm.hook.score_instrument(instrument=instrument, answers=checked)
+
+    def alerts(self, instrument: Any, score: Any, previous: list[Any]) -> list[dict]:
+        """Alerts from every plugin; the critical items on the score come first and are never dropped."""
+        alerts = [
+            {"kind": f.kind, "severity": "critical", "message": f"{f.message} (item {f.item}: {f.answer})"}
+            for f in score.flags
+        ]
+        for impl in self.pm.hook.alerts_after_score.get_hookimpls():
+            kwargs = {"instrument": instrument, "score": score, "previous": previous}
+            try:
+                result = impl.function(**{k: kwargs[k] for k in impl.argnames})
+            except Exception as exc:
+                self._info(impl.plugin_name).errors.append(f"alerts_after_score raised {type(exc).__name__}: {exc}")
+                continue
+            alerts.extend(result or [])
+        return alerts
+
+    @property
+    def errors(self) -> list[tuple[str, str]]:
+        return [(info.name, err) for info in self.plugins.values() for err in info.errors]
+
+
+_registry: Optional[Registry] = None
+
+
+def get_plugin_manager() -> pluggy.PluginManager:
+    pm = pluggy.PluginManager(GROUP)
+    pm.add_hookspecs(hookspecs)
+    return pm
+
+
+def _allowed_external() -> Optional[set[str]]:
+    value = os.environ.get(LOAD_ENV)
+    if value is None:
+        return None
+    return {name.strip() for name in value.split(",") if name.strip()}
+
+
+def load_plugins(pm: pluggy.PluginManager, extra: tuple[Any, ...] = ()) -> dict[str, PluginInfo]:
+    """Register core defaults, then every entry point; return what happened to each."""
+    import importlib
+
+    infos: dict[str, PluginInfo] = {}
+    for module_name in DEFAULT_PLUGINS:
+        module = importlib.import_module(module_name)
+        pm.register(module, name=module_name)
+        infos[module_name] = PluginInfo(name=module_name, source="core")
+
+    allowed = _allowed_external()
+    for ep in _entry_points():
+        dist = getattr(ep, "dist", None)
+        dist_name = dist.metadata["Name"] if dist is not None else None
+        builtin = dist_name is not None and _normalise(dist_name) == _normalise(DISTRIBUTION)
+        info = PluginInfo(
+            name=ep.name,
+            source="built-in" if builtin else "entry point",
+            distribution=dist_name,
+            version=dist.version if dist is not None else None,
+        )
+        if ep.name in infos:
+            info.errors.append(f"not loaded: a plugin named {ep.name!r} is already loaded")
+            infos[f"{ep.name} ({dist_name})"] = info
+            continue
+        infos[ep.name] = info
+        if not builtin and allowed is not None and ep.name not in allowed and _normalise(dist_name or "") not in {
+            _normalise(a) for a in allowed
+        }:
+            info.errors.append(f"not loaded: not listed in ${LOAD_ENV}")
+            continue
+        _register_entry_point(pm, ep, info)
+
+    for plugin in extra:
+        name = getattr(plugin, "__name__", None) or type(plugin).__name__
+        pm.register(plugin, name=name)
+        infos[name] = PluginInfo(name=name, source="registered")
+
+    for name, info in infos.items():
+        plugin = pm.get_plugin(name)
+        if plugin is not None:
+            info.hooks = sorted(c.name for c in pm.get_hookcallers(plugin) or [])
+    return infos
+
+
+def _register_entry_point(pm: pluggy.PluginManager, ep: Any, info: PluginInfo) -> None:
+    hint = f" (to skip it: set {LOAD_ENV} to the plugins you want, or uninstall {info.distribution or ep.name})"
+    try:
+        module = ep.load()
+    except Exception as exc:
+        info.errors.append(f"not loaded: import failed: {type(exc).__name__}: {exc}{hint}")
+        return
+    try:
+        pm.register(module, name=ep.name)
+        pm.check_pending()  # a misspelled hook name is an error, not a silent no-op
+    except Exception as exc:
+        if pm.get_plugin(ep.name) is not None:
+            pm.unregister(name=ep.name)
+        info.errors.append(f"not loaded: {type(exc).__name__}: {exc}{hint}")
+
+
+def _entry_points():
+    from importlib.metadata import entry_points
+
+    eps = entry_points(group=GROUP)
+    # Built-ins first, so a third-party plugin can never claim a built-in instrument's id.
+    return sorted(eps, key=lambda ep: (ep.dist is None or _normalise(ep.dist.metadata["Name"]) != DISTRIBUTION, ep.name))
+
+
+def _normalise(name: str) -> str:
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
+def get_registry() -> Registry:
+    """The process-wide registry, built on first use."""
+    global _registry
+    if _registry is None:
+        pm = get_plugin_manager()
+        registry = Registry(pm, load_plugins(pm))
+        registry.collect()
+        _registry = registry
+    return _registry
+
+
+def build_registry(*extra_plugins: Any) -> Registry:
+    """A fresh registry with extra plugin objects registered (for tests and embedding applications)."""
+    pm = get_plugin_manager()
+    registry = Registry(pm, load_plugins(pm, extra=extra_plugins))
+    registry.collect()
+    return registry
+
+
+def use_registry(registry: Optional[Registry]) -> None:
+    """Make ``registry`` the process-wide one (None: rebuild on next use)."""
+    global _registry
+    _registry = registry
+
+
+def report_errors(stream=None) -> None:
+    """Print each plugin problem once to stderr, so a broken plugin is never silent."""
+    stream = stream or sys.stderr
+    for name, error in get_registry().errors:
+        print(f"ipt: plugin {name}: {error}", file=stream)

@@ -1,0 +1,78 @@
+"""Shared fixtures: every test gets its own data directory, database and instruments folder."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ipt_measures.plugins import use_registry
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def isolated_data(tmp_path, monkeypatch):
+    """Never touch the user's real data: point every path at a temporary folder."""
+    data = tmp_path / "ipt-data"
+    monkeypatch.setenv("IPT_DATA_DIR", str(data))
+    monkeypatch.setenv("IPT_DB", str(data / "ipt.db"))
+    monkeypatch.setenv("IPT_INSTRUMENTS_DIR", str(data / "instruments"))
+    monkeypatch.delenv("IPT_LOAD_PLUGINS", raising=False)
+    monkeypatch.delenv("IPT_DEBUG", raising=False)
+    use_registry(None)
+    yield data
+    use_registry(None)
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+@pytest.fixture
+def invoke(runner):
+    """Run the real `ipt` command line in-process; returns the Click result."""
+    from ipt_measures.cli import cli
+
+    def _invoke(*args, input=None):
+        use_registry(None)
+        return runner.invoke(cli, [str(a) for a in args], input=input, catch_exceptions=False)
+
+    return _invoke
+
+
+def run_ipt(*args, env=None, input=None, timeout=60, pythonpath=None):
+    """Run `ipt` as a real subprocess (entry points, process boundaries)."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    if pythonpath:
+        full_env["PYTHONPATH"] = os.pathsep.join([str(p) for p in pythonpath] + [full_env.get("PYTHONPATH", "")])
+    return subprocess.run(
+        [sys.executable, "-m", "ipt_measures", *map(str, args)],
+        env=full_env,
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def make_plugin_dist(site: Path, dist_name: str, module_name: str, source: str, entry_name: str | None = None) -> Path:
+    """Write a tiny installed distribution (module + dist-info with an entry point) into ``site``.
+
+    Putting ``site`` on PYTHONPATH makes importlib.metadata find the entry point exactly as it finds a
+    pip-installed package, so plugin discovery is exercised for real.
+    """
+    site.mkdir(parents=True, exist_ok=True)
+    (site / f"{module_name}.py").write_text(textwrap.dedent(source))
+    info = site / f"{dist_name.replace('-', '_')}-1.0.dist-info"
+    info.mkdir(exist_ok=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist_name}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[ipt_measures]\n{entry_name or module_name} = {module_name}\n")
+    return site

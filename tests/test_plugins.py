@@ -1,0 +1,223 @@
+"""Plugin discovery through real entry points, and how broken plugins are reported and skipped."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from ipt_measures import hookimpl
+from ipt_measures.plugins import build_registry, use_registry
+
+from conftest import ROOT, make_plugin_dist, run_ipt
+from instrument_factory import definition
+
+BROKEN_IMPORT = "import nonexistent_module_for_ipt_test\n"
+
+INVALID_INSTRUMENT = f"""
+from ipt_measures import hookimpl
+@hookimpl
+def register_instruments(register):
+    bad = {definition(id="bad-scale")!r}
+    bad["scales"][0]["bands"][1]["min"] = 6
+    register(bad)
+    register({definition(id="good-scale")!r})
+"""
+
+DUPLICATE_PHQ9 = f"""
+from ipt_measures import hookimpl
+@hookimpl
+def register_instruments(register):
+    register({definition(id="phq9", name="Impostor")!r})
+"""
+
+MISSPELLED_HOOK = """
+from ipt_measures import hookimpl
+@hookimpl
+def register_instrument(register):
+    pass
+"""
+
+
+@pytest.fixture
+def broken_site(tmp_path):
+    site = tmp_path / "site"
+    make_plugin_dist(site, "ipt-broken-import", "ipt_broken_import", BROKEN_IMPORT)
+    make_plugin_dist(site, "ipt-invalid-instrument", "ipt_invalid_instrument", INVALID_INSTRUMENT)
+    make_plugin_dist(site, "ipt-duplicate", "ipt_duplicate", DUPLICATE_PHQ9)
+    make_plugin_dist(site, "ipt-misspelled", "ipt_misspelled", MISSPELLED_HOOK)
+    return site
+
+
+def plugins_json(site, env=None):
+    result = run_ipt("plugins", "--json", pythonpath=[site], env=env)
+    assert result.returncode == 0, result.stderr
+    return {p["name"]: p for p in json.loads(result.stdout)}
+
+
+def test_broken_plugins_are_reported_and_skipped(broken_site):
+    plugins = plugins_json(broken_site)
+    assert "import failed: ModuleNotFoundError" in plugins["ipt_broken_import"]["errors"][0]
+    assert "IPT_LOAD_PLUGINS" in plugins["ipt_broken_import"]["errors"][0]
+    invalid = plugins["ipt_invalid_instrument"]
+    assert invalid["registered"] == ["instrument good-scale"]
+    assert "invalid instrument refused" in invalid["errors"][0] and "gap between bands" in invalid["errors"][0]
+    assert plugins["ipt_duplicate"]["errors"] == [
+        "duplicate instrument id 'phq9' refused: already registered by plugin 'phq9'"
+    ]
+    assert "unknown hook 'register_instrument'" in plugins["ipt_misspelled"]["errors"][0]
+
+
+def test_every_other_command_still_works_with_broken_plugins(broken_site):
+    listed = run_ipt("instruments", "list", "--json", pythonpath=[broken_site])
+    assert listed.returncode == 0
+    ids = {row["id"] for row in json.loads(listed.stdout)}
+    assert "phq9" in ids and "good-scale" in ids and "bad-scale" not in ids
+    assert "ipt: plugin ipt_broken_import: not loaded: import failed" in listed.stderr
+    scored = run_ipt("score", "phq9", "--answers", "3,3,3,3,3,3,3,3,1", "--json", pythonpath=[broken_site])
+    assert scored.returncode == 0
+    data = json.loads(scored.stdout)
+    assert data["total"]["value"] == 25 and data["scorer"] == "generic/1"
+    assert run_ipt("instruments", "show", "phq9", pythonpath=[broken_site]).stdout.startswith("Patient Health")
+
+
+def test_load_plugins_variable_limits_third_party_plugins(broken_site):
+    plugins = plugins_json(broken_site, env={"IPT_LOAD_PLUGINS": "ipt_invalid_instrument"})
+    assert plugins["ipt_broken_import"]["errors"] == ["not loaded: not listed in $IPT_LOAD_PLUGINS"]
+    assert plugins["ipt_invalid_instrument"]["registered"] == ["instrument good-scale"]
+    assert plugins["phq9"]["registered"] == ["instrument phq9"]  # built-ins always load
+    nothing = plugins_json(broken_site, env={"IPT_LOAD_PLUGINS": ""})
+    assert all(p["errors"] == ["not loaded: not listed in $IPT_LOAD_PLUGINS"] for p in nothing.values() if p["source"] == "entry point")
+
+
+def test_example_package_installs_and_registers_through_its_entry_point(tmp_path):
+    """pip really installs tests/example_plugin; its instrument and command then work."""
+    target = tmp_path / "target"
+    pip = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--quiet",
+         "--target", str(target), str(ROOT / "tests" / "example_plugin")],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert pip.returncode == 0, pip.stderr
+    plugins = plugins_json(target)
+    assert plugins["example"]["distribution"] == "ipt-measures-example"
+    assert plugins["example"]["registered"] == ["instrument scc3"]
+    assert set(plugins["example"]["hooks"]) == {"register_instruments", "register_commands"}
+    scored = run_ipt("score", "scc3", "--answers", "3,0,3", "--json", pythonpath=[target])
+    assert json.loads(scored.stdout)["total"] == {
+        "id": "total", "name": "Connection", "value": 9, "band": "good", "band_severity": 0,
+        "answered": 3, "missing": 0, "prorated": False, "note": None,
+    }
+    hello = run_ipt("example-hello", pythonpath=[target])
+    assert hello.stdout.strip() == "hello from ipt-measures-example"
+    assert "example-hello" in run_ipt("--help", pythonpath=[target]).stdout
+
+
+# -- one test per hook (tests/test_docs.py checks each hook has one) ---------------------------------
+
+
+class InstrumentPlugin:
+    @hookimpl
+    def register_instruments(self, register):
+        register(definition(id="extra-scale"))
+
+
+def test_hook_register_instruments():
+    registry = build_registry(InstrumentPlugin())
+    assert registry.instrument_plugin["extra-scale"] == "InstrumentPlugin"
+    assert "phq9" in registry.instruments
+
+
+class OverrideScorer:
+    @hookimpl
+    def score_instrument(self, instrument, answers):
+        if instrument.id != "phq9":
+            return None
+        from ipt_measures.scoring import score
+
+        result = score(instrument, answers)
+        result.scorer = "override/1"
+        result.total.value = 0
+        return result
+
+
+def test_hook_score_instrument():
+    registry = build_registry(OverrideScorer(), InstrumentPlugin())
+    phq9 = registry.score("phq9", [3] * 9)
+    assert (phq9.scorer, phq9.total.value) == ("override/1", 0)
+    other = registry.score("extra-scale", [1, 1, 1, 1])
+    assert (other.scorer, other.total.value) == ("generic/1", 4)
+
+
+class DeteriorationAlerts:
+    @hookimpl
+    def alerts_after_score(self, score, previous):
+        if previous and score.total.value > previous[-1].total.value:
+            return [{"kind": "deterioration", "severity": "warning", "message": "worse than last time"}]
+        return None
+
+
+class RaisingAlerts:
+    @hookimpl
+    def alerts_after_score(self, score):
+        raise RuntimeError("boom")
+
+
+def test_hook_alerts_after_score():
+    registry = build_registry(DeteriorationAlerts(), RaisingAlerts())
+    instrument = registry.instrument("phq9")
+    before = registry.score("phq9", [1] * 9)
+    after = registry.score("phq9", [2] * 8 + [1])
+    alerts = registry.alerts(instrument, after, previous=[before])
+    assert [a["severity"] for a in alerts] == ["critical", "warning"]
+    assert "alerts_after_score raised RuntimeError: boom" in registry.plugins["RaisingAlerts"].errors
+
+
+class ProtocolPlugin:
+    @hookimpl
+    def register_protocols(self, register):
+        register({"id": "weekly-phq9", "name": "PHQ-9 weekly", "rules": [{"instruments": ["phq9"], "when": ["every"]}]})
+        register({"id": "weekly-phq9", "name": "again", "rules": [{"instruments": ["phq9"], "when": ["every"]}]})
+        register({"id": "broken", "name": "x", "rules": []})
+
+
+def test_hook_register_protocols():
+    registry = build_registry(ProtocolPlugin())
+    assert registry.protocols["weekly-phq9"].rules[0].when == ["every"]
+    errors = registry.plugins["ProtocolPlugin"].errors
+    assert any("duplicate protocol id 'weekly-phq9'" in e for e in errors)
+    assert any("invalid protocol refused: rules" in e for e in errors)
+
+
+class ExporterPlugin:
+    @hookimpl
+    def register_exporters(self, register):
+        register("lines", lambda rows, out, **options: out.writelines(f"{r}\n" for r in rows), description="one per line")
+        register("lines", lambda rows, out, **options: None)
+
+
+def test_hook_register_exporters():
+    registry = build_registry(ExporterPlugin())
+    assert registry.exporters["lines"].description == "one per line"
+    assert any("duplicate exporter 'lines'" in e for e in registry.plugins["ExporterPlugin"].errors)
+
+
+class CommandPlugin:
+    @hookimpl
+    def register_commands(self, cli):
+        import click
+
+        @cli.command("hello-test")
+        def hello():
+            """Say hello."""
+            click.echo("hello from a test plugin")
+
+
+def test_hook_register_commands(runner):
+    from ipt_measures.cli import LazyGroup, COMMANDS
+
+    registry = build_registry(CommandPlugin())
+    use_registry(registry)
+    group = LazyGroup(name="ipt", lazy_commands=COMMANDS)
+    result = runner.invoke(group, ["hello-test"])
+    assert result.output == "hello from a test plugin\n"
