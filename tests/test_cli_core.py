@@ -16,7 +16,7 @@ def test_version_loads_no_plugins(invoke, monkeypatch):
 
 
 def test_instruments_list_json(invoke):
-    rows = json.loads(invoke("instruments", "list", "--json").output)
+    rows = json.loads(invoke("instruments", "list", "--json").stdout)
     phq9 = next(r for r in rows if r["id"] == "phq9")
     assert phq9 == {
         "id": "phq9", "name": "PHQ-9", "domain": "depression", "items": 10, "respondent": "self-report",
@@ -38,7 +38,7 @@ def test_score_phq9_severe_with_suicidality_flag(invoke):
 
 
 def test_score_json(invoke):
-    data = json.loads(invoke("score", "phq9", "--answers", "0,0,0,0,0,0,0,0,0,2", "--json").output)
+    data = json.loads(invoke("score", "phq9", "--answers", "0,0,0,0,0,0,0,0,0,2", "--json").stdout)
     assert data["total"]["value"] == 0 and data["total"]["band"] == "minimal"
     assert data["flags"] == [] and data["alerts"] == []
     assert data["instrument_version"] == "1" and data["scorer"] == "generic/1"
@@ -87,7 +87,7 @@ def test_user_instruments_folder_is_loaded(invoke, isolated_data):
     folder.mkdir(parents=True)
     (folder / "mine.json").write_text(json.dumps(definition(id="my-scale")))
     assert invoke("instruments", "dir").output.strip() == str(folder)
-    ids = {r["id"] for r in json.loads(invoke("instruments", "list", "--json").output)}
+    ids = {r["id"] for r in json.loads(invoke("instruments", "list", "--json").stdout)}
     assert "my-scale" in ids
 
 
@@ -96,7 +96,7 @@ def test_show_gives_sources_and_rules_in_words(invoke):
     for expected in ("Citation: Kroenke", "Licence: free to reproduce", "Bands: 0-4 minimal; 5-9 mild",
                      "up to 2 allowed, prorated", "Item 9 answered >= 1", "reliable change 6 points"):
         assert expected in out
-    data = json.loads(invoke("instruments", "show", "phq9", "--json").output)
+    data = json.loads(invoke("instruments", "show", "phq9", "--json").stdout)
     assert data["scale_rules"]["total"][0].startswith("Sum of: item 1")
 
 

@@ -24,3 +24,4 @@ def test_builtin_plugins_are_entry_points():
     eps = data["project"]["entry-points"]["ipt_measures"]
     modules = {p.stem for p in (ROOT / "plugins").glob("*.py") if p.stem != "__init__"}
     assert {v.split(".", 1)[1] for v in eps.values()} == modules
+    assert all(name.replace("-", "_") == v.split(".", 1)[1] for name, v in eps.items())

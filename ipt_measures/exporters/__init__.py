@@ -1,0 +1,1 @@
+"""Built-in export formats, registered as plugins through the exporters hook."""

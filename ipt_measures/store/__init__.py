@@ -1,0 +1,1 @@
+"""The record store: clients, courses, sessions, administrations, responses, scores and the audit trail."""
