@@ -1,0 +1,102 @@
+"""Append-only schema migrations. Never edit a released migration: add a new one at the end.
+
+Each migration runs in its own transaction together with the row that records it in ``schema_migrations``,
+so a crash leaves the schema either before or after it, never half-way.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "0001_initial",
+        """
+        CREATE TABLE clients (
+            id            TEXT PRIMARY KEY,            -- pseudonymous id chosen by the clinic
+            display_name  TEXT,                        -- optional, never exported unless asked
+            birth_year    INTEGER CHECK (birth_year IS NULL OR birth_year BETWEEN 1900 AND 2100),
+            created_at    TEXT NOT NULL
+        );
+
+        CREATE TABLE courses (
+            id                INTEGER PRIMARY KEY,
+            client_id         TEXT NOT NULL REFERENCES clients(id),
+            start_date        TEXT NOT NULL,           -- ISO date
+            planned_sessions  INTEGER NOT NULL CHECK (planned_sessions BETWEEN 12 AND 16),
+            problem_areas     TEXT NOT NULL,           -- JSON list: grief, role-disputes, role-transitions, interpersonal-deficits
+            protocol          TEXT,
+            end_date          TEXT,
+            end_reason        TEXT,
+            created_at        TEXT NOT NULL
+        );
+        CREATE INDEX courses_client ON courses(client_id);
+
+        CREATE TABLE sessions (
+            id          INTEGER PRIMARY KEY,
+            course_id   INTEGER NOT NULL REFERENCES courses(id),
+            number      INTEGER NOT NULL CHECK (number >= 1),
+            date        TEXT NOT NULL,
+            phase       TEXT NOT NULL CHECK (phase IN ('initial', 'middle', 'termination')),
+            created_at  TEXT NOT NULL,
+            UNIQUE (course_id, number)
+        );
+
+        CREATE TABLE administrations (
+            id                  INTEGER PRIMARY KEY,
+            session_id          INTEGER NOT NULL REFERENCES sessions(id),
+            instrument_id       TEXT NOT NULL,
+            instrument_version  TEXT NOT NULL,
+            respondent          TEXT NOT NULL,        -- self-report, clinician-rated
+            status              TEXT NOT NULL CHECK (status IN ('in-progress', 'complete', 'abandoned')),
+            source              TEXT NOT NULL DEFAULT 'interactive',  -- interactive, answers, file, import
+            started_at          TEXT NOT NULL,
+            finished_at         TEXT,
+            import_key          TEXT UNIQUE           -- makes a re-run import skip what it already stored
+        );
+        CREATE INDEX administrations_session ON administrations(session_id);
+        CREATE INDEX administrations_status ON administrations(status);
+
+        -- One row per item as given. A correction never overwrites silently: it goes through an amendment,
+        -- which records the old and the new value; the row then holds the current value.
+        CREATE TABLE responses (
+            administration_id  INTEGER NOT NULL REFERENCES administrations(id),
+            item_id            TEXT NOT NULL,
+            value              INTEGER,
+            status             TEXT NOT NULL CHECK (status IN ('answered', 'skipped', 'declined')),
+            answered_at        TEXT NOT NULL,
+            PRIMARY KEY (administration_id, item_id),
+            CHECK ((status = 'answered') = (value IS NOT NULL))
+        );
+
+        -- Scores are appended; a recomputed score supersedes the old one, which stays for the audit trail.
+        CREATE TABLE scores (
+            id                 INTEGER PRIMARY KEY,
+            administration_id  INTEGER NOT NULL REFERENCES administrations(id),
+            current            INTEGER NOT NULL DEFAULT 1 CHECK (current IN (0, 1)),
+            total              REAL,
+            band               TEXT,
+            band_severity      INTEGER,
+            flag_count         INTEGER NOT NULL DEFAULT 0,
+            scorer             TEXT NOT NULL,
+            data               TEXT NOT NULL,         -- the full Score as JSON (subscales, flags, notes)
+            computed_at        TEXT NOT NULL
+        );
+        CREATE INDEX scores_administration ON scores(administration_id, current);
+
+        -- Every change to the record: who, when, what, why; amendments carry the old and new value.
+        CREATE TABLE audit (
+            id          INTEGER PRIMARY KEY,
+            at          TEXT NOT NULL,
+            actor       TEXT NOT NULL,
+            client_id   TEXT,
+            action      TEXT NOT NULL,
+            entity      TEXT,
+            entity_id   TEXT,
+            field       TEXT,
+            old_value   TEXT,
+            new_value   TEXT,
+            reason      TEXT
+        );
+        CREATE INDEX audit_client ON audit(client_id, id);
+        """,
+    ),
+]

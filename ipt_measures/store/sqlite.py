@@ -1,0 +1,467 @@
+"""The SQLite record store: one file, owner-only, WAL, every write committed before the call returns.
+
+This class is the narrow interface the services use; a PostgreSQL store for a shared clinic record
+implements the same methods. It knows nothing of Click, instruments or scoring rules: it stores what it
+is given and refuses what would silently overwrite a record.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+from ..errors import NotFound, StoreError, UsageError
+from .migrations import MIGRATIONS
+
+BUSY_TIMEOUT_MS = 15_000
+PHASES = ("initial", "middle", "termination")
+PROBLEM_AREAS = ("grief", "role-disputes", "role-transitions", "interpersonal-deficits")
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _actor() -> str:
+    return os.environ.get("IPT_USER") or os.environ.get("USER") or os.environ.get("USERNAME") or "unknown"
+
+
+class SQLiteStore:
+    """The record store on one SQLite file."""
+
+    engine = "sqlite"
+
+    def __init__(self, path: str | Path, *, create: bool = True):
+        self.path = Path(path)
+        self.conn = self._connect(create)
+        self.migrate()
+
+    # -- connection --------------------------------------------------------------------------------
+
+    def _connect(self, create: bool) -> sqlite3.Connection:
+        if not self.path.exists():
+            if not create:
+                raise StoreError(f"no database at {self.path}")
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                # Created readable and writable by its owner only: it holds clinical records.
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+                os.close(fd)
+            except FileExistsError:
+                pass
+            except OSError as exc:
+                raise StoreError(f"cannot create the database {self.path}: {exc.strerror or exc}") from None
+        try:
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode.lower() != "wal" and os.access(self.path, os.W_OK):
+                raise StoreError(f"cannot switch {self.path} to WAL mode (got {mode})")
+            conn.execute("PRAGMA synchronous = NORMAL")  # safe with WAL: a crash loses no committed transaction's integrity
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open the database {self.path}: {exc}") from None
+        return conn
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> "SQLiteStore":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction, taken at once (BEGIN IMMEDIATE) so two writers queue instead of failing."""
+        try:
+            self._begin()
+        except sqlite3.OperationalError as exc:
+            raise self._translate(exc) from None
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                self.conn.execute("ROLLBACK")
+                raise self._translate(exc) from None
+
+    def _begin(self) -> None:
+        # busy_timeout covers most waits; this loop covers the rare SQLITE_BUSY returned without waiting.
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def _translate(self, exc: sqlite3.Error) -> StoreError:
+        text = str(exc)
+        if "readonly" in text or "read-only" in text:
+            return StoreError(f"the database {self.path} is read-only; nothing was changed")
+        if "disk is full" in text or "full" in text:
+            return StoreError(f"the disk holding {self.path} is full; nothing was changed")
+        if "locked" in text or "busy" in text:
+            return StoreError(f"the database {self.path} is busy (another process holds it); try again")
+        return StoreError(f"database error on {self.path}: {text}")
+
+    def write(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+        """One statement in its own transaction."""
+        with self.transaction() as conn:
+            return conn.execute(sql, params)
+
+    def query(self, sql: str, params: Any = ()) -> list[sqlite3.Row]:
+        try:
+            return self.conn.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as exc:
+            raise self._translate(exc) from None
+
+    # -- schema ------------------------------------------------------------------------------------
+
+    def migrate(self) -> list[str]:
+        """Apply every migration not yet applied, each in its own transaction. Returns those applied."""
+        try:
+            self.conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+            )
+        except sqlite3.OperationalError as exc:
+            if "readonly" in str(exc):
+                return []  # a read-only file can still be read, if its schema is current (checked below)
+            raise self._translate(exc) from None
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path} is not an ipt-measures database ({exc})") from None
+        applied = {row[0] for row in self.conn.execute("SELECT name FROM schema_migrations")}
+        known = [name for name, _ in MIGRATIONS]
+        unknown = applied - set(known)
+        if unknown:
+            raise StoreError(
+                f"{self.path} was written by a newer ipt-measures (schema {sorted(unknown)[-1]}); upgrade to open it"
+            )
+        done = []
+        for name, sql in MIGRATIONS:
+            if name in applied:
+                continue
+            with self.transaction() as conn:
+                for statement in _statements(sql):
+                    conn.execute(statement)
+                conn.execute("INSERT INTO schema_migrations VALUES (?, ?)", (name, now()))
+            done.append(name)
+        return done
+
+    def schema_version(self) -> str:
+        row = self.conn.execute("SELECT name FROM schema_migrations ORDER BY name DESC LIMIT 1").fetchone()
+        return row[0] if row else "none"
+
+    # -- audit -------------------------------------------------------------------------------------
+
+    def _audit(self, conn, client_id, action, entity=None, entity_id=None, field=None, old=None, new=None, reason=None):
+        conn.execute(
+            "INSERT INTO audit (at, actor, client_id, action, entity, entity_id, field, old_value, new_value, reason)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (now(), _actor(), client_id, action, entity, None if entity_id is None else str(entity_id), field,
+             None if old is None else str(old), None if new is None else str(new), reason),
+        )
+
+    def audit_trail(self, client_id: str) -> list[dict]:
+        self.get_client(client_id)
+        return [dict(r) for r in self.query("SELECT * FROM audit WHERE client_id = ? ORDER BY id", (client_id,))]
+
+    # -- clients -----------------------------------------------------------------------------------
+
+    def add_client(self, client_id: str, display_name: Optional[str] = None, birth_year: Optional[int] = None) -> dict:
+        if not client_id or not client_id.strip() or len(client_id) > 64 or any(c.isspace() for c in client_id):
+            raise UsageError("a client id is 1-64 characters with no spaces (a pseudonym, not a name)")
+        with self.transaction() as conn:
+            if conn.execute("SELECT 1 FROM clients WHERE id = ?", (client_id,)).fetchone():
+                raise UsageError(f"client {client_id!r} already exists")
+            conn.execute(
+                "INSERT INTO clients (id, display_name, birth_year, created_at) VALUES (?, ?, ?, ?)",
+                (client_id, display_name, birth_year, now()),
+            )
+            self._audit(conn, client_id, "client added", "client", client_id)
+        return self.get_client(client_id)
+
+    def get_client(self, client_id: str) -> dict:
+        row = self.conn.execute("SELECT * FROM clients WHERE id = ?", (client_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no client {client_id!r} (see: ipt clients list)")
+        return dict(row)
+
+    def list_clients(self) -> list[dict]:
+        return [dict(r) for r in self.query("SELECT * FROM clients ORDER BY id")]
+
+    # -- courses -----------------------------------------------------------------------------------
+
+    def start_course(
+        self, client_id: str, start_date: str, planned_sessions: int, problem_areas: list[str], protocol: Optional[str]
+    ) -> dict:
+        self.get_client(client_id)
+        if not 12 <= planned_sessions <= 16:
+            raise UsageError("an IPT course is planned for 12 to 16 sessions")
+        bad = [p for p in problem_areas if p not in PROBLEM_AREAS]
+        if bad or not problem_areas:
+            raise UsageError(f"problem areas are one or more of: {', '.join(PROBLEM_AREAS)}")
+        with self.transaction() as conn:
+            if self._active_course(conn, client_id):
+                raise UsageError(f"client {client_id!r} already has an active course; end it first")
+            cur = conn.execute(
+                "INSERT INTO courses (client_id, start_date, planned_sessions, problem_areas, protocol, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (client_id, start_date, planned_sessions, json.dumps(problem_areas), protocol, now()),
+            )
+            self._audit(conn, client_id, "course started", "course", cur.lastrowid,
+                        new=f"{planned_sessions} sessions, {', '.join(problem_areas)}")
+        return self.get_course(cur.lastrowid)
+
+    def _active_course(self, conn, client_id: str):
+        return conn.execute(
+            "SELECT * FROM courses WHERE client_id = ? AND end_date IS NULL ORDER BY id DESC LIMIT 1", (client_id,)
+        ).fetchone()
+
+    def active_course(self, client_id: str) -> Optional[dict]:
+        self.get_client(client_id)
+        row = self._active_course(self.conn, client_id)
+        return _course(row) if row else None
+
+    def get_course(self, course_id: int) -> dict:
+        row = self.conn.execute("SELECT * FROM courses WHERE id = ?", (course_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no course {course_id}")
+        return _course(row)
+
+    def courses(self, client_id: str) -> list[dict]:
+        return [_course(r) for r in self.query("SELECT * FROM courses WHERE client_id = ? ORDER BY id", (client_id,))]
+
+    def end_course(self, course_id: int, end_date: str, reason: str) -> dict:
+        course = self.get_course(course_id)
+        if course["end_date"]:
+            raise UsageError(f"course {course_id} already ended on {course['end_date']}")
+        with self.transaction() as conn:
+            conn.execute("UPDATE courses SET end_date = ?, end_reason = ? WHERE id = ?", (end_date, reason, course_id))
+            self._audit(conn, course["client_id"], "course ended", "course", course_id, new=end_date, reason=reason)
+        return self.get_course(course_id)
+
+    # -- sessions ----------------------------------------------------------------------------------
+
+    def add_session(self, course_id: int, number: int, date: str, phase: str) -> dict:
+        course = self.get_course(course_id)
+        if phase not in PHASES:
+            raise UsageError(f"phase is one of {', '.join(PHASES)}")
+        with self.transaction() as conn:
+            if conn.execute("SELECT 1 FROM sessions WHERE course_id = ? AND number = ?", (course_id, number)).fetchone():
+                raise UsageError(f"session {number} of this course already exists")
+            cur = conn.execute(
+                "INSERT INTO sessions (course_id, number, date, phase, created_at) VALUES (?, ?, ?, ?, ?)",
+                (course_id, number, date, phase, now()),
+            )
+            self._audit(conn, course["client_id"], "session added", "session", cur.lastrowid, new=f"session {number} on {date}")
+        return self.get_session(cur.lastrowid)
+
+    def get_session(self, session_id: int) -> dict:
+        row = self.conn.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no session {session_id}")
+        return dict(row)
+
+    def sessions(self, course_id: int) -> list[dict]:
+        return [dict(r) for r in self.query("SELECT * FROM sessions WHERE course_id = ? ORDER BY number", (course_id,))]
+
+    def amend_session(self, session_id: int, field: str, value: str, reason: str) -> dict:
+        """Correct a session's date or phase: recorded as an amendment with the old and new value."""
+        if field not in ("date", "phase"):
+            raise UsageError("only a session's date or phase can be amended")
+        if field == "phase" and value not in PHASES:
+            raise UsageError(f"phase is one of {', '.join(PHASES)}")
+        if not reason or not reason.strip():
+            raise UsageError("an amendment needs a reason")
+        session = self.get_session(session_id)
+        course = self.get_course(session["course_id"])
+        with self.transaction() as conn:
+            conn.execute(f"UPDATE sessions SET {field} = ? WHERE id = ?", (value, session_id))
+            self._audit(conn, course["client_id"], "amendment", "session", session_id, field, session[field], value, reason)
+        return self.get_session(session_id)
+
+    # -- administrations and responses -------------------------------------------------------------
+
+    def start_administration(
+        self, session_id: int, instrument_id: str, instrument_version: str, respondent: str, source: str = "interactive"
+    ) -> int:
+        session = self.get_session(session_id)
+        client_id = self.get_course(session["course_id"])["client_id"]
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO administrations (session_id, instrument_id, instrument_version, respondent, status, source,"
+                " started_at) VALUES (?, ?, ?, ?, 'in-progress', ?, ?)",
+                (session_id, instrument_id, instrument_version, respondent, source, now()),
+            )
+            self._audit(conn, client_id, "administration started", "administration", cur.lastrowid, new=instrument_id)
+        return cur.lastrowid
+
+    def get_administration(self, administration_id: int) -> dict:
+        row = self.conn.execute(
+            "SELECT a.*, s.number AS session_number, s.course_id, c.client_id FROM administrations a"
+            " JOIN sessions s ON s.id = a.session_id JOIN courses c ON c.id = s.course_id WHERE a.id = ?",
+            (administration_id,),
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no administration {administration_id}")
+        return dict(row)
+
+    def record_response(self, administration_id: int, item_id: str, value: Optional[int], status: str = "answered") -> None:
+        """Store one answer of an in-progress administration; committed before this returns.
+
+        Answering an item again while the administration is in progress (going back) replaces the answer;
+        after completion a change is an amendment (``amend_response``).
+        """
+        if status not in ("answered", "skipped", "declined") or (status == "answered") != (value is not None):
+            raise UsageError("an answer has a value; a skipped or declined item has none")
+        with self.transaction() as conn:
+            row = conn.execute("SELECT status FROM administrations WHERE id = ?", (administration_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"no administration {administration_id}")
+            if row["status"] != "in-progress":
+                raise UsageError(f"administration {administration_id} is {row['status']}; correct it with an amendment")
+            conn.execute(
+                "INSERT INTO responses (administration_id, item_id, value, status, answered_at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (administration_id, item_id) DO UPDATE SET value = excluded.value,"
+                " status = excluded.status, answered_at = excluded.answered_at",
+                (administration_id, item_id, value, status, now()),
+            )
+
+    def responses(self, administration_id: int) -> dict[str, dict]:
+        rows = self.query(
+            "SELECT item_id, value, status, answered_at FROM responses WHERE administration_id = ?", (administration_id,)
+        )
+        return {r["item_id"]: dict(r) for r in rows}
+
+    def complete_administration(self, administration_id: int, score: dict) -> dict:
+        """Mark complete and store its score in one transaction (``score`` is Score.model_dump(mode='json'))."""
+        admin = self.get_administration(administration_id)
+        if admin["status"] != "in-progress":
+            raise UsageError(f"administration {administration_id} is already {admin['status']}")
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE administrations SET status = 'complete', finished_at = ? WHERE id = ?", (now(), administration_id)
+            )
+            self._insert_score(conn, administration_id, score)
+            total = score["total"]["value"]
+            self._audit(conn, admin["client_id"], "administration completed", "administration", administration_id,
+                        new=f"{admin['instrument_id']} total {total}")
+        return self.get_administration(administration_id)
+
+    def _insert_score(self, conn, administration_id: int, score: dict) -> None:
+        conn.execute("UPDATE scores SET current = 0 WHERE administration_id = ? AND current = 1", (administration_id,))
+        total = score["total"]
+        conn.execute(
+            "INSERT INTO scores (administration_id, current, total, band, band_severity, flag_count, scorer, data,"
+            " computed_at) VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?)",
+            (administration_id, total["value"], total["band"], total.get("band_severity"), len(score["flags"]),
+             score["scorer"], json.dumps(score, separators=(",", ":")), now()),
+        )
+
+    def abandon_administration(self, administration_id: int, reason: str = "") -> None:
+        admin = self.get_administration(administration_id)
+        if admin["status"] != "in-progress":
+            raise UsageError(f"administration {administration_id} is {admin['status']}, not in progress")
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE administrations SET status = 'abandoned', finished_at = ? WHERE id = ?", (now(), administration_id)
+            )
+            self._audit(conn, admin["client_id"], "administration abandoned", "administration", administration_id,
+                        reason=reason or None)
+
+    def amend_response(
+        self, administration_id: int, item_id: str, value: Optional[int], status: str, reason: str, score: dict
+    ) -> None:
+        """Correct an answer of a completed administration, with the recomputed score, as one amendment."""
+        if not reason or not reason.strip():
+            raise UsageError("an amendment needs a reason")
+        admin = self.get_administration(administration_id)
+        if admin["status"] != "complete":
+            raise UsageError(f"administration {administration_id} is {admin['status']}; only completed ones are amended")
+        old = self.responses(administration_id).get(item_id)
+        old_text = "missing" if old is None else (str(old["value"]) if old["status"] == "answered" else old["status"])
+        new_text = str(value) if status == "answered" else status
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO responses (administration_id, item_id, value, status, answered_at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (administration_id, item_id) DO UPDATE SET value = excluded.value,"
+                " status = excluded.status, answered_at = excluded.answered_at",
+                (administration_id, item_id, value, status, now()),
+            )
+            self._audit(conn, admin["client_id"], "amendment", "response", f"{administration_id}/{item_id}",
+                        f"item {item_id}", old_text, new_text, reason)
+            old_total = conn.execute(
+                "SELECT total FROM scores WHERE administration_id = ? AND current = 1", (administration_id,)
+            ).fetchone()
+            self._insert_score(conn, administration_id, score)
+            self._audit(conn, admin["client_id"], "score recomputed", "administration", administration_id, "total",
+                        None if old_total is None else old_total[0], score["total"]["value"], reason)
+
+    def current_score(self, administration_id: int) -> Optional[dict]:
+        row = self.conn.execute(
+            "SELECT data FROM scores WHERE administration_id = ? AND current = 1", (administration_id,)
+        ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def score_history(self, administration_id: int) -> list[dict]:
+        rows = self.query("SELECT * FROM scores WHERE administration_id = ? ORDER BY id", (administration_id,))
+        return [dict(r) for r in rows]
+
+    def administrations(self, course_id: int, status: Optional[str] = None) -> list[dict]:
+        """Administrations of a course with their current score (total, band, flags), in session order."""
+        sql = (
+            "SELECT a.*, s.number AS session_number, s.date AS session_date, s.phase,"
+            " sc.total, sc.band, sc.band_severity, sc.flag_count, sc.data AS score_data"
+            " FROM administrations a JOIN sessions s ON s.id = a.session_id"
+            " LEFT JOIN scores sc ON sc.administration_id = a.id AND sc.current = 1"
+            " WHERE s.course_id = ?"
+        )
+        params: list[Any] = [course_id]
+        if status:
+            sql += " AND a.status = ?"
+            params.append(status)
+        sql += " ORDER BY s.number, a.id"
+        return [dict(r) for r in self.query(sql, params)]
+
+    def in_progress(self, client_id: str) -> list[dict]:
+        rows = self.query(
+            "SELECT a.*, s.number AS session_number FROM administrations a JOIN sessions s ON s.id = a.session_id"
+            " JOIN courses c ON c.id = s.course_id WHERE c.client_id = ? AND a.status = 'in-progress' ORDER BY a.id",
+            (client_id,),
+        )
+        return [dict(r) for r in rows]
+
+
+def _course(row: sqlite3.Row) -> dict:
+    course = dict(row)
+    course["problem_areas"] = json.loads(course["problem_areas"])
+    return course
+
+
+def _statements(sql: str) -> list[str]:
+    """Split a migration into statements with SQLite's own parser (comments may hold semicolons)."""
+    statements, buffer = [], ""
+    for line in sql.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip() and not all(l.strip().startswith("--") or not l.strip() for l in buffer.splitlines()):
+        raise ValueError(f"incomplete SQL statement in migration: {buffer.strip()[:60]}")
+    return statements

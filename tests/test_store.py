@@ -1,0 +1,106 @@
+"""The record store on its own: schema, permissions, WAL, amendments kept, nothing overwritten silently."""
+
+import sqlite3
+import stat
+
+import pytest
+
+from ipt_measures.errors import NotFound, StoreError, UsageError
+from ipt_measures.store import open_store
+from ipt_measures.store.migrations import MIGRATIONS
+
+
+@pytest.fixture
+def store(tmp_path):
+    with open_store(tmp_path / "t.db") as s:
+        yield s
+
+
+def course_with_session(store):
+    store.add_client("c1")
+    course = store.start_course("c1", "2026-01-05", 16, ["grief"], "ipt-default")
+    session = store.add_session(course["id"], 1, "2026-01-05", "initial")
+    return course, session
+
+
+def fake_score(total, flags=()):
+    return {"instrument": "x", "instrument_version": "1", "scorer": "test/1",
+            "total": {"id": "total", "name": "t", "value": total, "band": None, "band_severity": None,
+                      "answered": 2, "missing": 0, "prorated": False, "note": None},
+            "subscales": [], "flags": list(flags)}
+
+
+def test_database_file_is_owner_only_and_wal(tmp_path, store):
+    mode = stat.S_IMODE((tmp_path / "t.db").stat().st_mode)
+    assert mode == 0o600
+    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.schema_version() == MIGRATIONS[-1][0]
+
+
+def test_migrations_are_applied_once(tmp_path, store):
+    assert open_store(tmp_path / "t.db").migrate() == []
+
+
+def test_newer_schema_is_refused(tmp_path, store):
+    store.conn.execute("INSERT INTO schema_migrations VALUES ('9999_future', 'now')")
+    with pytest.raises(StoreError, match="newer ipt-measures"):
+        open_store(tmp_path / "t.db")
+
+
+def test_not_a_database_is_a_clear_error(tmp_path):
+    path = tmp_path / "junk.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="not an ipt-measures database|cannot open"):
+        open_store(path)
+
+
+def test_course_rules(store):
+    store.add_client("c1")
+    with pytest.raises(UsageError, match="12 to 16"):
+        store.start_course("c1", "2026-01-05", 20, ["grief"], None)
+    with pytest.raises(UsageError, match="problem areas"):
+        store.start_course("c1", "2026-01-05", 12, ["sadness"], None)
+    store.start_course("c1", "2026-01-05", 12, ["grief", "role-disputes"], None)
+    with pytest.raises(UsageError, match="already has an active course"):
+        store.start_course("c1", "2026-01-05", 12, ["grief"], None)
+    with pytest.raises(NotFound):
+        store.start_course("nobody", "2026-01-05", 12, ["grief"], None)
+
+
+def test_responses_commit_immediately_and_completion_locks_them(tmp_path, store):
+    course, session = course_with_session(store)
+    admin = store.start_administration(session["id"], "x", "1", "self-report")
+    store.record_response(admin, "1", 2)
+    # A second connection (another process) sees the answer at once.
+    other = sqlite3.connect(tmp_path / "t.db")
+    assert other.execute("SELECT value FROM responses WHERE item_id = '1'").fetchone() == (2,)
+    store.record_response(admin, "1", 1)  # going back while in progress replaces
+    store.record_response(admin, "2", None, "declined")
+    store.complete_administration(admin, fake_score(1))
+    with pytest.raises(UsageError, match="correct it with an amendment"):
+        store.record_response(admin, "1", 3)
+    assert store.responses(admin)["2"]["status"] == "declined"
+
+
+def test_amendment_keeps_old_and_new_and_supersedes_the_score(store):
+    course, session = course_with_session(store)
+    admin = store.start_administration(session["id"], "x", "1", "self-report")
+    store.record_response(admin, "1", 2)
+    store.complete_administration(admin, fake_score(2))
+    with pytest.raises(UsageError, match="needs a reason"):
+        store.amend_response(admin, "1", 0, "answered", " ", fake_score(0))
+    store.amend_response(admin, "1", 0, "answered", "client misread item", fake_score(0))
+    history = store.score_history(admin)
+    assert [(h["total"], h["current"]) for h in history] == [(2, 0), (0, 1)]
+    trail = store.audit_trail("c1")
+    amendment = next(a for a in trail if a["action"] == "amendment")
+    assert (amendment["old_value"], amendment["new_value"], amendment["reason"]) == ("2", "0", "client misread item")
+    assert any(a["action"] == "score recomputed" and a["old_value"] == "2.0" for a in trail)
+
+
+def test_session_date_amendment_is_audited(store):
+    course, session = course_with_session(store)
+    store.amend_session(session["id"], "date", "2026-01-06", "typed the wrong day")
+    assert store.get_session(session["id"])["date"] == "2026-01-06"
+    entry = store.audit_trail("c1")[-1]
+    assert (entry["field"], entry["old_value"], entry["new_value"]) == ("date", "2026-01-05", "2026-01-06")
