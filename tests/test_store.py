@@ -104,3 +104,28 @@ def test_session_date_amendment_is_audited(store):
     assert store.get_session(session["id"])["date"] == "2026-01-06"
     entry = store.audit_trail("c1")[-1]
     assert (entry["field"], entry["old_value"], entry["new_value"]) == ("date", "2026-01-05", "2026-01-06")
+
+
+def bulk_record(client, number, key, total=5):
+    return {
+        "client_id": client,
+        "course": {"start_date": "2026-01-05", "planned_sessions": 12, "problem_areas": ["grief"], "protocol": None},
+        "session": {"number": number, "date": f"2026-01-{4 + number:02d}", "phase": "initial"},
+        "administration": {"instrument_id": "x", "instrument_version": "1", "respondent": "self-report",
+                           "import_key": key},
+        "responses": [("1", 2, "answered"), ("2", None, "skipped")],
+        "score": fake_score(total),
+    }
+
+
+def test_bulk_import_creates_the_record_and_reruns_without_duplicates(store):
+    records = [bulk_record("a", n, f"a-{n}") for n in (1, 2, 3)] + [bulk_record("b", 1, "b-1")]
+    counts = store.bulk_import(records, batch_size=2)
+    assert counts == {"stored": 4, "skipped": 0, "clients": 2, "courses": 2, "sessions": 4}
+    again = store.bulk_import(records + [bulk_record("b", 2, "b-2")], batch_size=3)
+    assert again == {"stored": 1, "skipped": 4, "clients": 0, "courses": 0, "sessions": 1}
+    course = store.courses("a")[0]
+    rows = store.administrations(course["id"])
+    assert [(r["session_number"], r["total"], r["status"]) for r in rows] == [(1, 5, "complete"), (2, 5, "complete"), (3, 5, "complete")]
+    assert store.responses(rows[0]["id"])["2"]["status"] == "skipped"
+    assert store.audit_trail("a")[0]["action"] == "imported"

@@ -14,7 +14,7 @@ import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Iterable, Iterator, Optional
 
 from ..errors import NotFound, StoreError, UsageError
 from .migrations import MIGRATIONS
@@ -447,6 +447,132 @@ class SQLiteStore:
         )
         return [dict(r) for r in rows]
 
+
+    # -- bulk ----------------------------------------------------------------------------------------
+
+    def bulk_import(self, records: Iterable[dict], batch_size: int = 2000) -> dict[str, int]:
+        """Store completed administrations in bulk: the path for imports, the demo generator and benchmarks.
+
+        Each record is a dict::
+
+            {"client_id": "c001", "display_name": None, "birth_year": None,
+             "course": {"start_date": "2026-01-05", "planned_sessions": 16, "problem_areas": ["grief"],
+                        "protocol": "ipt-default"},
+             "session": {"number": 1, "date": "2026-01-05", "phase": "initial"},
+             "administration": {"instrument_id": "phq9", "instrument_version": "1", "respondent": "self-report",
+                                "source": "import", "started_at": ..., "finished_at": ..., "import_key": "..."},
+             "responses": [("1", 2, "answered"), ("2", None, "skipped"), ...],
+             "score": Score.model_dump(mode="json")}
+
+        Clients, courses (matched by client and start date) and sessions are created when missing. A record
+        whose ``import_key`` is already stored is skipped, so a half-done import can simply be run again.
+        Each batch is one transaction: a crash loses at most the batch in flight, never part of a record.
+        Returns counts: administrations stored, skipped as already present, clients/courses/sessions created.
+        """
+        counts = {"stored": 0, "skipped": 0, "clients": 0, "courses": 0, "sessions": 0}
+        clients: set[str] = {r[0] for r in self.conn.execute("SELECT id FROM clients")}
+        courses: dict[tuple[str, str], int] = {
+            (r[0], r[1]): r[2] for r in self.conn.execute("SELECT client_id, start_date, id FROM courses")
+        }
+        sessions: dict[tuple[int, int], int] = {
+            (r[0], r[1]): r[2] for r in self.conn.execute("SELECT course_id, number, id FROM sessions")
+        }
+        batch: list[dict] = []
+        for record in records:
+            batch.append(record)
+            if len(batch) >= batch_size:
+                self._import_batch(batch, clients, courses, sessions, counts)
+                batch = []
+        if batch:
+            self._import_batch(batch, clients, courses, sessions, counts)
+        return counts
+
+    def _import_batch(self, batch, clients, courses, sessions, counts) -> None:
+        stamp = now()
+        actor = _actor()
+        keys = [r["administration"].get("import_key") for r in batch if r["administration"].get("import_key")]
+        with self.transaction() as conn:
+            existing: set[str] = set()
+            for start in range(0, len(keys), 500):
+                chunk = keys[start:start + 500]
+                marks = ",".join("?" * len(chunk))
+                existing.update(
+                    r[0] for r in conn.execute(f"SELECT import_key FROM administrations WHERE import_key IN ({marks})", chunk)
+                )
+            next_admin = (conn.execute("SELECT coalesce(max(id), 0) FROM administrations").fetchone()[0]) + 1
+            next_score = (conn.execute("SELECT coalesce(max(id), 0) FROM scores").fetchone()[0]) + 1
+            admins, responses, scores = [], [], []
+            per_client: dict[str, int] = {}
+            for record in batch:
+                a = record["administration"]
+                key = a.get("import_key")
+                if key and key in existing:
+                    counts["skipped"] += 1
+                    continue
+                if key:
+                    existing.add(key)
+                client_id = record["client_id"]
+                if client_id not in clients:
+                    conn.execute(
+                        "INSERT INTO clients (id, display_name, birth_year, created_at) VALUES (?, ?, ?, ?)",
+                        (client_id, record.get("display_name"), record.get("birth_year"), stamp),
+                    )
+                    clients.add(client_id)
+                    counts["clients"] += 1
+                c = record["course"]
+                course_key = (client_id, c["start_date"])
+                if course_key not in courses:
+                    cur = conn.execute(
+                        "INSERT INTO courses (client_id, start_date, planned_sessions, problem_areas, protocol,"
+                        " end_date, end_reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (client_id, c["start_date"], c["planned_sessions"], json.dumps(c["problem_areas"]),
+                         c.get("protocol"), c.get("end_date"), c.get("end_reason"), stamp),
+                    )
+                    courses[course_key] = cur.lastrowid
+                    counts["courses"] += 1
+                course_id = courses[course_key]
+                s = record["session"]
+                session_key = (course_id, s["number"])
+                if session_key not in sessions:
+                    cur = conn.execute(
+                        "INSERT INTO sessions (course_id, number, date, phase, created_at) VALUES (?, ?, ?, ?, ?)",
+                        (course_id, s["number"], s["date"], s["phase"], stamp),
+                    )
+                    sessions[session_key] = cur.lastrowid
+                    counts["sessions"] += 1
+                admin_id = next_admin
+                next_admin += 1
+                admins.append((admin_id, sessions[session_key], a["instrument_id"], a["instrument_version"],
+                               a["respondent"], a.get("source", "import"), a.get("started_at") or stamp,
+                               a.get("finished_at") or stamp, key))
+                responses.extend((admin_id, item, value, status, a.get("finished_at") or stamp)
+                                 for item, value, status in record["responses"])
+                score = record["score"]
+                total = score["total"]
+                scores.append((next_score, admin_id, total["value"], total["band"], total.get("band_severity"),
+                               len(score["flags"]), score["scorer"], json.dumps(score, separators=(",", ":")),
+                               stamp))
+                next_score += 1
+                per_client[client_id] = per_client.get(client_id, 0) + 1
+            conn.executemany(
+                "INSERT INTO administrations (id, session_id, instrument_id, instrument_version, respondent, status,"
+                " source, started_at, finished_at, import_key) VALUES (?, ?, ?, ?, ?, 'complete', ?, ?, ?, ?)",
+                admins,
+            )
+            conn.executemany(
+                "INSERT INTO responses (administration_id, item_id, value, status, answered_at) VALUES (?, ?, ?, ?, ?)",
+                responses,
+            )
+            conn.executemany(
+                "INSERT INTO scores (id, administration_id, current, total, band, band_severity, flag_count, scorer,"
+                " data, computed_at) VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?)",
+                scores,
+            )
+            conn.executemany(
+                "INSERT INTO audit (at, actor, client_id, action, new_value) VALUES (?, ?, ?, 'imported', ?)",
+                [(stamp, actor, client, f"{n} administration(s)") for client, n in per_client.items()],
+            )
+            counts["stored"] += len(admins)
 
 def _course(row: sqlite3.Row) -> dict:
     course = dict(row)
