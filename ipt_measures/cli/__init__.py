@@ -29,10 +29,11 @@ COMMANDS = {
     "due": "ipt_measures.cli.record:due",
     "audit": "ipt_measures.cli.record:audit",
     "amend": "ipt_measures.cli.record:amend",
-    # change and review (cli/progress.py, cli/exchange.py)
-    "progress": "ipt_measures.cli.progress:progress",
-    "caseload": "ipt_measures.cli.progress:caseload",
-    "report": "ipt_measures.cli.exchange:report",
+    # change and clinical review (cli/review.py)
+    "progress": "ipt_measures.cli.review:progress",
+    "caseload": "ipt_measures.cli.review:caseload",
+    "report": "ipt_measures.cli.review:report",
+    # exports and imports (cli/exchange.py)
     "export": "ipt_measures.cli.exchange:export",
     "import": "ipt_measures.cli.exchange:import_command",
     # looking after the record (cli/maintenance.py)

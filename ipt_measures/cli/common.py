@@ -1,0 +1,23 @@
+"""Options shared by the commands that use the record: ``--db`` and opening the store."""
+
+from __future__ import annotations
+
+import click
+
+
+def db_option(func):
+    """Add ``--db PATH`` (default: $IPT_DB, else ipt.db in the data directory)."""
+    return click.option(
+        "--db",
+        "db_path",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="Database file (default: $IPT_DB, else ipt.db in the data directory).",
+    )(func)
+
+
+def open_store(db_path):
+    """Open the record store for a command; errors become one-line messages through IptError."""
+    from ..store import open_store as _open
+
+    return _open(db_path)
