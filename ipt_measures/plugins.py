@@ -61,11 +61,40 @@ class Registry:
     def __init__(self, pm: pluggy.PluginManager, infos: dict[str, PluginInfo]):
         self.pm = pm
         self.plugins = infos
-        self.instruments: dict[str, Any] = {}
-        self.instrument_plugin: dict[str, str] = {}
-        self.protocols: dict[str, Any] = {}
-        self.protocol_plugin: dict[str, str] = {}
-        self.exporters: dict[str, Exporter] = {}
+        self._instruments: dict[str, Any] = {}
+        self._instrument_plugin: dict[str, str] = {}
+        self._protocols: dict[str, Any] = {}
+        self._protocol_plugin: dict[str, str] = {}
+        self._exporters: dict[str, Exporter] = {}
+        self._collected = False
+
+    # What plugins registered is collected on first use, not at load: `ipt --help` needs only the
+    # plugin manager (for extra commands), and validating every instrument costs pydantic's import.
+
+    @property
+    def instruments(self) -> dict[str, Any]:
+        self.collect()
+        return self._instruments
+
+    @property
+    def instrument_plugin(self) -> dict[str, str]:
+        self.collect()
+        return self._instrument_plugin
+
+    @property
+    def protocols(self) -> dict[str, Any]:
+        self.collect()
+        return self._protocols
+
+    @property
+    def protocol_plugin(self) -> dict[str, str]:
+        self.collect()
+        return self._protocol_plugin
+
+    @property
+    def exporters(self) -> dict[str, Exporter]:
+        self.collect()
+        return self._exporters
 
     # -- building ------------------------------------------------------------------------------
 
@@ -75,6 +104,9 @@ class Registry:
         return self.plugins[plugin_name]
 
     def collect(self) -> None:
+        if self._collected:
+            return
+        self._collected = True
         self._call_each("register_instruments", self._instrument_register)
         self._call_each("register_protocols", self._protocol_register)
         self._call_each("register_exporters", self._exporter_register)
@@ -104,14 +136,14 @@ class Registry:
             except IptError as exc:
                 info.errors.append(f"invalid instrument refused: {exc}")
                 return
-            if instrument.id in self.instruments:
-                owner = self.instrument_plugin[instrument.id]
+            if instrument.id in self._instruments:
+                owner = self._instrument_plugin[instrument.id]
                 info.errors.append(
                     f"duplicate instrument id {instrument.id!r} refused: already registered by plugin {owner!r}"
                 )
                 return
-            self.instruments[instrument.id] = instrument
-            self.instrument_plugin[instrument.id] = plugin_name
+            self._instruments[instrument.id] = instrument
+            self._instrument_plugin[instrument.id] = plugin_name
             info.registered.append(f"instrument {instrument.id}")
 
         return register
@@ -130,12 +162,12 @@ class Registry:
             except ValidationError as exc:
                 info.errors.append(f"invalid protocol refused: {describe_validation_error(exc, definition)[0]}")
                 return
-            if protocol.id in self.protocols:
-                owner = self.protocol_plugin[protocol.id]
+            if protocol.id in self._protocols:
+                owner = self._protocol_plugin[protocol.id]
                 info.errors.append(f"duplicate protocol id {protocol.id!r} refused: already registered by {owner!r}")
                 return
-            self.protocols[protocol.id] = protocol
-            self.protocol_plugin[protocol.id] = plugin_name
+            self._protocols[protocol.id] = protocol
+            self._protocol_plugin[protocol.id] = plugin_name
             info.registered.append(f"protocol {protocol.id}")
 
         return register
@@ -147,11 +179,11 @@ class Registry:
             if not isinstance(name, str) or not name or not callable(writer):
                 info.errors.append(f"invalid exporter {name!r} refused: needs a name and a callable writer")
                 return
-            if name in self.exporters:
-                owner = self.exporters[name].plugin
+            if name in self._exporters:
+                owner = self._exporters[name].plugin
                 info.errors.append(f"duplicate exporter {name!r} refused: already registered by {owner!r}")
                 return
-            self.exporters[name] = Exporter(name, writer, description, suffix, plugin_name)
+            self._exporters[name] = Exporter(name, writer, description, suffix, plugin_name)
             info.registered.append(f"exporter {name}")
 
         return register
@@ -194,6 +226,7 @@ class Registry:
 
     @property
     def errors(self) -> list[tuple[str, str]]:
+        self.collect()
         return [(info.name, err) for info in self.plugins.values() for err in info.errors]
 
 
@@ -291,18 +324,14 @@ def get_registry() -> Registry:
     global _registry
     if _registry is None:
         pm = get_plugin_manager()
-        registry = Registry(pm, load_plugins(pm))
-        registry.collect()
-        _registry = registry
+        _registry = Registry(pm, load_plugins(pm))
     return _registry
 
 
 def build_registry(*extra_plugins: Any) -> Registry:
     """A fresh registry with extra plugin objects registered (for tests and embedding applications)."""
     pm = get_plugin_manager()
-    registry = Registry(pm, load_plugins(pm, extra=extra_plugins))
-    registry.collect()
-    return registry
+    return Registry(pm, load_plugins(pm, extra=extra_plugins))
 
 
 def use_registry(registry: Optional[Registry]) -> None:

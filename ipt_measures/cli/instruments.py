@@ -149,8 +149,10 @@ def plugins_command(as_json, table_format):
     """
     from ..plugins import get_registry
 
+    registry = get_registry()
+    registry.collect()  # so each plugin's registrations and refusals are known
     rows = []
-    for info in get_registry().plugins.values():
+    for info in registry.plugins.values():
         rows.append(
             {
                 "name": info.name,
