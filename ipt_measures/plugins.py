@@ -292,7 +292,10 @@ def load_plugins(pm: pluggy.PluginManager, extra: tuple[Any, ...] = ()) -> dict[
 
 
 def _register_entry_point(pm: pluggy.PluginManager, ep: Any, info: PluginInfo) -> None:
-    hint = f" (to skip it: set {LOAD_ENV} to the plugins you want, or uninstall {info.distribution or ep.name})"
+    if info.source == "built-in":
+        hint = " (a built-in plugin: please report this as a bug in ipt-measures)"
+    else:
+        hint = f" (to skip it: set {LOAD_ENV} to the plugins you want, or uninstall {info.distribution or ep.name})"
     try:
         module = ep.load()
     except Exception as exc:
@@ -338,10 +341,3 @@ def use_registry(registry: Optional[Registry]) -> None:
     """Make ``registry`` the process-wide one (None: rebuild on next use)."""
     global _registry
     _registry = registry
-
-
-def report_errors(stream=None) -> None:
-    """Print each plugin problem once to stderr, so a broken plugin is never silent."""
-    stream = stream or sys.stderr
-    for name, error in get_registry().errors:
-        print(f"ipt: plugin {name}: {error}", file=stream)

@@ -221,3 +221,10 @@ def test_hook_register_commands(runner):
     group = LazyGroup(name="ipt", lazy_commands=COMMANDS)
     result = runner.invoke(group, ["hello-test"])
     assert result.output == "hello from a test plugin\n"
+
+
+def test_plugin_problems_reach_stderr_on_any_command(broken_site):
+    scored = run_ipt("score", "phq9", "--answers", "0,0,0,0,0,0,0,0,0", pythonpath=[broken_site])
+    assert scored.returncode == 0
+    assert "ipt: plugin ipt_duplicate: duplicate instrument id 'phq9' refused" in scored.stderr
+    assert scored.stderr.count("ipt_broken_import") == 1

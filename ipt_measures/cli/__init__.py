@@ -87,7 +87,22 @@ class LazyGroup(click.Group):
                 )
 
     def invoke(self, ctx: click.Context):
-        return run_reporting_errors(lambda: super(LazyGroup, self).invoke(ctx))
+        try:
+            return run_reporting_errors(lambda: super(LazyGroup, self).invoke(ctx))
+        finally:
+            if ctx.invoked_subcommand != "plugins":  # `ipt plugins` shows them in its table
+                _report_plugin_problems()
+
+
+def _report_plugin_problems() -> None:
+    """A broken plugin is never silent: one stderr line per problem, after any command that loaded plugins."""
+    from .. import plugins
+
+    registry = plugins._registry
+    if registry is None:
+        return
+    for name, error in registry.errors:
+        click.echo(f"ipt: plugin {name}: {error}", err=True)
 
 
 def run_reporting_errors(call):

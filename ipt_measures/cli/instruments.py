@@ -25,14 +25,13 @@ def instruments_list(as_json, table_format):
       ipt instruments list --json
     """
     from ..describe import instrument_summary
-    from ..plugins import get_registry, report_errors
+    from ..plugins import get_registry
 
     registry = get_registry()
     rows = [
         instrument_summary(inst, registry.instrument_plugin[inst.id])
         for inst in sorted(registry.instruments.values(), key=lambda i: i.id)
     ]
-    report_errors()
     columns = ["id", "name", "domain", "items", "respondent", "range", "licence"]
     emit(rows, as_json=as_json, table_format=table_format, columns=columns)
 
