@@ -1,0 +1,514 @@
+"""Change rules: deltas, reliable change, clinically significant change, response, remission, NHS TT outcomes.
+
+Pure functions over scores (floats, or None when a scale could not be scored) and a scale's
+:class:`~ipt_measures.models.ChangeParams`. No I/O, no database, no Click. Every result is a small
+pydantic model so the CLI can print it with ``model_dump(mode="json")`` and a report can plot it.
+
+Sources (each rule below cites the one it follows):
+
+- Jacobson NS, Truax P. Clinical significance: a statistical approach to defining meaningful change in
+  psychotherapy research. J Consult Clin Psychol. 1991;59(1):12-19. (RCI, clinical significance, the
+  recovered / improved / unchanged / deteriorated categories.) The sqrt(2) in Sdiff is Christensen &
+  Mendoza's correction (Behav Ther 1986;17:305-308), which Jacobson & Truax adopt.
+- NHS England. The NHS Talking Therapies Manual (v6, 2023), and NHS Digital's NHS Talking Therapies
+  (formerly IAPT) statistics definitions: caseness PHQ-9 >= 10, GAD-7 >= 8; reliable change PHQ-9 6,
+  GAD-7 4 points; recovery, reliable improvement, reliable recovery, reliable deterioration.
+- Frank E et al. Conceptualization and rationale for consensus definitions of terms in major depressive
+  disorder: remission, recovery, relapse, and recurrence. Arch Gen Psychiatry. 1991;48(9):851-855
+  (response as a proportional reduction in symptom severity; remission as a score below a threshold).
+- Kroenke K et al. 2010, Gen Hosp Psychiatry 32:345-359 (PHQ-9 response = >= 50% reduction; remission < 5).
+- Leucht S et al. Definitions of response and remission in schizophrenia. Acta Psychiatr Scand.
+  2009;119(Suppl 438):7-14 (percentage reduction must be taken from the scale's floor, not from zero,
+  when the lowest possible score is not 0).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict
+
+from .models import ChangeParams
+
+# Jacobson & Truax 1991, p. 14: change is reliable when |RCI| > 1.96 (p < .05, two-tailed).
+RCI_CRITICAL = 1.96
+
+# Scores are floats (mean scales, prorated totals), so 0.7 - 0.4 is 0.29999999999999993. A tie with a
+# threshold is decided as if the arithmetic were exact: differences within EPS count as equal.
+EPS = 1e-9
+
+Category = Literal["recovered", "reliably improved", "no reliable change", "reliably deteriorated", "not assessable"]
+Direction = Literal["improved", "deteriorated", "unchanged"]
+ReliableDirection = Literal["improved", "deteriorated", "no reliable change"]
+
+
+class _Result(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ReliableChangeThreshold(_Result):
+    """How many scale points a change must reach to be reliable, and how the number was obtained.
+
+    ``method`` is "published" (a threshold from the literature, e.g. PHQ-9 6 points; a change of at
+    least ``points`` is reliable, so ``inclusive`` is True) or "jacobson-truax" (1.96 x Sdiff; the
+    change must exceed ``points``, so ``inclusive`` is False). The report draws the band +/- ``points``
+    around the baseline.
+    """
+
+    points: float
+    method: Literal["published", "jacobson-truax"]
+    inclusive: bool
+    se: Optional[float] = None
+    sdiff: Optional[float] = None
+
+
+class PairChange(_Result):
+    """Change from one score (baseline) to a later one (current), with every rule applied."""
+
+    baseline: Optional[float]
+    current: Optional[float]
+    change: Optional[float] = None
+    percent_change: Optional[float] = None
+    improvement: Optional[float] = None
+    direction: Optional[Direction] = None
+    rci: Optional[float] = None
+    reliable: Optional[bool] = None
+    reliable_direction: Optional[ReliableDirection] = None
+    baseline_clinical: Optional[bool] = None
+    current_clinical: Optional[bool] = None
+    clinically_significant: Optional[bool] = None
+    category: Category = "not assessable"
+    responded: Optional[bool] = None
+    in_remission: Optional[bool] = None
+    threshold: Optional[ReliableChangeThreshold] = None
+
+
+class ChangeSummary(_Result):
+    """A scale's course over a series of administrations: what a progress view or report shows."""
+
+    higher_is_worse: Optional[bool]
+    administrations: int
+    scored: int
+    missing_sessions: list[int]
+    last_administration_unscored: bool
+    baseline: Optional[float] = None
+    baseline_session: Optional[int] = None
+    latest: Optional[float] = None
+    latest_session: Optional[int] = None
+    previous: Optional[float] = None
+    previous_session: Optional[int] = None
+    change_from_baseline: Optional[float] = None
+    change_from_previous: Optional[float] = None
+    percent_change: Optional[float] = None
+    improvement: Optional[float] = None
+    direction: Optional[Direction] = None
+    rci: Optional[float] = None
+    reliable: Optional[bool] = None
+    reliable_direction: Optional[ReliableDirection] = None
+    baseline_clinical: Optional[bool] = None
+    latest_clinical: Optional[bool] = None
+    clinically_significant: Optional[bool] = None
+    category: Category = "not assessable"
+    responded: Optional[bool] = None
+    in_remission: Optional[bool] = None
+    threshold: Optional[ReliableChangeThreshold] = None
+
+
+# -- deltas ----------------------------------------------------------------------------------------
+
+
+def change(baseline: Optional[float], current: Optional[float]) -> Optional[float]:
+    """Raw change, current - baseline (negative = the score went down); None when either is missing."""
+    if baseline is None or current is None:
+        return None
+    return current - baseline
+
+
+def percent_change(baseline: Optional[float], current: Optional[float]) -> Optional[float]:
+    """(current - baseline) / baseline x 100; None when either is missing or the baseline is 0.
+
+    A change from 0 has no percentage. The sign is that of the raw change (-50.0 = halved).
+    """
+    if baseline is None or current is None or baseline == 0:
+        return None
+    return (current - baseline) / abs(baseline) * 100
+
+
+def improvement(baseline: Optional[float], current: Optional[float], params: ChangeParams) -> Optional[float]:
+    """Change in the better direction: positive = better, negative = worse, whatever the scale's direction.
+
+    On a symptom scale (higher_is_worse) improvement is a decrease; on a support or well-being scale
+    (e.g. MSPSS) it is an increase.
+    """
+    delta = change(baseline, current)
+    if delta is None:
+        return None
+    return -delta if params.higher_is_worse else delta
+
+
+def direction(baseline: Optional[float], current: Optional[float], params: ChangeParams) -> Optional[Direction]:
+    """Which way the score moved, in clinical terms, reliable or not."""
+    better = improvement(baseline, current, params)
+    if better is None:
+        return None
+    if abs(better) <= EPS:
+        return "unchanged"
+    return "improved" if better > 0 else "deteriorated"
+
+
+# -- reliable change (Jacobson & Truax 1991) -------------------------------------------------------
+
+
+def standard_error(sd: float, reliability: float) -> float:
+    """Standard error of measurement, SE = SD x sqrt(1 - r) (Jacobson & Truax 1991, p. 14)."""
+    return sd * math.sqrt(1 - reliability)
+
+
+def sdiff(sd: float, reliability: float) -> float:
+    """Standard error of the difference of two scores, Sdiff = sqrt(2 x SE^2) (Jacobson & Truax 1991, p. 14)."""
+    return math.sqrt(2 * standard_error(sd, reliability) ** 2)
+
+
+def rci(baseline: Optional[float], current: Optional[float], params: ChangeParams) -> Optional[float]:
+    """Reliable Change Index, (current - baseline) / Sdiff (Jacobson & Truax 1991, p. 14).
+
+    Signed like the raw change. None when a score is missing or the params give no SD and reliability
+    (a published threshold alone does not define an RCI).
+    """
+    delta = change(baseline, current)
+    if delta is None or params.sd is None or params.reliability is None:
+        return None
+    return delta / sdiff(params.sd, params.reliability)
+
+
+def reliable_change_threshold(params: ChangeParams) -> Optional[ReliableChangeThreshold]:
+    """The smallest reliable change in scale points, for the report's band.
+
+    A published threshold wins over the RCI (e.g. the NHS Talking Therapies Manual's 6 points for
+    PHQ-9 and 4 for GAD-7): those were set for the measure in routine care and are what services
+    report against. Otherwise 1.96 x Sdiff (Jacobson & Truax 1991). None when neither is available.
+    """
+    se = sd_diff = None
+    if params.sd is not None and params.reliability is not None:
+        se = standard_error(params.sd, params.reliability)
+        sd_diff = sdiff(params.sd, params.reliability)
+    if params.reliable_change is not None:
+        return ReliableChangeThreshold(
+            points=params.reliable_change, method="published", inclusive=True, se=se, sdiff=sd_diff
+        )
+    if sd_diff is None:
+        return None
+    return ReliableChangeThreshold(
+        points=RCI_CRITICAL * sd_diff, method="jacobson-truax", inclusive=False, se=se, sdiff=sd_diff
+    )
+
+
+def _reaches(amount: float, threshold: ReliableChangeThreshold) -> bool:
+    if threshold.inclusive:  # published: "a change of N points or more"
+        return amount >= threshold.points - EPS
+    return amount > threshold.points + EPS  # Jacobson & Truax: |RCI| > 1.96, i.e. |change| > 1.96 x Sdiff
+
+
+def is_reliable(baseline: Optional[float], current: Optional[float], params: ChangeParams) -> Optional[bool]:
+    """Whether |current - baseline| is a reliable change (either direction); None if it cannot be judged."""
+    delta = change(baseline, current)
+    threshold = reliable_change_threshold(params)
+    if delta is None or threshold is None:
+        return None
+    return _reaches(abs(delta), threshold)
+
+
+def reliable_direction(
+    baseline: Optional[float], current: Optional[float], params: ChangeParams
+) -> Optional[ReliableDirection]:
+    """"improved" or "deteriorated" when the change is reliable, "no reliable change" otherwise."""
+    reliable = is_reliable(baseline, current, params)
+    if reliable is None:
+        return None
+    if not reliable:
+        return "no reliable change"
+    return "improved" if improvement(baseline, current, params) > 0 else "deteriorated"
+
+
+# -- clinical range, clinically significant change, category ---------------------------------------
+
+
+def in_clinical_range(score: Optional[float], params: ChangeParams) -> Optional[bool]:
+    """Caseness: at or beyond the cut-off in the worse direction (ChangeParams.clinical_cutoff).
+
+    Higher-is-worse: score >= cutoff (PHQ-9 >= 10 is a case). Higher-is-better: score <= cutoff.
+    None when the score is missing or the scale has no published cut-off.
+    """
+    if score is None or params.clinical_cutoff is None:
+        return None
+    if params.higher_is_worse:
+        return score >= params.clinical_cutoff - EPS
+    return score <= params.clinical_cutoff + EPS
+
+
+def clinically_significant(
+    baseline: Optional[float], current: Optional[float], params: ChangeParams
+) -> Optional[bool]:
+    """Clinically significant change (Jacobson & Truax 1991, p. 14-15): reliable improvement that also
+    moves the score from the clinical range to the non-clinical range.
+
+    None when it cannot be judged: a score missing, no cut-off, no reliable-change threshold, or a
+    baseline that was not in the clinical range (Jacobson & Truax define the criterion for people who
+    start in the dysfunctional population; for anyone else "returning to normal" is undefined).
+    """
+    reliable = reliable_direction(baseline, current, params)
+    start, end = in_clinical_range(baseline, params), in_clinical_range(current, params)
+    if reliable is None or start is None or end is None or not start:
+        return None
+    return reliable == "improved" and not end
+
+
+def categorise(baseline: Optional[float], current: Optional[float], params: Optional[ChangeParams]) -> Category:
+    """Jacobson & Truax's (1991, p. 16) categories: recovered, improved, unchanged, deteriorated.
+
+    - "recovered": reliable improvement and from the clinical to the non-clinical range.
+    - "reliably improved": reliable improvement without that crossing, which includes a baseline that
+      was not in the clinical range, or a scale without a cut-off: recovery is undefined there
+      (Jacobson & Truax 1991; Jacobson, Roberts, Berns & McGlinchey 1999, J Consult Clin Psychol
+      67:300-307), so the honest answer is the reliable-change one.
+    - "no reliable change": including a crossing of the cut-off that is not a reliable change.
+    - "reliably deteriorated": a reliable change in the worse direction, wherever it ends.
+    - "not assessable": a score missing, no params, or no way to judge reliable change.
+    """
+    if params is None:
+        return "not assessable"
+    reliable = reliable_direction(baseline, current, params)
+    if reliable is None:
+        return "not assessable"
+    if reliable == "deteriorated":
+        return "reliably deteriorated"
+    if reliable == "no reliable change":
+        return "no reliable change"
+    if clinically_significant(baseline, current, params):
+        return "recovered"
+    return "reliably improved"
+
+
+# -- response and remission ------------------------------------------------------------------------
+
+
+def responded(
+    baseline: Optional[float], current: Optional[float], params: ChangeParams, floor: float = 0.0
+) -> Optional[bool]:
+    """Response: an improvement of at least ``response_fraction`` of the baseline (default 50%).
+
+    improvement >= fraction x (baseline - floor). Kroenke et al. 2010 and Frank et al. 1991 define
+    response as a proportional reduction in symptom severity (PHQ-9: >= 50%). ``floor`` is the scale's
+    lowest possible score; give it when that is not 0, since a percentage taken from zero is then wrong
+    (Leucht et al. 2009).
+
+    None when a score is missing, when the baseline is at the floor (nothing to reduce), and for
+    higher-is-better scales: no published response criterion is a percentage of a support or
+    well-being score, and "50% more social support" depends on where the scale happens to start,
+    so we do not invent one.
+    """
+    if not params.higher_is_worse or baseline is None or current is None:
+        return None
+    room = baseline - floor
+    if room <= EPS:
+        return None
+    return baseline - current >= params.response_fraction * room - EPS
+
+
+def in_remission(current: Optional[float], params: ChangeParams) -> Optional[bool]:
+    """Remission: the score is strictly better than ``params.remission`` (PHQ-9: < 5, Kroenke et al. 2010).
+
+    Higher-is-worse: score < threshold; higher-is-better: score > threshold. None when the score is
+    missing or no remission threshold is published for the scale.
+    """
+    if current is None or params.remission is None:
+        return None
+    if params.higher_is_worse:
+        return current < params.remission - EPS
+    return current > params.remission + EPS
+
+
+# -- one pair, and a series ------------------------------------------------------------------------
+
+
+def compare(baseline: Optional[float], current: Optional[float], params: Optional[ChangeParams]) -> PairChange:
+    """Every rule above applied to one baseline and one current score."""
+    if params is None:
+        return PairChange(
+            baseline=baseline,
+            current=current,
+            change=change(baseline, current),
+            percent_change=percent_change(baseline, current),
+        )
+    return PairChange(
+        baseline=baseline,
+        current=current,
+        change=change(baseline, current),
+        percent_change=percent_change(baseline, current),
+        improvement=improvement(baseline, current, params),
+        direction=direction(baseline, current, params),
+        rci=rci(baseline, current, params),
+        reliable=is_reliable(baseline, current, params),
+        reliable_direction=reliable_direction(baseline, current, params),
+        baseline_clinical=in_clinical_range(baseline, params),
+        current_clinical=in_clinical_range(current, params),
+        clinically_significant=clinically_significant(baseline, current, params),
+        category=categorise(baseline, current, params),
+        responded=responded(baseline, current, params),
+        in_remission=in_remission(current, params),
+        threshold=reliable_change_threshold(params),
+    )
+
+
+def summarise(
+    series: Iterable[tuple[int, Optional[float]]], params: Optional[ChangeParams], floor: float = 0.0
+) -> ChangeSummary:
+    """Summarise a scale over a course: ``series`` is (session number, score or None) pairs.
+
+    Decisions (documented in docs/change.md):
+
+    - The series is ordered by session number (stable, so repeated numbers keep their given order).
+    - Baseline is the first *scored* administration, whatever its session number; ``baseline_session``
+      says which. NHS Talking Therapies likewise pairs the first and last scores available, which is
+      why it monitors every session. An unscorable first administration does not block all change.
+    - Latest is the last scored administration after the baseline; previous is the scored one before
+      it. With a single scored administration there is no change to assess ("not assessable").
+    - When the final administration could not be scored, ``last_administration_unscored`` is True and
+      the figures describe the last scored one, so a view can say so rather than hide the gap.
+    """
+    ordered = sorted(series, key=lambda pair: pair[0])
+    scored = [(session, score) for session, score in ordered if score is not None]
+    missing = [session for session, score in ordered if score is None]
+    common = dict(
+        higher_is_worse=params.higher_is_worse if params is not None else None,
+        administrations=len(ordered),
+        scored=len(scored),
+        missing_sessions=missing,
+        last_administration_unscored=bool(ordered) and ordered[-1][1] is None,
+        threshold=reliable_change_threshold(params) if params is not None else None,
+    )
+    if not scored:
+        return ChangeSummary(**common)
+    baseline_session, baseline = scored[0]
+    if len(scored) == 1:
+        return ChangeSummary(
+            **common,
+            baseline=baseline,
+            baseline_session=baseline_session,
+            baseline_clinical=in_clinical_range(baseline, params) if params is not None else None,
+        )
+    latest_session, latest = scored[-1]
+    previous_session, previous = scored[-2]
+    pair = compare(baseline, latest, params)
+    responded_ = responded(baseline, latest, params, floor) if params is not None else None
+    return ChangeSummary(
+        **common,
+        baseline=baseline,
+        baseline_session=baseline_session,
+        latest=latest,
+        latest_session=latest_session,
+        previous=previous,
+        previous_session=previous_session,
+        change_from_baseline=pair.change,
+        change_from_previous=change(previous, latest),
+        percent_change=pair.percent_change,
+        improvement=pair.improvement,
+        direction=pair.direction,
+        rci=pair.rci,
+        reliable=pair.reliable,
+        reliable_direction=pair.reliable_direction,
+        baseline_clinical=pair.baseline_clinical,
+        latest_clinical=pair.current_clinical,
+        clinically_significant=pair.clinically_significant,
+        category=pair.category,
+        responded=responded_,
+        in_remission=pair.in_remission,
+    )
+
+
+# -- NHS Talking Therapies paired outcome (PHQ-9 + GAD-7) -------------------------------------------
+
+# NHS Talking Therapies Manual (v6, 2023) and NHS Digital's statistics definitions: caseness is a
+# PHQ-9 of 10 or more, or a GAD-7 of 8 or more; reliable change is 6 points on PHQ-9 and 4 on GAD-7.
+# Services use the anxiety disorder-specific measure matched to the problem descriptor where one
+# exists; this function is the GAD-7 default.
+PHQ9_CASENESS = 10
+GAD7_CASENESS = 8
+PHQ9_RELIABLE_CHANGE = 6
+GAD7_RELIABLE_CHANGE = 4
+
+_PHQ9 = ChangeParams(
+    higher_is_worse=True,
+    reliable_change=PHQ9_RELIABLE_CHANGE,
+    clinical_cutoff=PHQ9_CASENESS,
+    source="NHS Talking Therapies Manual (v6, 2023): PHQ-9 caseness >= 10, reliable change 6 points.",
+)
+_GAD7 = ChangeParams(
+    higher_is_worse=True,
+    reliable_change=GAD7_RELIABLE_CHANGE,
+    clinical_cutoff=GAD7_CASENESS,
+    source="NHS Talking Therapies Manual (v6, 2023): GAD-7 caseness >= 8, reliable change 4 points.",
+)
+
+
+class TalkingTherapiesOutcome(_Result):
+    """The NHS Talking Therapies outcome of a course, from paired (first, last) PHQ-9 and GAD-7 scores.
+
+    Every outcome is None when ``assessable`` is False (a score missing: the programme needs both
+    measures at both ends). ``recovery`` and ``reliable_recovery`` are None when the person was not a
+    case at the start: the programme counts recovery only among those who began above caseness.
+    """
+
+    assessable: bool
+    phq9_change: Optional[float] = None
+    gad7_change: Optional[float] = None
+    phq9_reliable: Optional[ReliableDirection] = None
+    gad7_reliable: Optional[ReliableDirection] = None
+    case_at_start: Optional[bool] = None
+    case_at_end: Optional[bool] = None
+    recovery: Optional[bool] = None
+    reliable_improvement: Optional[bool] = None
+    reliable_deterioration: Optional[bool] = None
+    reliable_recovery: Optional[bool] = None
+
+
+def talking_therapies_outcome(
+    phq9_first: Optional[float],
+    phq9_last: Optional[float],
+    gad7_first: Optional[float],
+    gad7_last: Optional[float],
+) -> TalkingTherapiesOutcome:
+    """Recovery, reliable improvement, reliable recovery and reliable deterioration as NHS Talking
+    Therapies (formerly IAPT) defines them:
+
+    - case: PHQ-9 >= 10 or GAD-7 >= 8 (caseness on either measure);
+    - recovery: a case at the start and not a case at the end (below caseness on both);
+    - reliable improvement: a reliable decrease (PHQ-9 >= 6, GAD-7 >= 4 points) on at least one measure
+      and a reliable increase on neither;
+    - reliable recovery: recovery and reliable improvement together;
+    - reliable deterioration: a reliable increase on at least one measure.
+    """
+    if None in (phq9_first, phq9_last, gad7_first, gad7_last):
+        return TalkingTherapiesOutcome(assessable=False)
+    phq = reliable_direction(phq9_first, phq9_last, _PHQ9)
+    gad = reliable_direction(gad7_first, gad7_last, _GAD7)
+    case_start = bool(in_clinical_range(phq9_first, _PHQ9) or in_clinical_range(gad7_first, _GAD7))
+    case_end = bool(in_clinical_range(phq9_last, _PHQ9) or in_clinical_range(gad7_last, _GAD7))
+    deteriorated = "deteriorated" in (phq, gad)
+    improved = "improved" in (phq, gad) and not deteriorated
+    recovery = (not case_end) if case_start else None
+    return TalkingTherapiesOutcome(
+        assessable=True,
+        phq9_change=change(phq9_first, phq9_last),
+        gad7_change=change(gad7_first, gad7_last),
+        phq9_reliable=phq,
+        gad7_reliable=gad,
+        case_at_start=case_start,
+        case_at_end=case_end,
+        recovery=recovery,
+        reliable_improvement=improved,
+        reliable_deterioration=deteriorated,
+        reliable_recovery=(recovery and improved) if case_start else None,
+    )
