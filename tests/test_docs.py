@@ -45,5 +45,6 @@ def test_every_command_has_help_text():
     names = []
     for name, command in _all_commands(cli, ctx):
         names.append(name)
+        assert command is not None, f"`ipt {name}` is in the command table but its module is missing"
         assert (command.help or "").strip(), f"`ipt {name}` has no help text"
     assert set(COMMANDS) <= set(names)
