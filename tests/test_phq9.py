@@ -1,12 +1,17 @@
 """PHQ-9 against hand-worked examples.
 
 Expected values are worked by hand from Kroenke, Spitzer & Williams 2001 (sum of items 1-9, bands
-0-4/5-9/10-14/15-19/20-27, item 9 > 0 flagged) and Kroenke et al. 2010 (prorate up to 2 missing items).
+0-4/5-9/10-14/15-19/20-27, item 9 > 0 flagged) and the NHS Data Dictionary 'Patient Health Questionnaire-9'
+(one or two missing items replaced by the mean of the answered ones, i.e. sum x 9 / answered rounded
+half-up; more than two missing: disregarded). LOINC codes as used by the HL7 personal-health-record-format-ig
+PHQ-9 QuestionnaireResponse (items 1-9), the LHC-Forms PHQ-9 Questionnaire and the MII PRO ValueSet for
+answer list LL359-1 (item 10).
 """
 
 import pytest
 
-from ipt_measures import score
+from ipt_measures import get_instrument, score
+from ipt_measures.contract import check_instrument
 
 
 def phq9(*values):
@@ -59,3 +64,41 @@ def test_missing_beyond_the_limit_is_not_scored():
 def test_minimum_and_maximum():
     assert phq9(*[0] * 9).total.value == 0
     assert phq9(*[3] * 9).total.value == 27
+
+
+def test_prorating_rounds_half_up_across_a_band_edge():
+    # 1 missing: 1+1+1+1 = 4 x 9 / 8 = 4.5 -> 5, mild (banker's rounding would give 4, minimal).
+    result = phq9(1, 1, 1, 1, 0, 0, 0, 0, None).total
+    assert (result.value, result.band) == (5, "mild")
+
+
+def test_missing_rule_cites_the_nhs_data_dictionary():
+    rule = get_instrument("phq9").primary.missing
+    assert (rule.max_missing, rule.prorate) == (2, True)
+    assert "NHS Data Dictionary" in rule.source
+
+
+def test_change_parameters():
+    change = get_instrument("phq9").primary.change
+    assert (change.higher_is_worse, change.reliable_change, change.clinical_cutoff) == (True, 6, 10)
+    assert (change.remission, change.reliability) == (5, 0.89)
+
+
+def test_loinc_codes():
+    inst = get_instrument("phq9")
+    assert (inst.loinc, inst.primary.loinc) == ("44249-1", "44261-6")
+    assert [i.loinc for i in inst.items] == [
+        "44250-9", "44255-8", "44259-0", "44254-1", "44251-7", "44258-2", "44252-5", "44253-3", "44260-8", "69722-7",
+    ]
+    assert [o.loinc for o in inst.options] == ["LA6568-5", "LA6569-3", "LA6570-1", "LA6571-9"]
+    # LL359-1: "Very difficult" is LA6575-0 and "Extremely difficult" LA6574-3 (not in numeric order).
+    assert [(o.value, o.label, o.loinc) for o in inst.item("10").options] == [
+        (0, "Not difficult at all", "LA6572-7"),
+        (1, "Somewhat difficult", "LA6573-5"),
+        (2, "Very difficult", "LA6575-0"),
+        (3, "Extremely difficult", "LA6574-3"),
+    ]
+
+
+def test_contract():
+    assert check_instrument(get_instrument("phq9")) == []
