@@ -1,0 +1,300 @@
+"""A synthetic IPT caseload, deterministic by seed: for demos, tests and benchmarks. No real person in it.
+
+Every client is made up ("demo-0001", ...). Each has one course of 12-16 weekly sessions whose symptom
+severity follows a trajectory: most improve, some stay flat, a few deteriorate. Answers are drawn item by
+item around that severity, then scored by the registered instruments' own scorers (``ipt_measures.score``),
+so every stored score is a real score of its answers. Occasional answers are missing (mostly within the
+instrument's missing-item rule, sometimes beyond it, so the score is withheld), and critical items
+(PHQ-9 item 9 and the like) are occasionally endorsed, more often when severity is high.
+
+The generator yields records in the shape ``SQLiteStore.bulk_import`` takes; ``populate`` stores them.
+Client ``i`` depends only on the seed and ``i``: generating 10 clients gives the first 10 of 100. Every
+record carries an import key, so running it again adds nothing twice.
+
+The proportions below are illustrative, chosen to look like a clinic's caseload; they are not estimates
+from any study and nothing clinical should be inferred from the demo data.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any, Iterator, Optional, Sequence
+
+# Illustrative mix of trajectories (not from a study): most clients improve in a course of IPT,
+# some do not change, a few get worse.
+TRAJECTORIES = (("improve", 0.65), ("flat", 0.25), ("deteriorate", 0.10))
+
+# Instruments given at every session when registered; the others at the first, middle and last session.
+EVERY_SESSION = ("phq9", "gad7")
+# Further instruments by IPT's three fronts (support, functioning) and grief, when registered.
+COURSE_MARKERS = ("mspss", "wsas", "who5", "ucla3")
+GRIEF_MARKERS = ("icg",)
+DEFAULT_PREFERRED = EVERY_SESSION + COURSE_MARKERS
+
+PROBLEM_AREAS = ("grief", "role-disputes", "role-transitions", "interpersonal-deficits")
+DEFAULT_AS_OF = date(2026, 11, 2)  # a fixed anchor, so the library's output depends on the seed alone
+MAX_CLIENTS = 100_000
+
+# Made-up first names, used only when display names are asked for.
+_NAMES = ("Alex", "Sam", "Robin", "Jo", "Kim", "Lee", "Noor", "Ari", "Remy", "Sasha", "Toni", "Yan",
+          "Mika", "Dana", "Eli", "Jude", "Kai", "Luca", "Nico", "Ren", "Sky", "Tam", "Val", "Wren")
+
+
+@dataclass
+class Plan:
+    """What one synthetic client looks like; kept so tests and the CLI can describe the caseload."""
+
+    client_id: str
+    trajectory: str
+    start: date
+    planned_sessions: int
+    sessions_done: int
+    problem_areas: list[str]
+    end_reason: Optional[str]
+    severity: list[float] = field(default_factory=list)  # 0 = no symptoms, 1 = worst, per session
+
+
+def client_id(index: int, width: int = 4) -> str:
+    return f"demo-{index:0{width}d}"
+
+
+def _rng(seed: int, index: int, salt: str = "") -> random.Random:
+    # String seeds are hashed with SHA-512 by random.Random: stable across runs and Python versions.
+    return random.Random(f"ipt-demo/{seed}/{index}/{salt}")
+
+
+def plan_client(index: int, seed: int, *, as_of: date = DEFAULT_AS_OF, span_days: int = 3 * 365,
+                sessions: Optional[int] = None, width: int = 4) -> Plan:
+    """The course and severity trajectory of client ``index`` (1-based)."""
+    rng = _rng(seed, index, "plan")
+    roll, trajectory = rng.random(), TRAJECTORIES[-1][0]
+    acc = 0.0
+    for name, share in TRAJECTORIES:
+        acc += share
+        if roll < acc:
+            trajectory = name
+            break
+    planned = sessions if sessions else rng.randint(12, 16)
+    start = as_of - timedelta(days=rng.randint(0, span_days))
+    start -= timedelta(days=start.weekday())  # courses start on a Monday
+    weeks_elapsed = (as_of - start).days // 7 + 1
+    done = max(1, min(planned, weeks_elapsed))
+    end_reason = "completed" if done == planned else None
+    if end_reason and not sessions and rng.random() < 0.06:  # an occasional early ending
+        done = rng.randint(3, planned - 2)
+        end_reason = "ended early"
+    areas = [rng.choice(PROBLEM_AREAS)]
+    if rng.random() < 0.15:
+        second = rng.choice(PROBLEM_AREAS)
+        if second not in areas:
+            areas.append(second)
+    plan = Plan(client_id(index, width), trajectory, start, planned, done, areas, end_reason)
+
+    base = rng.uniform(0.40, 0.80)  # starting severity as a fraction of each scale's range
+    n = planned - 1
+    if trajectory == "improve":
+        final = base * rng.uniform(0.15, 0.60)
+        rate = rng.uniform(2.0, 4.0)
+        curve = [base + (final - base) * (1 - math.exp(-rate * t / n)) / (1 - math.exp(-rate)) for t in range(planned)]
+    elif trajectory == "flat":
+        drift = rng.uniform(-0.06, 0.06)
+        curve = [base + drift * t / n for t in range(planned)]
+    else:
+        rise = rng.uniform(0.12, 0.30)
+        curve = [base + rise * t / n for t in range(planned)]
+    plan.severity = [min(1.0, max(0.0, s + rng.gauss(0, 0.04))) for s in curve[:done]]
+    return plan
+
+
+def phase_of(number: int, planned: int) -> str:
+    """IPT's phases: initial (sessions 1-3), termination (the last 3), middle between them.
+
+    After Weissman, Markowitz & Klerman, The Guide to Interpersonal Psychotherapy (2018): the initial phase
+    is sessions 1-3 and the termination phase the last few sessions of a 12-16 session course.
+    """
+    if number <= 3:
+        return "initial"
+    if number > planned - 3:
+        return "termination"
+    return "middle"
+
+
+def _higher_is_worse(instrument) -> bool:
+    change = instrument.primary.change
+    return True if change is None else change.higher_is_worse
+
+
+def answers_for(instrument, severity: float, rng: random.Random, *, missing: str = "none") -> dict[str, Optional[int]]:
+    """Item answers around ``severity`` (0-1, 1 = worst), respecting each item's options and reversal.
+
+    ``missing``: "none", "within" (one scored item left out) or "beyond" (enough left out to break the rule).
+    """
+    worse_high = _higher_is_worse(instrument)
+    reversed_items = set(instrument.primary.reversed)
+    critical = {rule.item: rule for rule in instrument.critical}
+    answers: dict[str, Optional[int]] = {}
+    for item in instrument.items:
+        values = sorted(o.value for o in instrument.options_for(item))
+        if item.id in critical:
+            rule = critical[item.id]
+            # Endorsed now and then, more often when severity is high (illustrative rate, not an estimate).
+            if rng.random() < 0.01 + 0.10 * severity ** 2:
+                raising = [v for v in values if rule.raised_by(v)]
+                answers[item.id] = raising[0] if rng.random() < 0.7 or len(raising) == 1 else rng.choice(raising)
+            else:
+                calm = [v for v in values if not rule.raised_by(v)]
+                answers[item.id] = calm[0] if calm else values[0]
+            continue
+        if item.optional and rng.random() < 0.3:
+            answers[item.id] = None
+            continue
+        target = severity if worse_high else 1 - severity
+        if item.id in reversed_items:
+            target = 1 - target
+        position = min(1.0, max(0.0, target + rng.gauss(0, 0.18)))
+        want = values[0] + position * (values[-1] - values[0])
+        answers[item.id] = min(values, key=lambda v: (abs(v - want), v))
+    if missing != "none":
+        scored = [i.id for i in instrument.items if not i.optional and i.id not in critical]
+        rule = instrument.primary.missing
+        count = 1 if missing == "within" else min(len(scored), rule.max_missing + 1 + rng.randint(0, 1))
+        for item_id in rng.sample(scored, min(count, len(scored))):
+            answers[item_id] = None
+    return answers
+
+
+def schedule(plan: Plan, number: int, available: Sequence[str], every: Optional[Sequence[str]]) -> list[str]:
+    """Which instruments are given at session ``number``."""
+    if every is not None:
+        return [i for i in every if i in available]
+    chosen = [i for i in EVERY_SESSION if i in available]
+    marker = number in (1, (plan.planned_sessions + 1) // 2, plan.planned_sessions)
+    if marker:
+        chosen += [i for i in COURSE_MARKERS if i in available]
+        if "grief" in plan.problem_areas:
+            chosen += [i for i in GRIEF_MARKERS if i in available]
+    return chosen
+
+
+def generate(clients: int, seed: int = 1, *, first: int = 1, as_of: date = DEFAULT_AS_OF,
+             instruments: Optional[Sequence[str]] = None, every_session: bool = False,
+             sessions: Optional[int] = None, names: bool = False, scored: bool = True,
+             registry=None) -> Iterator[dict]:
+    """Yield one ``bulk_import`` record per administration for clients ``first`` .. ``first + clients - 1``.
+
+    ``instruments``: the ids to use (default: PHQ-9 and GAD-7 at every session, and MSPSS, WSAS, WHO-5,
+    UCLA-3 and, for grief, ICG at the first, middle and last session, each where registered).
+    ``every_session``: give every chosen instrument at every session. ``sessions``: every course has this
+    many sessions, all held (for benchmarks). ``scored=False`` leaves the score out and puts the answers
+    under ``"answers"`` (to time scoring separately).
+    """
+    if not 0 <= clients <= MAX_CLIENTS:
+        from .errors import UsageError
+
+        raise UsageError(f"the demo makes 0 to {MAX_CLIENTS:,} clients")
+    if registry is None:
+        from .plugins import get_registry
+
+        registry = get_registry()
+    wanted = list(instruments) if instruments else list(DEFAULT_PREFERRED + GRIEF_MARKERS)
+    unknown = [i for i in wanted if i not in registry.instruments]
+    if instruments and unknown:
+        registry.instrument(unknown[0])  # raises UnknownInstrument with the ids that exist
+    available = [i for i in wanted if i in registry.instruments]
+    if not available:
+        from .errors import UsageError
+
+        raise UsageError("the demo needs PHQ-9 or GAD-7 registered (see: ipt plugins)")
+    protocol = next(iter(sorted(registry.protocols)), None)
+    width = max(4, len(str(first + clients - 1)))
+    every = available if (every_session or instruments) else None
+    for index in range(first, first + clients):
+        plan = plan_client(index, seed, as_of=as_of, sessions=sessions, width=width)
+        rng = _rng(seed, index, "answers")
+        offsets = {i: rng.uniform(-0.12, 0.08) for i in available}  # each scale sits a little apart
+        course = {"start_date": plan.start.isoformat(), "planned_sessions": plan.planned_sessions,
+                  "problem_areas": plan.problem_areas, "protocol": protocol}
+        if plan.end_reason:
+            course["end_date"] = (plan.start + timedelta(weeks=plan.sessions_done - 1)).isoformat()
+            course["end_reason"] = plan.end_reason
+        display = f"{rng.choice(_NAMES)} {chr(65 + rng.randrange(26))}." if names else None
+        for number in range(1, plan.sessions_done + 1):
+            day = (plan.start + timedelta(weeks=number - 1)).isoformat()
+            session = {"number": number, "date": day, "phase": phase_of(number, plan.planned_sessions)}
+            for minute, instrument_id in enumerate(schedule(plan, number, available, every)):
+                instrument = registry.instruments[instrument_id]
+                roll = rng.random()
+                missing = "beyond" if roll < 0.006 else "within" if roll < 0.04 else "none"
+                severity = min(1.0, max(0.0, plan.severity[number - 1] + offsets[instrument_id]))
+                answers = answers_for(instrument, severity, rng, missing=missing)
+                stamp = f"{day}T10:{minute * 3:02d}:00+00:00"
+                record = {
+                    "client_id": plan.client_id,
+                    "display_name": display,
+                    "birth_year": None,
+                    "course": course,
+                    "session": session,
+                    "administration": {
+                        "instrument_id": instrument_id, "instrument_version": instrument.version,
+                        "respondent": instrument.respondent, "source": "demo", "started_at": stamp,
+                        "finished_at": stamp,
+                        "import_key": f"demo/{seed}/{plan.client_id}/{plan.start.isoformat()}/{number}/{instrument_id}",
+                    },
+                    "responses": [(k, v, "answered" if v is not None else "skipped") for k, v in answers.items()
+                                  if v is not None or not instrument.item(k).optional],
+                }
+                if scored:
+                    record["score"] = registry.score(instrument_id, answers).model_dump(mode="json")
+                else:
+                    record["answers"] = answers
+                yield record
+
+
+def score_records(records, registry=None) -> Iterator[dict]:
+    """Score records made with ``scored=False`` (the import path the benchmarks time)."""
+    if registry is None:
+        from .plugins import get_registry
+
+        registry = get_registry()
+    for record in records:
+        answers = record.pop("answers")
+        record["score"] = registry.score(record["administration"]["instrument_id"], answers).model_dump(mode="json")
+        yield record
+
+
+def populate(store, clients: int, seed: int = 1, *, first: int = 1, batch_size: int = 2000, **options: Any) -> dict:
+    """Store a synthetic caseload through ``store.bulk_import``; returns its counts plus a summary.
+
+    Refuses a database holding any client that is not a demo client: synthetic records must never be
+    mixed into a real clinical record.
+    """
+    from .errors import UsageError
+
+    real = store.query("SELECT id FROM clients WHERE id NOT LIKE 'demo-%' LIMIT 1")
+    if real:
+        raise UsageError(
+            f"{store.path} holds real clients (e.g. {real[0][0]!r}); the demo writes only to a database of its own"
+            " (use --db demo.db)"
+        )
+    summary = {"critical": 0, "not_scored": 0, "administrations": 0}
+
+    def counted(records):
+        for record in records:
+            summary["administrations"] += 1
+            score = record["score"]
+            summary["critical"] += bool(score["flags"])
+            summary["not_scored"] += score["total"]["value"] is None
+            yield record
+
+    counts = store.bulk_import(counted(generate(clients, seed, first=first, **options)), batch_size=batch_size)
+    trajectories: dict[str, int] = {}
+    for index in range(first, first + clients):
+        kind = plan_client(index, seed, as_of=options.get("as_of", DEFAULT_AS_OF), sessions=options.get("sessions")).trajectory
+        trajectories[kind] = trajectories.get(kind, 0) + 1
+    width = max(4, len(str(first + clients - 1)))
+    return {**counts, **summary, "trajectories": trajectories,
+            "first": client_id(first, width) if clients else None,
+            "last": client_id(first + clients - 1, width) if clients else None}

@@ -1,0 +1,217 @@
+"""Looking after the record: ``doctor`` (is everything sound?) and ``backup`` (a consistent copy, even in use).
+
+Both open the database read-only: a check or a backup never changes the record it looks at.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+import time
+from pathlib import Path
+from typing import Optional
+
+from .errors import StoreError, UsageError
+
+OK, WARN, FAIL = "ok", "warn", "fail"
+
+
+def _check(name: str, status: str, detail: str) -> dict:
+    return {"check": name, "status": status, "detail": detail}
+
+
+def _open_read_only(path: Path) -> sqlite3.Connection:
+    uri = f"file:{_uri_path(path)}?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, timeout=15, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout = 15000")
+    return conn
+
+
+def _uri_path(path: Path) -> str:
+    from urllib.parse import quote
+
+    return quote(str(path.resolve()), safe="/")
+
+
+def doctor(db_path: Optional[str | Path] = None, *, quick: bool = False) -> list[dict]:
+    """Check the record and the installation; returns one dict per check (check, status, detail).
+
+    Checks: the database file exists and is owner-only (0600); SQLite's ``PRAGMA integrity_check``
+    (``quick_check`` with ``quick``) and ``foreign_key_check``; the schema version against this release's
+    migrations; administrations left in progress; and every plugin problem the registry recorded.
+    """
+    from .paths import database_path
+    from .store.migrations import MIGRATIONS
+
+    path = Path(db_path) if db_path else database_path()
+    checks: list[dict] = []
+    if not path.exists():
+        checks.append(_check("database", FAIL, f"no database at {path} (it is created on first use)"))
+    else:
+        checks.append(_check("database", OK, str(path)))
+        checks.extend(_file_checks(path))
+        checks.extend(_database_checks(path, quick, [name for name, _ in MIGRATIONS]))
+    checks.extend(_plugin_checks())
+    return checks
+
+
+def _file_checks(path: Path) -> list[dict]:
+    checks = []
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        checks.append(_check("permissions", WARN,
+                             f"{path} is mode {mode:04o}: others can read clinical records (fix: chmod 600 {path})"))
+    else:
+        checks.append(_check("permissions", OK, f"mode {mode:04o} (owner only)"))
+    if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
+        checks.append(_check("writable", WARN, f"{path} or its folder is not writable: the record can be read, not changed"))
+    return checks
+
+
+def _database_checks(path: Path, quick: bool, known: list[str]) -> list[dict]:
+    checks = []
+    try:
+        conn = _open_read_only(path)
+        try:
+            rows = conn.execute("PRAGMA quick_check" if quick else "PRAGMA integrity_check").fetchall()
+        except sqlite3.DatabaseError as exc:
+            return [_check("integrity", FAIL, f"not a readable SQLite database: {exc}")]
+        problems = [r[0] for r in rows if r[0] != "ok"]
+        if problems:
+            more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+            checks.append(_check("integrity", FAIL, "; ".join(problems[:3]) + more +
+                                 " (restore the latest backup: ipt backup made one with its date)"))
+        else:
+            checks.append(_check("integrity", OK, "quick_check: ok" if quick else "integrity_check: ok"))
+        try:
+            orphans = conn.execute("PRAGMA foreign_key_check").fetchall()
+            checks.append(_check("references", FAIL if orphans else OK,
+                                 f"{len(orphans)} row(s) refer to missing records" if orphans else "every reference resolves"))
+            applied = [r[0] for r in conn.execute("SELECT name FROM schema_migrations ORDER BY name")]
+        except sqlite3.DatabaseError as exc:
+            checks.append(_check("schema", FAIL, f"not an ipt-measures database ({exc})"))
+            return checks
+        unknown = sorted(set(applied) - set(known))
+        pending = [n for n in known if n not in applied]
+        if unknown:
+            checks.append(_check("schema", FAIL, f"written by a newer ipt-measures (schema {unknown[-1]}); upgrade"))
+        elif pending:
+            checks.append(_check("schema", WARN, f"{len(pending)} migration(s) pending ({pending[-1]}); applied on next write"))
+        else:
+            checks.append(_check("schema", OK, f"version {applied[-1] if applied else 'none'} (current)"))
+        counts = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                  for t in ("clients", "administrations", "responses")}
+        open_admins = conn.execute("SELECT count(*) FROM administrations WHERE status = 'in-progress'").fetchone()[0]
+        checks.append(_check("records", OK, f"{counts['clients']} clients, {counts['administrations']} administrations,"
+                                            f" {counts['responses']} answers"))
+        if open_admins:
+            checks.append(_check("in progress", WARN, f"{open_admins} administration(s) interrupted; resume or abandon them"))
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+        checks.append(_check("journal", OK if mode == "wal" else WARN, f"journal_mode {mode}"))
+        conn.close()
+    except sqlite3.DatabaseError as exc:
+        checks.append(_check("integrity", FAIL, f"cannot open {path}: {exc}"))
+    return checks
+
+
+def _plugin_checks() -> list[dict]:
+    from .plugins import get_registry
+
+    try:
+        registry = get_registry()
+    except Exception as exc:  # the doctor must report a broken install, not die of it
+        return [_check("plugins", FAIL, f"plugins could not be loaded: {type(exc).__name__}: {exc}")]
+    checks = [_check("instruments", OK if registry.instruments else FAIL,
+                     f"{len(registry.instruments)} registered" if registry.instruments else "none registered")]
+    errors = registry.errors
+    if not errors:
+        checks.append(_check("plugins", OK, f"{len(registry.plugins)} loaded, no problems"))
+    for name, error in errors:
+        checks.append(_check(f"plugin {name}", WARN, error))
+    return checks
+
+
+def backup(dest: str | Path, db_path: Optional[str | Path] = None, *, force: bool = False) -> dict:
+    """Copy the record to ``dest`` through SQLite's online backup API, consistent even while it is in use.
+
+    The copy is taken in one step from a read snapshot, so it holds every transaction committed before
+    the backup started and none after; in WAL mode other processes keep reading and writing meanwhile.
+    ``dest`` is created owner-only (0600); an existing file is never overwritten unless ``force``. The copy
+    is written beside ``dest`` first and moved into place only after it passes ``integrity_check``, so a
+    failed backup (full disk, read-only folder) leaves nothing half-written behind.
+    """
+    from .paths import database_path
+
+    source = Path(db_path) if db_path else database_path()
+    dest = Path(dest)
+    if not source.exists():
+        raise StoreError(f"no database at {source}")
+    if dest.exists() and not force:
+        raise UsageError(f"{dest} already exists; choose a new name or add --force to replace it")
+    if dest.exists() and dest.is_dir():
+        raise UsageError(f"{dest} is a folder; give a file name")
+    try:
+        if dest.resolve() == source.resolve():
+            raise UsageError("the backup cannot replace the database it copies")
+    except OSError:
+        pass
+    if not dest.parent.is_dir():
+        raise UsageError(f"no folder {dest.parent}")
+    temp = dest.with_name(f".{dest.name}.{os.getpid()}.partial")
+    started = time.perf_counter()
+    try:
+        fd = os.open(temp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        os.close(fd)
+        os.chmod(temp, 0o600)  # whatever the umask
+        src = _open_read_only(source)
+        dst = sqlite3.connect(temp, isolation_level=None)
+        try:
+            src.backup(dst)  # pages=-1: the whole database from one read transaction
+            result = dst.execute("PRAGMA integrity_check").fetchone()[0]
+            if result != "ok":
+                raise StoreError(f"the copy failed its integrity check ({result}); the database may be damaged: run ipt doctor")
+            counts = {t: dst.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                      for t in ("clients", "administrations", "responses")}
+            dst.execute("PRAGMA journal_mode = DELETE")  # one self-contained file, no -wal beside it
+        finally:
+            dst.close()
+            src.close()
+        if force:
+            os.replace(temp, dest)
+        else:
+            os.link(temp, dest)  # fails if dest appeared meanwhile: never overwrite without --force
+            os.unlink(temp)
+    except FileExistsError:
+        _remove(temp)
+        raise UsageError(f"{dest} already exists; choose a new name or add --force to replace it") from None
+    except sqlite3.Error as exc:
+        _remove(temp)
+        raise _translate(exc, dest) from None
+    except OSError as exc:
+        _remove(temp)
+        raise _translate(exc, dest) from None
+    except BaseException:
+        _remove(temp)
+        raise
+    return {"source": str(source), "backup": str(dest), "bytes": dest.stat().st_size,
+            "seconds": round(time.perf_counter() - started, 3), **counts}
+
+
+def _remove(path: Path) -> None:
+    for p in (path, path.with_name(path.name + "-journal"), path.with_name(path.name + "-wal"),
+              path.with_name(path.name + "-shm")):
+        try:
+            p.unlink()
+        except OSError:
+            pass
+
+
+def _translate(exc: BaseException, dest: Path) -> StoreError:
+    text = str(getattr(exc, "strerror", None) or exc)
+    lowered = text.lower()
+    if "full" in lowered or "no space" in lowered or getattr(exc, "errno", None) == 28:
+        return StoreError(f"the disk holding {dest} is full; no backup was written and the database is unchanged")
+    if "read-only" in lowered or "readonly" in lowered or "permission" in lowered or getattr(exc, "errno", None) in (13, 30):
+        return StoreError(f"cannot write {dest} ({text}); no backup was written and the database is unchanged")
+    return StoreError(f"backup to {dest} failed: {text}; the database is unchanged")
