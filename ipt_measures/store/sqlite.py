@@ -447,6 +447,41 @@ class SQLiteStore:
         )
         return [dict(r) for r in rows]
 
+    def add_completed_administration(
+        self,
+        session_id: int,
+        instrument_id: str,
+        instrument_version: str,
+        respondent: str,
+        source: str,
+        responses: Iterable[tuple[str, Optional[int], str]],
+        score: dict,
+    ) -> int:
+        """Store an administration entered at once (a paper form): responses, completion and score in one
+        transaction, so a crash stores all of it or none. ``responses`` is (item id, value, status) tuples."""
+        session = self.get_session(session_id)
+        client_id = self.get_course(session["course_id"])["client_id"]
+        rows = list(responses)
+        for _, value, status in rows:
+            if status not in ("answered", "skipped", "declined") or (status == "answered") != (value is not None):
+                raise UsageError("an answer has a value; a skipped or declined item has none")
+        stamp = now()
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO administrations (session_id, instrument_id, instrument_version, respondent, status, source,"
+                " started_at, finished_at) VALUES (?, ?, ?, ?, 'complete', ?, ?, ?)",
+                (session_id, instrument_id, instrument_version, respondent, source, stamp, stamp),
+            )
+            admin_id = cur.lastrowid
+            conn.executemany(
+                "INSERT INTO responses (administration_id, item_id, value, status, answered_at) VALUES (?, ?, ?, ?, ?)",
+                [(admin_id, item, value, status, stamp) for item, value, status in rows],
+            )
+            self._insert_score(conn, admin_id, score)
+            self._audit(conn, client_id, "administration entered", "administration", admin_id,
+                        new=f"{instrument_id} total {score['total']['value']} ({source})")
+        return admin_id
+
 
     # -- bulk ----------------------------------------------------------------------------------------
 
