@@ -159,7 +159,6 @@ def due_at(
                 if instrument not in seen:
                     when = "every session" if every and session not in numbers else describe_session(session, planned)
                     seen[instrument] = DueItem(instrument, "due", session, f"{rule.why} ({when})".strip())
-                continue
             for s in numbers:
                 if s >= session:
                     continue
