@@ -317,9 +317,13 @@ def _cross_check(inst: "Instrument") -> list[str]:
                 f"give {low:g}-{high:g}; check the option values"
             )
         problems.extend(f"{where}.bands: {p}" for p in _band_problems(scale, low, high))
-        if scale.change and scale.change.reliable_change is None:
-            if scale.change.reliability is None or scale.change.sd is None:
-                problems.append(f"{where}.change: give reliable_change, or both reliability and sd for the RCI")
+        change = scale.change
+        if change and change.reliable_change is None and (change.reliability is None) != (change.sd is None):
+            # Direction and a cut-off alone are worth declaring (change is then shown without a
+            # reliable-change judgement); but the RCI needs both numbers, from one named sample.
+            problems.append(
+                f"{where}.change: without a published reliable_change, the RCI needs both reliability and sd"
+            )
     for n, rule in enumerate(inst.critical):
         where = f"critical[{n}]"
         if rule.item not in items:

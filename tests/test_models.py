@@ -97,9 +97,15 @@ def test_critical_rule_that_can_never_fire_is_rejected():
     assert "can never be raised" in problems_of(data)[0]
 
 
-def test_change_needs_a_threshold_or_reliability_and_sd():
+def test_change_reliability_and_sd_come_as_a_pair():
     scale = scale_with(change={"higher_is_worse": True, "reliability": 0.9, "source": "t"})
-    assert "reliable_change, or both reliability and sd" in problems_of(definition(scales=scale))[0]
+    assert "the RCI needs both reliability and sd" in problems_of(definition(scales=scale))[0]
+    # A reliability given beside a published threshold is information, not an RCI input.
+    published = scale_with(change={"higher_is_worse": True, "reliability": 0.9, "reliable_change": 6, "source": "t"})
+    assert instrument(scales=published).primary.change.reliable_change == 6
+    # Direction and cut-off alone are allowed: change is shown, reliable change is "not assessable".
+    only_cutoff = scale_with(change={"higher_is_worse": True, "clinical_cutoff": 5, "source": "t"})
+    assert instrument(scales=only_cutoff).primary.change.clinical_cutoff == 5
 
 
 def test_bands_need_a_source():
