@@ -1,0 +1,524 @@
+"""Clinical review: a course's scores per instrument with change from baseline, caseload rows, sparklines.
+
+The library behind ``ipt progress``, ``ipt caseload`` and ``ipt report``. It reads the record store,
+applies the change rules of :mod:`ipt_measures.change` (it makes none of its own) and returns plain
+data that a terminal table, JSON or the HTML report formats. Nothing here imports Click or matplotlib.
+
+Decisions, each also stated in docs/review.md:
+
+- The course reviewed is the client's active course, else the most recent one (``course_id`` picks another).
+- Only completed administrations count. Baseline, latest and the category come from
+  :func:`ipt_measures.change.summarise` (baseline = first scored administration of the course).
+- The *primary* measure of a course (the one the caseload shows) is the first instrument, in
+  ``DOMAIN_ORDER``, that has change parameters: depression before anxiety before distress, and within a
+  domain the one given most often, then the one given first.
+- Caseload flags: a critical item at the last administration of any instrument; a reliable deterioration
+  from baseline on any instrument; no measurement for two sessions or more (current session number minus
+  the last measured session number is 2 or more, or nothing measured after two sessions).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Optional
+
+from .errors import NotFound, UsageError
+
+# Symptom measures first: they are what an IPT course is judged on, then the interpersonal targets.
+DOMAIN_ORDER = (
+    "depression",
+    "anxiety",
+    "distress",
+    "trauma",
+    "grief",
+    "mania",
+    "interpersonal-functioning",
+    "social-support",
+    "loneliness",
+    "well-being",
+    "other",
+)
+SYMPTOM_DOMAINS = ("depression", "anxiety", "distress")
+
+# Most concerning first: used to sort the caseload by category.
+CATEGORY_ORDER = ("reliably deteriorated", "no reliable change", "not assessable", "reliably improved", "recovered")
+
+SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
+SPARK_ASCII = "_.-~=+*#"
+
+
+# -- data ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Point:
+    """One completed administration of an instrument, with its change from the course baseline."""
+
+    session: int
+    date: str
+    phase: str
+    administration_id: int
+    value: Optional[float]
+    band: Optional[str]
+    band_severity: Optional[int]
+    prorated: bool = False
+    missing: int = 0
+    flags: list[dict] = field(default_factory=list)
+    is_baseline: bool = False
+    change_from_baseline: Optional[float] = None
+    reliable: Optional[str] = None  # "improved", "deteriorated", "no reliable change", or None
+
+
+@dataclass
+class Series:
+    """One instrument's total across a course: its points, how to read them, and the change summary."""
+
+    instrument_id: str
+    name: str
+    short_name: str
+    domain: str
+    registered: bool
+    scale_name: Optional[str]
+    range: Optional[tuple[float, float]]
+    higher_is_worse: Optional[bool]
+    bands: list[dict]
+    bands_source: Optional[str]
+    clinical_cutoff: Optional[float]
+    remission: Optional[float]
+    threshold: Optional[dict]
+    change_source: Optional[str]
+    points: list[Point]
+    summary: dict
+
+    @property
+    def values(self) -> list[Optional[float]]:
+        return [p.value for p in self.points]
+
+
+@dataclass
+class Progress:
+    """A client's course: its facts, every instrument's series, the critical-item history, the outcome."""
+
+    client_id: str
+    course: dict
+    sessions: list[dict]
+    series: list[Series]
+    critical_items: list[dict]
+    primary: Optional[str]
+    talking_therapies: Optional[dict]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def get(self, instrument_id: str) -> Optional[Series]:
+        return next((s for s in self.series if s.instrument_id == instrument_id), None)
+
+
+# -- one course ----------------------------------------------------------------------------------------
+
+
+def find_course(store: Any, client_id: str, course_id: Optional[int] = None) -> dict:
+    """The course to review: ``course_id`` if given (it must be the client's), else active, else latest."""
+    if course_id is not None:
+        course = store.get_course(course_id)
+        if course["client_id"] != client_id:
+            raise UsageError(f"course {course_id} is not a course of client {client_id!r}")
+        return course
+    course = store.active_course(client_id)  # raises NotFound for an unknown client
+    if course is None:
+        courses = store.courses(client_id)
+        if not courses:
+            raise NotFound(f"client {client_id!r} has no course of treatment yet (start one: ipt course start)")
+        course = courses[-1]
+    return course
+
+
+def progress(store: Any, client_id: str, course_id: Optional[int] = None, registry: Any = None) -> Progress:
+    """Everything the progress view and the report show for one client's course.
+
+    Three queries on indexed columns (the course, its sessions, its administrations with current scores),
+    so it stays fast on a large record.
+    """
+    if registry is None:
+        from .plugins import get_registry
+
+        registry = get_registry()
+    course = find_course(store, client_id, course_id)
+    sessions = store.sessions(course["id"])
+    rows = store.administrations(course["id"], status="complete")
+
+    by_instrument: dict[str, list[dict]] = {}
+    for row in rows:
+        by_instrument.setdefault(row["instrument_id"], []).append(row)
+    series = [_series(registry, instrument_id, rows_) for instrument_id, rows_ in by_instrument.items()]
+    series.sort(key=_series_order(series))
+
+    critical = [
+        {
+            "session": p.session,
+            "date": p.date,
+            "instrument": s.instrument_id,
+            "instrument_name": s.short_name,
+            "administration_id": p.administration_id,
+            **flag,
+        }
+        for s in series
+        for p in s.points
+        for flag in p.flags
+    ]
+    critical.sort(key=lambda c: (c["session"], c["administration_id"]))
+
+    facts = dict(course)
+    facts["planned_sessions"] = course["planned_sessions"]
+    facts["sessions_attended"] = len(sessions)
+    facts["current_session"] = sessions[-1]["number"] if sessions else None
+    facts["current_phase"] = sessions[-1]["phase"] if sessions else None
+    facts["last_session_date"] = sessions[-1]["date"] if sessions else None
+    facts["active"] = not course.get("end_date")
+
+    primary = _primary(series)
+    return Progress(
+        client_id=client_id,
+        course=facts,
+        sessions=[{"number": s["number"], "date": s["date"], "phase": s["phase"]} for s in sessions],
+        series=series,
+        critical_items=critical,
+        primary=primary.instrument_id if primary else None,
+        talking_therapies=_talking_therapies(series),
+    )
+
+
+def _series(registry: Any, instrument_id: str, rows: list[dict]) -> Series:
+    from .change import reliable_change_threshold, reliable_direction, summarise
+
+    instrument = registry.instruments.get(instrument_id)
+    scale = instrument.primary if instrument is not None else None
+    params = scale.change if scale is not None else None
+    lo_hi = _range(instrument, scale)
+
+    points = []
+    for row in rows:
+        data = json.loads(row["score_data"]) if row.get("score_data") else {}
+        total = data.get("total") or {}
+        points.append(
+            Point(
+                session=row["session_number"],
+                date=row["session_date"],
+                phase=row["phase"],
+                administration_id=row["id"],
+                value=row["total"],
+                band=row["band"],
+                band_severity=row["band_severity"],
+                prorated=bool(total.get("prorated")),
+                missing=int(total.get("missing") or 0),
+                flags=list(data.get("flags") or []),
+            )
+        )
+    floor = lo_hi[0] if lo_hi else 0.0
+    summary = summarise([(p.session, p.value) for p in points], params, floor=floor)
+    baseline = summary.baseline
+    if baseline is not None:
+        # The baseline is the first scored administration (change.summarise); mark it and measure from it.
+        first = next(p for p in points if p.value is not None)
+        first.is_baseline = True
+        for p in points:
+            if p.value is None or p is first:
+                continue
+            p.change_from_baseline = p.value - baseline
+            p.reliable = reliable_direction(baseline, p.value, params) if params is not None else None
+
+    threshold = reliable_change_threshold(params) if params is not None else None
+    return Series(
+        instrument_id=instrument_id,
+        name=instrument.name if instrument else instrument_id,
+        short_name=(instrument.short_name or instrument.name) if instrument else instrument_id,
+        domain=instrument.domain if instrument else "other",
+        registered=instrument is not None,
+        scale_name=scale.name if scale else None,
+        range=lo_hi,
+        higher_is_worse=params.higher_is_worse if params else None,
+        bands=[b.model_dump() for b in sorted(scale.bands, key=lambda b: b.min)] if scale else [],
+        bands_source=scale.bands_source if scale else None,
+        clinical_cutoff=params.clinical_cutoff if params else None,
+        remission=params.remission if params else None,
+        threshold=threshold.model_dump() if threshold else None,
+        change_source=params.source if params else None,
+        points=points,
+        summary=summary.model_dump(mode="json"),
+    )
+
+
+def _range(instrument: Any, scale: Any) -> Optional[tuple[float, float]]:
+    if scale is None:
+        return None
+    from .models import scale_range
+
+    try:
+        return tuple(scale_range(instrument, scale))  # type: ignore[return-value]
+    except Exception:  # a definition the models accepted always has a range; be safe for old records
+        return None
+
+
+def _series_order(series: list[Series]):
+    first_seen = {s.instrument_id: n for n, s in enumerate(series)}
+
+    def key(s: Series):
+        domain = DOMAIN_ORDER.index(s.domain) if s.domain in DOMAIN_ORDER else len(DOMAIN_ORDER)
+        return (domain, first_seen[s.instrument_id])
+
+    return key
+
+
+def _primary(series: list[Series]) -> Optional[Series]:
+    """The course's headline measure: see the module docstring."""
+    chosen = choose_primary(
+        [(s.instrument_id, s.domain, s.higher_is_worse is not None, len(s.points), n) for n, s in enumerate(series)]
+    )
+    return next((s for s in series if s.instrument_id == chosen), None)
+
+
+def choose_primary(candidates: list[tuple[str, str, bool, int, int]]) -> Optional[str]:
+    """Pick the headline instrument from (id, domain, has change params, times given, first-seen order)."""
+    if not candidates:
+        return None
+
+    def key(c):
+        instrument_id, domain, has_params, count, order = c
+        rank = DOMAIN_ORDER.index(domain) if domain in DOMAIN_ORDER else len(DOMAIN_ORDER)
+        return (not has_params, rank, -count, order)
+
+    return min(candidates, key=key)[0]
+
+
+def _talking_therapies(series: list[Series]) -> Optional[dict]:
+    """NHS Talking Therapies paired outcome when the course has both PHQ-9 and GAD-7 (first and last scored)."""
+    from .change import talking_therapies_outcome
+
+    phq = next((s for s in series if s.instrument_id == "phq9"), None)
+    gad = next((s for s in series if s.instrument_id == "gad7"), None)
+    if phq is None or gad is None:
+        return None
+    p, g = phq.summary, gad.summary
+    outcome = talking_therapies_outcome(p["baseline"], p["latest"], g["baseline"], g["latest"])
+    return outcome.model_dump(mode="json")
+
+
+# -- caseload ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class CaseRow:
+    """One active course on the caseload."""
+
+    client_id: str
+    course_id: int
+    start_date: str
+    planned_sessions: int
+    problem_areas: list[str]
+    current_session: Optional[int]
+    phase: Optional[str]
+    last_session_date: Optional[str]
+    last_measured_session: Optional[int]
+    measure: Optional[str]
+    measure_name: Optional[str]
+    latest_score: Optional[float]
+    latest_band: Optional[str]
+    latest_session: Optional[int]
+    baseline_score: Optional[float]
+    change_from_baseline: Optional[float]
+    category: str
+    critical_at_last: list[str]
+    deteriorated: list[str]
+    sessions_unmeasured: int
+    flags: list[str]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+CASELOAD_SORTS = ("concern", "client", "session", "score", "change", "category")
+
+
+def caseload(store: Any, registry: Any = None, sort: str = "concern", reverse: bool = False) -> list[CaseRow]:
+    """Every active course with its current session, latest primary score, category and flags.
+
+    Three set-based queries whatever the size of the caseload: active courses, their sessions, and their
+    completed administrations with the current score's total, band and flag count (no score JSON).
+    """
+    if sort not in CASELOAD_SORTS:
+        raise UsageError(f"sort by one of: {', '.join(CASELOAD_SORTS)}")
+    if registry is None:
+        from .plugins import get_registry
+
+        registry = get_registry()
+    from .change import summarise
+
+    courses: dict[int, dict] = {}
+    newest_for_client: dict[str, int] = {}
+    for row in store.query(
+        "SELECT id, client_id, start_date, planned_sessions, problem_areas FROM courses WHERE end_date IS NULL"
+    ):
+        course = dict(row)
+        course["problem_areas"] = json.loads(course["problem_areas"])
+        courses[course["id"]] = course
+        # One active course per client is the rule (store.start_course); show the newest if ever more.
+        if course["id"] > newest_for_client.get(course["client_id"], 0):
+            newest_for_client[course["client_id"]] = course["id"]
+    keep = set(newest_for_client.values())
+
+    last_session: dict[int, tuple[int, str, str]] = {}
+    for course_id, number, date, phase in store.query(
+        "SELECT s.course_id, s.number, s.date, s.phase FROM sessions s JOIN courses c ON c.id = s.course_id"
+        " WHERE c.end_date IS NULL"
+    ):
+        if course_id not in last_session or number > last_session[course_id][0]:
+            last_session[course_id] = (number, date, phase)
+
+    admins: dict[int, dict[str, list[tuple[int, Optional[float], Optional[str], int]]]] = {}
+    for course_id, number, instrument_id, total, band, flag_count in store.query(
+        "SELECT s.course_id, s.number, a.instrument_id, sc.total, sc.band, sc.flag_count"
+        " FROM administrations a JOIN sessions s ON s.id = a.session_id JOIN courses c ON c.id = s.course_id"
+        " LEFT JOIN scores sc ON sc.administration_id = a.id AND sc.current = 1"
+        " WHERE c.end_date IS NULL AND a.status = 'complete' ORDER BY s.course_id, s.number, a.id"
+    ):
+        admins.setdefault(course_id, {}).setdefault(instrument_id, []).append(
+            (number, total, band, flag_count or 0)
+        )
+
+    instruments = registry.instruments
+    rows = []
+    for course_id in keep:
+        course = courses[course_id]
+        current = last_session.get(course_id)
+        per_instrument = admins.get(course_id, {})
+        critical_at_last, deteriorated = [], []
+        summaries = {}
+        for n, (instrument_id, points) in enumerate(per_instrument.items()):
+            inst = instruments.get(instrument_id)
+            label = (inst.short_name or inst.name) if inst else instrument_id
+            number, _, _, flag_count = points[-1]
+            if flag_count:
+                critical_at_last.append(f"{label} (session {number})")
+            params = inst.primary.change if inst else None
+            summary = summarise([(p[0], p[1]) for p in points], params)
+            summaries[instrument_id] = summary
+            if summary.reliable_direction == "deteriorated":
+                deteriorated.append(label)
+        candidates = [
+            (i, instruments[i].domain if i in instruments else "other",
+             i in instruments and instruments[i].primary.change is not None, len(pts), n)
+            for n, (i, pts) in enumerate(per_instrument.items())
+        ]
+        measure = choose_primary(candidates)
+        measured = [p[0] for pts in per_instrument.values() for p in pts]
+        last_measured = max(measured) if measured else None
+        current_number = current[0] if current else None
+        if current_number is None:
+            unmeasured = 0
+        elif last_measured is None:
+            unmeasured = current_number
+        else:
+            unmeasured = max(0, current_number - last_measured)
+
+        flags = []
+        if critical_at_last:
+            flags.append("critical item at last " + ", ".join(critical_at_last))
+        if deteriorated:
+            flags.append("reliable deterioration: " + ", ".join(deteriorated))
+        if unmeasured >= 2:
+            flags.append(f"no measurement for {unmeasured} sessions")
+
+        latest = latest_band = latest_session = baseline = delta = None
+        category = "not assessable"
+        measure_name = None
+        if measure is not None:
+            inst = instruments.get(measure)
+            measure_name = (inst.short_name or inst.name) if inst else measure
+            summary = summaries[measure]
+            pts = per_instrument[measure]
+            scored = [p for p in pts if p[1] is not None]
+            if scored:
+                latest_session, latest, latest_band = scored[-1][0], scored[-1][1], scored[-1][2]
+            baseline = summary.baseline
+            delta = summary.change_from_baseline
+            category = summary.category
+        rows.append(
+            CaseRow(
+                client_id=course["client_id"],
+                course_id=course_id,
+                start_date=course["start_date"],
+                planned_sessions=course["planned_sessions"],
+                problem_areas=course["problem_areas"],
+                current_session=current_number,
+                phase=current[2] if current else None,
+                last_session_date=current[1] if current else None,
+                last_measured_session=last_measured,
+                measure=measure,
+                measure_name=measure_name,
+                latest_score=latest,
+                latest_band=latest_band,
+                latest_session=latest_session,
+                baseline_score=baseline,
+                change_from_baseline=delta,
+                category=category,
+                critical_at_last=critical_at_last,
+                deteriorated=deteriorated,
+                sessions_unmeasured=unmeasured,
+                flags=flags,
+            )
+        )
+    rows.sort(key=_caseload_key(sort), reverse=reverse)
+    return rows
+
+
+def concern(row: CaseRow) -> tuple:
+    """Higher is more urgent: a critical item, then deterioration, then a measurement gap."""
+    return (bool(row.critical_at_last), bool(row.deteriorated), row.sessions_unmeasured >= 2)
+
+
+def _caseload_key(sort: str):
+    def missing_last(value):
+        return (value is None, value if value is not None else 0)
+
+    if sort == "concern":
+        # Most urgent first: negate the booleans so an ascending sort puts them on top.
+        return lambda r: (tuple(not c for c in concern(r)), CATEGORY_ORDER.index(r.category)
+                          if r.category in CATEGORY_ORDER else 99, r.client_id)
+    if sort == "client":
+        return lambda r: r.client_id
+    if sort == "session":
+        return lambda r: (missing_last(r.current_session), r.client_id)
+    if sort == "score":
+        return lambda r: (missing_last(r.latest_score), r.client_id)
+    if sort == "change":
+        return lambda r: (missing_last(r.change_from_baseline), r.client_id)
+    return lambda r: (CATEGORY_ORDER.index(r.category) if r.category in CATEGORY_ORDER else 99, r.client_id)
+
+
+# -- sparkline -----------------------------------------------------------------------------------------
+
+
+def sparkline(
+    values: list[Optional[float]], low: Optional[float] = None, high: Optional[float] = None, ascii: bool = False
+) -> str:
+    """One character per value, scaled to ``low``-``high`` (the instrument's full range, so that a flat line
+    near the top of the scale looks high); a value that could not be scored is shown as a space."""
+    blocks = SPARK_ASCII if ascii else SPARK_BLOCKS
+    present = [v for v in values if v is not None]
+    if not present:
+        return " " * len(values)
+    lo = min(present) if low is None else low
+    hi = max(present) if high is None else high
+    span = hi - lo
+    out = []
+    for value in values:
+        if value is None:
+            out.append(" ")
+            continue
+        if span <= 0:
+            out.append(blocks[len(blocks) // 2])
+            continue
+        fraction = min(max((value - lo) / span, 0.0), 1.0)
+        out.append(blocks[min(int(fraction * len(blocks)), len(blocks) - 1)])
+    return "".join(out)
