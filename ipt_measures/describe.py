@@ -22,6 +22,23 @@ def instrument_summary(instrument: Instrument, plugin: str | None = None) -> dic
     }
 
 
+def bands_text(scale: Scale) -> str:
+    return "; ".join(f"{b.min:g}-{b.max:g} {b.label}" for b in sorted(scale.bands, key=lambda b: b.min)) or "none published"
+
+
+def readme_table(instruments: list[Instrument]) -> str:
+    """The README's instruments table (Markdown), generated so it cannot drift from the definitions."""
+    header = "| id | instrument | domain | items | respondent | range | bands (total) | licence |"
+    lines = [header, "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for inst in sorted(instruments, key=lambda i: (i.domain, i.id)):
+        low, high = scale_range(inst, inst.primary)
+        lines.append(
+            f"| `{inst.id}` | {inst.short_name or inst.name} | {inst.domain} | {len(inst.items)} | {inst.respondent} "
+            f"| {low:g}-{high:g} | {bands_text(inst.primary)} | {inst.licence} |"
+        )
+    return "\n".join(lines)
+
+
 def scale_rule_text(instrument: Instrument, scale: Scale) -> list[str]:
     """The scoring rule of one scale, sentence by sentence."""
     lines = []

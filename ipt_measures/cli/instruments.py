@@ -16,18 +16,23 @@ def instruments():
 
 @instruments.command("list")
 @output_options
-def instruments_list(as_json, table_format):
+@click.option("--markdown", is_flag=True, help="Print the README's instruments table (with bands).")
+def instruments_list(as_json, table_format, markdown):
     """List every registered instrument.
 
     \b
     Examples:
       ipt instruments list
       ipt instruments list --json
+      ipt instruments list --markdown     # the table in the README
     """
-    from ..describe import instrument_summary
+    from ..describe import instrument_summary, readme_table
     from ..plugins import get_registry
 
     registry = get_registry()
+    if markdown:
+        click.echo(readme_table(list(registry.instruments.values())))
+        return
     rows = [
         instrument_summary(inst, registry.instrument_plugin[inst.id])
         for inst in sorted(registry.instruments.values(), key=lambda i: i.id)
