@@ -26,7 +26,7 @@ LOAD_ENV = "IPT_LOAD_PLUGINS"
 DEBUG_ENV = "IPT_DEBUG"
 
 # Core behaviour that is itself a plugin, so a plugin can replace it (the generic scorer is trylast).
-DEFAULT_PLUGINS = ("ipt_measures.default_plugins",)
+DEFAULT_PLUGINS = ("ipt_measures.default_plugins", "ipt_measures.exporters")
 
 
 @dataclass

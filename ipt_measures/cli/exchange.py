@@ -1,0 +1,146 @@
+"""``ipt export`` and ``ipt import``: Click wiring over ipt_measures.exporters and ipt_measures.importer."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from .common import db_option, open_store
+
+
+@click.command()
+@click.argument("clients", nargs=-1)
+@click.option("--all", "all_clients", is_flag=True, help="Export the whole caseload.")
+@click.option("--format", "fmt", default="csv-long", show_default=True, metavar="FORMAT",
+              help="csv-long, csv-wide, json, fhir, or a format a plugin adds.")
+@click.option("--items", is_flag=True, help="csv-long: one row per item response (the layout ipt import reads).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE (default: standard output).")
+@click.option("--deidentify", is_flag=True, help="Pseudonyms for client ids; no names, birth years or free text.")
+@click.option("--key-file", type=click.Path(dir_okay=False),
+              help="Secret key for --deidentify (created, owner-only, if it does not exist). Keep it safe.")
+@click.option("--shift-dates", is_flag=True, help="With --deidentify: move each client's dates by a keyed offset.")
+@click.option("--with-identifiers", is_flag=True, help="Add display names and birth years (never with --deidentify).")
+@db_option
+def export(clients, all_clients, fmt, items, output, deidentify, key_file, shift_dates, with_identifiers, db_path):
+    """Export scores for clinical review or research, streamed however large the caseload.
+
+    Give client ids, or --all for the whole caseload. Only completed administrations are exported.
+    Names and birth years are left out unless --with-identifiers asks for them.
+
+    \b
+    Examples:
+      ipt export c001 --format csv-long --items -o c001.csv
+      ipt export --all --format csv-wide -o caseload.csv
+      ipt export --all --format fhir -o bundle.json
+      ipt export --all --deidentify --key-file ~/ipt-export.key --shift-dates -o research.csv
+    """
+    from ..errors import UsageError
+    from ..exporters import available_formats
+    from ..exporters import export as run_export
+
+    if bool(clients) == bool(all_clients):
+        raise UsageError("give client ids or --all (not both)")
+    formats = available_formats()
+    if fmt not in formats:
+        raise UsageError(f"unknown export format {fmt!r} (available: {', '.join(sorted(formats))})")
+    if (key_file or shift_dates) and not deidentify:
+        raise UsageError("--key-file and --shift-dates go with --deidentify")
+    if deidentify and with_identifiers:
+        raise UsageError("a de-identified export cannot include names or birth years")
+    deid = None
+    if deidentify:
+        if not key_file:
+            raise UsageError("--deidentify needs --key-file FILE (created if absent; keep it to link later exports)")
+        from ..deidentify import Deidentifier, load_or_create_key
+
+        key, created = load_or_create_key(key_file)
+        if created:
+            click.echo(f"Created the key file {key_file} (owner-only). Keep it secret and keep it: the same key "
+                       "gives the same pseudonyms next time.", err=True)
+        deid = Deidentifier(key, shift_dates=shift_dates)
+
+    store = open_store(db_path)
+    try:
+        if output:
+            count = _to_file(Path(output), lambda out: run_export(
+                store, fmt, out, client_ids=None if all_clients else clients, items=items, deidentify=deid,
+                include_identifiers=with_identifiers))
+            click.echo(f"Exported {count} administration(s) to {output}.", err=True)
+        else:
+            out = sys.stdout
+            run_export(store, fmt, out, client_ids=None if all_clients else clients, items=items, deidentify=deid,
+                       include_identifiers=with_identifiers)
+            out.flush()
+    finally:
+        store.close()
+
+
+def _to_file(path: Path, write) -> int:
+    """Write to a temporary owner-only file beside ``path`` and rename it: never a half-written export."""
+    from ..errors import UsageError
+
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as out:
+            count = write(out)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return count
+
+
+@click.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["csv", "fhir"]), default=None,
+              help="csv (the csv-long --items layout) or fhir (Bundle or QuestionnaireResponse); default: guessed.")
+@click.option("--dry-run", is_flag=True, help="Check and rescore every row; store nothing.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when stderr is a terminal).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@db_option
+def import_command(file, fmt, dry_run, progress, as_json, db_path):
+    """Import scores collected elsewhere, checked item by item and rescored.
+
+    Every answer must be one the instrument allows, and every administration is scored again: a stated
+    total that disagrees is rejected, never stored. Each rejected row is listed with its line and why.
+    If anything is rejected nothing is stored (exit 1): fix the rows and run it again. Running the same
+    import twice skips what the first run stored.
+
+    \b
+    Examples:
+      ipt import scores.csv --dry-run
+      ipt import bundle.json --format fhir
+    """
+    from ..importer import import_file
+    from .output import print_json
+
+    show = sys.stderr.isatty() if progress is None else progress
+    bar = (lambda stage, total: click.progressbar(length=total, label=stage.capitalize(), file=sys.stderr)) if show else None
+    store = open_store(db_path)
+    try:
+        report = import_file(store, file, fmt, dry_run=dry_run, progress=bar)
+    finally:
+        store.close()
+    if as_json:
+        print_json(report.as_dict())
+    else:
+        for rejection in report.rejected:
+            click.echo(f"rejected {rejection}")
+        if report.rejected:
+            click.echo(f"{report.administrations} administration(s) valid, {report.rejected_administrations} rejected; "
+                       "nothing was stored.")
+        elif dry_run:
+            click.echo(f"Dry run: {report.administrations} administration(s) valid, {report.skipped} already stored; "
+                       "nothing was stored.")
+        else:
+            click.echo(f"Stored {report.stored} administration(s), skipped {report.skipped} already stored, "
+                       "rejected 0.")
+    if report.rejected:
+        sys.exit(1)
