@@ -67,7 +67,8 @@ class SQLiteStore:
                 raise StoreError(f"cannot switch {self.path} to WAL mode (got {mode})")
             conn.execute("PRAGMA synchronous = NORMAL")  # safe with WAL: a crash loses no committed transaction's integrity
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open the database {self.path}: {exc}") from None
+            why = self._filesystem_problem() if isinstance(exc, sqlite3.OperationalError) else None
+            raise StoreError(why or f"cannot open the database {self.path}: {exc}") from None
         return conn
 
     def close(self) -> None:
@@ -88,15 +89,26 @@ class SQLiteStore:
             raise self._translate(exc) from None
         try:
             yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
+        except BaseException as exc:
+            self._rollback()
+            if isinstance(exc, sqlite3.OperationalError):  # e.g. the disk filled mid-statement
+                raise self._translate(exc) from None
             raise
         else:
             try:
                 self.conn.execute("COMMIT")
             except sqlite3.OperationalError as exc:
-                self.conn.execute("ROLLBACK")
+                self._rollback()
                 raise self._translate(exc) from None
+
+    def _rollback(self) -> None:
+        # SQLite may already have rolled back by itself (SQLITE_FULL, I/O errors): a second ROLLBACK
+        # would raise "no transaction is active" and hide the real error.
+        if self.conn.in_transaction:
+            try:
+                self.conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
 
     def _begin(self) -> None:
         # busy_timeout covers most waits; this loop covers the rare SQLITE_BUSY returned without waiting.
@@ -118,7 +130,23 @@ class SQLiteStore:
             return StoreError(f"the disk holding {self.path} is full; nothing was changed")
         if "locked" in text or "busy" in text:
             return StoreError(f"the database {self.path} is busy (another process holds it); try again")
+        if "disk I/O error" in text or "unable to open" in text:
+            why = self._filesystem_problem()  # SQLite reports a full or read-only disk this way at times
+            if why:
+                return StoreError(why)
         return StoreError(f"database error on {self.path}: {text}")
+
+    def _filesystem_problem(self) -> Optional[str]:
+        """Say so when the file system holding the database is read-only or out of space."""
+        try:
+            fs = os.statvfs(self.path.parent)
+        except (OSError, AttributeError):  # no statvfs on Windows
+            return None
+        if fs.f_flag & os.ST_RDONLY:
+            return f"the database {self.path} is on a read-only file system; nothing was changed"
+        if fs.f_bavail * fs.f_frsize < 1 << 20:
+            return f"the disk holding {self.path} is full; nothing was changed"
+        return None
 
     def write(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
         """One statement in its own transaction."""
@@ -512,21 +540,33 @@ class SQLiteStore:
         sessions: dict[tuple[int, int], int] = {
             (r[0], r[1]): r[2] for r in self.conn.execute("SELECT course_id, number, id FROM sessions")
         }
+        # Another process may import at the same time: its commits change data_version, and then the
+        # caches above are re-read inside the next batch's transaction (see _import_batch).
+        seen = {"version": self.conn.execute("PRAGMA data_version").fetchone()[0]}
         batch: list[dict] = []
         for record in records:
             batch.append(record)
             if len(batch) >= batch_size:
-                self._import_batch(batch, clients, courses, sessions, counts)
+                self._import_batch(batch, clients, courses, sessions, counts, seen)
                 batch = []
         if batch:
-            self._import_batch(batch, clients, courses, sessions, counts)
+            self._import_batch(batch, clients, courses, sessions, counts, seen)
         return counts
 
-    def _import_batch(self, batch, clients, courses, sessions, counts) -> None:
+    def _import_batch(self, batch, clients, courses, sessions, counts, seen=None) -> None:
         stamp = now()
         actor = _actor()
         keys = [r["administration"].get("import_key") for r in batch if r["administration"].get("import_key")]
         with self.transaction() as conn:
+            version = conn.execute("PRAGMA data_version").fetchone()[0]
+            if seen is not None and version != seen["version"]:
+                clients.clear()
+                clients.update(r[0] for r in conn.execute("SELECT id FROM clients"))
+                courses.clear()
+                courses.update(((r[0], r[1]), r[2]) for r in conn.execute("SELECT client_id, start_date, id FROM courses"))
+                sessions.clear()
+                sessions.update(((r[0], r[1]), r[2]) for r in conn.execute("SELECT course_id, number, id FROM sessions"))
+                seen["version"] = version
             existing: set[str] = set()
             for start in range(0, len(keys), 500):
                 chunk = keys[start:start + 500]
