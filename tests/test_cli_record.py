@@ -174,3 +174,34 @@ def test_course_end(c1):
     assert c1("course", "end", "c1", "--reason", "completed", "--date", "2026-04-20").exit_code == 0
     result = c1("session", "start", "c1")
     assert result.exit_code == 2 and "no active course" in result.output
+
+
+def _blocks(text, language):
+    return re.findall(rf"```{language}\n(.*?)```", text, re.S)
+
+
+def test_first_session_walkthrough_runs_as_written(tmp_path):
+    """docs/first-session.md is copy-paste runnable: its bash blocks run in order, the PHQ-9 typed as it says."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    doc = (ROOT / "docs" / "first-session.md").read_text()
+    assert "`1 2 1 1 0 1 1 0 0`, one per line, then `1`" in doc
+    script = "set -e\n" + "\n".join(_blocks(doc, "bash"))
+    env = dict(os.environ)
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env["PATH"]  # where `ipt` is installed
+    result = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, input="1\n2\n1\n1\n0\n1\n1\n0\n0\n1\n",
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    out = result.stdout
+    assert (tmp_path / "practice.db").exists()
+    # Hand-summed: PHQ-9 1+2+1+1+0+1+1+0+0 = 7 mild (Kroenke et al. 2001); GAD-7 1+1+2+1+0+1+1 = 7 mild
+    # (Spitzer et al. 2006); MSPSS mean 62/12 = 5.17 -> 5.2 (Zimet et al. 1988); WSAS 3+4+2+3+4 = 16.
+    for expected in ("PHQ-9 (phq9), session 1: complete and saved\nTotal: 7, mild",
+                     "GAD-7 (gad7), session 1: complete and saved\nTotal: 7, mild", "Total: 5.2", "Total: 16",
+                     "Total: 8, mild", "Total before the amendment: 7"):
+        assert expected in out, expected
+    assert "amendment" in out and "client corrected the appetite item" in out

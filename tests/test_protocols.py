@@ -132,3 +132,17 @@ def test_default_protocol_battery():
     assert names(due_at(default, session=16, **grief), "due") == ["phq9", "gad7", "mspss", "wsas", "icg"]
     dispute = dict(planned=12, problem_areas=["role-disputes"], given={"mspss": [1], "wsas": [1]})
     assert names(due_at(default, session=6, **dispute)) == ["phq9", "gad7", "mspss", "wsas"]  # 6 = mid of 12
+
+
+def test_clinic_protocol_example_in_the_docs_is_valid():
+    from conftest import ROOT
+
+    text = (ROOT / "docs" / "protocol.md").read_text()
+    [code] = __import__("re").findall(r"```python\n(.*?)```", text, __import__("re").S)
+    namespace: dict = {}
+    exec(code, namespace)
+    got = []
+    namespace["register_protocols"](got.append)
+    protocol = Protocol.model_validate(got[0])
+    report = due_at(protocol, planned=12, problem_areas=["grief"], session=12, given={})
+    assert [i.instrument for i in report.items if i.kind == "due"] == ["phq9", "who5", "ucla3", "pcl5"]
