@@ -292,8 +292,8 @@ def report(client_id, output, course_id, db_path):
 
     The course (problem areas, phase, sessions attended), a chart per instrument with its bands, the
     clinical cut-off and the reliable-change range around baseline, the critical-item history, and the
-    change summary with the outcome category. HTML is self-contained (charts inline as SVG); PDF has
-    the same content.
+    change summary with the outcome category. HTML is self-contained (charts inline as SVG, print CSS
+    for A4); the PDF has the summary page and the same charts, without the per-session tables and sources.
 
     \b
     Examples:

@@ -1,0 +1,131 @@
+"""`ipt caseload`: every active course, its current session, latest primary score, category and flags.
+
+The synthetic caseload (tests/test_review.py, build_caseload) and its hand-worked figures:
+- c-rec: PHQ-9 16 -> 4 over sessions 1-8, recovered (-12 >= 6, from >= 10 to < 10); item 9 endorsed at
+  session 2 only, so no critical item at the last administration.
+- c-worse: PHQ-9 8 -> 15 over sessions 1-3, +7: reliably deteriorated; item 9 = 2 at session 3 (the last).
+- c-gap: PHQ-9 15, 14 at sessions 1-2, sessions 3-5 held unmeasured: 5 - 2 = 3 sessions without measurement.
+- c-ended: a course that has ended: not on the caseload.
+Reliable change 6 and caseness 10 on PHQ-9: NHS Talking Therapies Manual (v6, 2023).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ipt_measures.review import caseload
+from ipt_measures.store import open_store
+from test_review import build_caseload, record, session_date
+
+
+@pytest.fixture
+def db(tmp_path):
+    path = tmp_path / "caseload.db"
+    with open_store(path) as store:
+        build_caseload(store)
+    return path
+
+
+def test_caseload_rows(db):
+    with open_store(db) as store:
+        rows = {r.client_id: r for r in caseload(store)}
+    assert set(rows) == {"c-rec", "c-worse", "c-gap"}  # c-ended's course is over
+
+    rec = rows["c-rec"]
+    assert (rec.current_session, rec.phase, rec.measure, rec.latest_score, rec.latest_band) == (
+        8, "middle", "phq9", 4, "minimal")
+    assert (rec.baseline_score, rec.change_from_baseline, rec.category) == (16, -12, "recovered")
+    assert rec.flags == [] and rec.critical_at_last == []  # item 9 at session 2 is not the last PHQ-9
+
+    worse = rows["c-worse"]
+    assert (worse.latest_score, worse.change_from_baseline, worse.category) == (15, 7, "reliably deteriorated")
+    assert worse.critical_at_last == ["PHQ-9 (session 3)"] and worse.deteriorated == ["PHQ-9"]
+    assert worse.flags == ["critical item at last PHQ-9 (session 3)", "reliable deterioration: PHQ-9"]
+
+    gap = rows["c-gap"]
+    assert (gap.current_session, gap.last_measured_session, gap.sessions_unmeasured) == (5, 2, 3)
+    assert (gap.latest_score, gap.latest_session, gap.category) == (14, 2, "no reliable change")
+    assert gap.flags == ["no measurement for 3 sessions"]
+
+
+def test_caseload_sorting(db):
+    with open_store(db) as store:
+        def order(**kw):
+            return [r.client_id for r in caseload(store, **kw)]
+
+        # Concern: a critical item first, then deterioration, then a measurement gap.
+        assert order() == ["c-worse", "c-gap", "c-rec"]
+        assert order(sort="client") == ["c-gap", "c-rec", "c-worse"]
+        assert order(sort="score") == ["c-rec", "c-gap", "c-worse"]  # 4, 14, 15
+        assert order(sort="change") == ["c-rec", "c-gap", "c-worse"]  # -12, -1, +7
+        assert order(sort="session") == ["c-worse", "c-gap", "c-rec"]  # 3, 5, 8
+        assert order(sort="category") == ["c-worse", "c-gap", "c-rec"]
+        assert order(sort="score", reverse=True) == ["c-worse", "c-gap", "c-rec"]
+
+
+def test_gap_of_exactly_two_sessions_and_a_course_not_started(tmp_path):
+    with open_store(tmp_path / "g.db") as store:
+        store.bulk_import([record("c-two", 1, "phq9", [1] * 8 + [0])])  # 8 at session 1, item 9 not endorsed
+        course = store.courses("c-two")[0]
+        store.add_session(course["id"], 2, session_date(2), "initial")
+        rows = caseload(store)
+        assert rows[0].sessions_unmeasured == 1 and rows[0].flags == []  # one session without: not yet a flag
+        store.add_session(course["id"], 3, session_date(3), "initial")
+        assert caseload(store)[0].flags == ["no measurement for 2 sessions"]
+
+        store.add_client("c-none")
+        fresh = store.start_course("c-none", "2026-03-02", 12, ["grief"], None)
+        row = next(r for r in caseload(store) if r.client_id == "c-none")
+        assert (row.current_session, row.measure, row.category, row.flags) == (None, None, "not assessable", [])
+        for n in (1, 2):
+            store.add_session(fresh["id"], n, session_date(n, "2026-03-02"), "initial")
+        row = next(r for r in caseload(store) if r.client_id == "c-none")
+        assert row.flags == ["no measurement for 2 sessions"]
+
+
+def test_caseload_is_a_fixed_number_of_queries(tmp_path):
+    """Set-based: the same number of SELECTs for 2 clients as for 40, never one query per client."""
+    def count_selects(clients):
+        with open_store(tmp_path / f"q{clients}.db") as store:
+            store.bulk_import([record(f"c{i:03d}", n, "phq9", [i % 3] * 9) for i in range(clients) for n in (1, 2)])
+            statements = []
+            store.conn.set_trace_callback(statements.append)
+            rows = caseload(store)
+            store.conn.set_trace_callback(None)
+            assert len(rows) == clients
+            return len([s for s in statements if s.lstrip().upper().startswith("SELECT")])
+
+    small, large = count_selects(2), count_selects(40)
+    assert small == large <= 3
+
+
+def test_caseload_cli_table(invoke, db):
+    result = invoke("caseload", "--db", db)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].split() == ["Client", "Session", "Phase", "Measure", "Latest", "Change", "Category", "Flags"]
+    body = [line for line in lines[2:] if line.startswith("c-")]
+    assert [line.split()[0] for line in body] == ["c-worse", "c-gap", "c-rec"]
+    assert "3/12" in body[0] and "15 moderately severe (s3)" in body[0] and "+7" in body[0]
+    assert "!! PHQ-9 (session 3); R- PHQ-9" in body[0]
+    assert "gap 3 sessions" in body[1]
+    assert "8/12" in body[2] and "4 minimal (s8)" in body[2] and "-12" in body[2] and "recovered" in body[2]
+    assert "Flags: !! critical item at the last administration" in result.output
+
+
+def test_caseload_cli_json_sort_and_flagged(invoke, db):
+    data = json.loads(invoke("caseload", "--db", db, "--json", "--sort", "client").output)
+    assert [r["client_id"] for r in data] == ["c-gap", "c-rec", "c-worse"]
+    assert data[1]["category"] == "recovered" and data[1]["problem_areas"] == ["grief"]
+    flagged = json.loads(invoke("caseload", "--db", db, "--json", "--flagged").output)
+    assert [r["client_id"] for r in flagged] == ["c-worse", "c-gap"]
+    result = invoke("caseload", "--db", db, "--sort", "nonsense")
+    assert result.exit_code == 2
+
+
+def test_empty_caseload(invoke, tmp_path):
+    result = invoke("caseload", "--db", tmp_path / "empty.db")
+    assert result.exit_code == 0 and "No active course." in result.output
+    assert json.loads(invoke("caseload", "--db", tmp_path / "empty.db", "--json").output) == []

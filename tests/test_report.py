@@ -1,0 +1,159 @@
+"""`ipt report`: the self-contained HTML (and PDF) clinical review of a course.
+
+The course and its hand-worked figures are those of tests/test_review.py (synthetic; PHQ-9 and GAD-7
+rules cited there): PHQ-9 16 -> 4 recovered, GAD-7 12 -> 6 recovered, item 9 endorsed at session 2.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import stat
+import subprocess
+from datetime import datetime, timezone
+
+import pytest
+
+from ipt_measures.report import render_html, write_report
+from ipt_measures.review import progress
+from ipt_measures.store import open_store
+from test_review import build_caseload, recovering, record
+
+WHEN = datetime(2026, 2, 23, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def db(tmp_path):
+    path = tmp_path / "report.db"
+    with open_store(path) as store:
+        build_caseload(store)
+    return path
+
+
+@pytest.fixture
+def html(db):
+    with open_store(db) as store:
+        return render_html(progress(store, "c-rec"), generated_at=WHEN)
+
+
+def svgs(text):
+    return re.findall(r"<svg\b.*?</svg>", text, flags=re.S)
+
+
+def test_report_shows_the_course(html):
+    assert "<title>Clinical review: client c-rec</title>" in html
+    assert "generated 2026-02-23 12:00 UTC" in html
+    for fact in ("<dt>Problem area(s)</dt><dd>grief</dd>", "<dt>Started</dt><dd>2026-01-05</dd>",
+                 "<dt>Sessions attended</dt><dd>8 of 12 planned</dd>",
+                 "<dt>Current session</dt><dd>8 (middle phase, 2026-02-23)</dd>", "<dt>Status</dt><dd>active</dd>"):
+        assert fact in html
+
+
+def test_report_has_one_chart_per_instrument_with_bands_cutoff_and_reliable_range(html):
+    charts = svgs(html)
+    assert len(charts) == 2 and html.count("<svg") == 2
+    phq, gad = charts
+    # Text is kept as text in the SVG, so the chart itself names the bands and the lines it draws.
+    for label in ("minimal", "mild", "moderate", "moderately severe", "severe"):
+        assert f">{label}<" in phq
+    assert "clinical cut-off 10 (case at or above)" in phq
+    assert "no reliable change: baseline 16 ± 6" in phq  # PHQ-9: 6 points around the baseline of 16
+    assert "critical item 9" in phq and "critical item" not in gad
+    assert "clinical cut-off 8 (case at or above)" in gad and "no reliable change: baseline 12 ± 4" in gad
+    assert "initial phase" in phq and "middle phase" in phq
+    # The band key under each chart gives the ranges in words as well as colour.
+    assert "0&ndash;4 minimal" in html and "15&ndash;19 moderately severe" in html and "15&ndash;21 severe" in html
+    # Distinct ids, so two inline charts never share a clip path.
+    ids = [i for chart in charts for i in re.findall(r'id="([^"]+)"', chart)]
+    assert len(ids) == len(set(ids))
+
+
+def test_report_critical_item_history(html):
+    assert "CRITICAL ITEM ENDORSED: 1 in this course, most recently at session 2." in html
+    history = html.split('id="critical"')[1].split("</section>")[0]
+    assert "Critical-item history" in history
+    assert '<tr class="critical">' in history and "Several days (1)" in history and "assess suicide risk now" in history
+    assert "2026-01-12" in history
+
+
+def test_report_change_summary_and_outcome(html):
+    summary = html.split('id="summary"')[1].split("</section>")[0]
+    assert 'Primary measure <strong>PHQ-9</strong>: outcome <span class="badge good">recovered</span>' in summary
+    assert "16 at session 1 to 4 at session 8 (-12)" in summary
+    assert "6 points (published)" in summary and "4 points (published)" in summary
+    assert summary.count('<span class="badge good">recovered</span>') == 3  # headline + PHQ-9 + GAD-7
+    assert "NHS Talking Therapies paired outcome" in summary
+    assert "<th>reliable recovery</th>" in summary
+
+
+def test_report_is_self_contained(html):
+    assert "<script" not in html and "<link" not in html and "<img" not in html
+    assert not re.search(r"""(src|href)=["']?https?:""", html)
+    assert "@media print" in html and "@page" in html
+
+
+def test_report_without_critical_items_says_so(db):
+    with open_store(db) as store:
+        store.bulk_import([record("c-calm", n, "phq9", [1, 1, 1, 1, 1, 1, 0, 0, 0]) for n in (1, 2)])
+        text = render_html(progress(store, "c-calm"), generated_at=WHEN)
+    assert "CRITICAL ITEM" not in text
+    assert "No critical item was endorsed at any administration in this course." in text
+    # 6 -> 6: no change at all, so no reliable change.
+    assert '<span class="badge same">no reliable change</span>' in text
+
+
+def test_report_marks_reliable_deterioration(db):
+    with open_store(db) as store:
+        text = render_html(progress(store, "c-worse"), generated_at=WHEN)
+    assert '<span class="badge worse">reliably deteriorated</span>' in text
+    assert "at the current session" in text
+
+
+def test_report_command_writes_an_owner_only_html_file(invoke, db, tmp_path):
+    out = tmp_path / "c-rec.html"
+    result = invoke("report", "c-rec", "-o", out, "--db", db)
+    assert result.exit_code == 0, result.output
+    assert "Wrote" in result.output and "2 instrument(s), 8 sessions" in result.output
+    assert "1 critical item(s)" in result.stderr
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith("<!doctype html>") and text.count("<svg") == 2
+
+
+def test_report_command_pdf(invoke, db, tmp_path):
+    out = tmp_path / "c-rec.pdf"
+    result = invoke("report", "c-rec", "-o", out, "--db", db)
+    assert result.exit_code == 0, result.output
+    data = out.read_bytes()
+    assert data.startswith(b"%PDF") and len(data) > 5000
+    assert b"Clinical review: client c-rec" in data  # the document title in the PDF metadata
+
+
+def test_report_command_refuses_other_suffixes_and_unknown_clients(invoke, db, tmp_path):
+    result = invoke("report", "c-rec", "-o", tmp_path / "c.txt", "--db", db)
+    assert result.exit_code == 2 and ".html, .htm or .pdf" in result.stderr
+    result = invoke("report", "nobody", "-o", tmp_path / "c.html", "--db", db)
+    assert result.exit_code == 1 and "no client" in result.stderr
+
+
+def test_report_for_a_course_without_scores(tmp_path):
+    with open_store(tmp_path / "e.db") as store:
+        store.add_client("c-new")
+        store.start_course("c-new", "2026-02-02", 16, ["role-transitions"], None)
+        text = render_html(progress(store, "c-new"), generated_at=WHEN)
+    assert "No completed administration in this course yet." in text and "<svg" not in text
+    assert "<dt>Problem area(s)</dt><dd>role transitions</dd>" in text
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not shutil.which("chromium"), reason="chromium not installed: the screenshot is optional")
+def test_report_screenshot(tmp_path):
+    """Renders the report in a real browser (when one is installed) so a person can look at it."""
+    with open_store(tmp_path / "s.db") as store:
+        store.bulk_import(recovering())
+        page = write_report(progress(store, "c-rec"), tmp_path / "c-rec.html", generated_at=WHEN)
+    shot = tmp_path / "c-rec.png"
+    subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                    "--window-size=1100,3000", f"--screenshot={shot}", page.as_uri()],
+                   capture_output=True, timeout=120)
+    assert shot.exists() and shot.stat().st_size > 50_000
