@@ -97,12 +97,15 @@ def _to_file(path: Path, write) -> int:
     return count
 
 
+PROGRESS_BYTES = 1_000_000
+
+
 @click.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["csv", "fhir"]), default=None,
               help="csv (the csv-long --items layout) or fhir (Bundle or QuestionnaireResponse); default: guessed.")
 @click.option("--dry-run", is_flag=True, help="Check and rescore every row; store nothing.")
-@click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when stderr is a terminal).")
+@click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: for files over 1 MB when stderr is a terminal).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @db_option
 def import_command(file, fmt, dry_run, progress, as_json, db_path):
@@ -121,7 +124,8 @@ def import_command(file, fmt, dry_run, progress, as_json, db_path):
     from ..importer import import_file
     from .output import print_json
 
-    show = sys.stderr.isatty() if progress is None else progress
+    # By default a bar only for a large file on a terminal: a small import finishes before a bar is worth drawing.
+    show = progress if progress is not None else sys.stderr.isatty() and os.path.getsize(file) > PROGRESS_BYTES
     bar = (lambda stage, total: click.progressbar(length=total, label=stage.capitalize(), file=sys.stderr)) if show else None
     store = open_store(db_path)
     try:
