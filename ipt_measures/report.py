@@ -115,10 +115,9 @@ def draw_chart(fig: Any, ax: Any, series: Series, progress: Progress) -> None:
         handles.append(Line2D([], [], color=CUTOFF, lw=1.3, ls=(0, (6, 3)),
                               label=f"clinical cut-off {_num(cutoff)} (case at {side})"))
 
-    # Score line; an unscored administration breaks the line and is marked on the floor of the chart.
-    xs = [p.session for p in points]
-    ys = [p.value if p.value is not None else float("nan") for p in points]
-    ax.plot(xs, ys, color=LINE, lw=2, marker="o", ms=6, mfc="white", mew=2, zorder=4)
+    # Score line through the scored administrations; one that could not be scored is an x on the floor.
+    ax.plot([p.session for p in scored], [p.value for p in scored], color=LINE, lw=2, marker="o", ms=6,
+            mfc="white", mew=2, zorder=4)
     for p in scored:
         ax.annotate(_num(p.value), (p.session, p.value), textcoords="offset points", xytext=(0, 8),
                     ha="center", fontsize=8.5, color=LINE, zorder=5,

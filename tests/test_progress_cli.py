@@ -134,3 +134,19 @@ def test_progress_does_not_import_matplotlib(db):
                            "print(sorted(k for k in ('tabulate', 'matplotlib', 'pydantic') if k in sys.modules))"],
                           capture_output=True, text=True, timeout=60)
     assert bare.stdout.strip() == "[]", bare.stderr
+
+
+def test_documented_examples_match_the_real_output(invoke, db):
+    """docs/review.md (or the README section made from it) shows real output of this synthetic caseload."""
+    from conftest import ROOT
+
+    text = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "docs" / "review.md", ROOT / "README.md")
+                     if p.exists())
+    for command in (["progress", "c-rec"], ["caseload"]):
+        marker = "$ ipt " + " ".join(command) + "\n"
+        assert marker in text, f"no example of `ipt {' '.join(command)}` in the docs"
+        documented = text.split(marker, 1)[1].split("```", 1)[0].rstrip("\n")
+        real = invoke(*command, "--db", db).output.rstrip("\n")
+        if command == ["caseload"]:
+            real = "\n".join(real.splitlines()[:5])  # the example leaves out the flags legend
+        assert documented == real
