@@ -596,13 +596,17 @@ def write_report(progress: Progress, path: Path | str, generated_at: Optional[da
     A new file is created readable by its owner only, like the database: it is a clinical record.
     """
     path = Path(path)
+    # Rendered in memory first, so a failure never leaves a half-written file over an earlier report.
+    if path.suffix.lower() == ".pdf":
+        buffer = io.BytesIO()
+        render_pdf(progress, buffer, generated_at)
+        data = buffer.getvalue()
+    else:
+        data = render_html(progress, generated_at).encode("utf-8")
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
     with os.fdopen(fd, "wb") as out:
-        if path.suffix.lower() == ".pdf":
-            render_pdf(progress, out, generated_at)
-        else:
-            out.write(render_html(progress, generated_at).encode("utf-8"))
+        out.write(data)
     return path

@@ -134,6 +134,9 @@ def test_report_command_refuses_other_suffixes_and_unknown_clients(invoke, db, t
     assert result.exit_code == 2 and ".html, .htm or .pdf" in result.stderr
     result = invoke("report", "nobody", "-o", tmp_path / "c.html", "--db", db)
     assert result.exit_code == 1 and "no client" in result.stderr
+    assert not (tmp_path / "c.html").exists() and not (tmp_path / "c.txt").exists()
+    result = invoke("report", "c-rec", "-o", tmp_path / "no-such-dir" / "c.html", "--db", db)
+    assert result.exit_code == 2 and "cannot write" in result.stderr
 
 
 def test_report_for_a_course_without_scores(tmp_path):
