@@ -104,3 +104,17 @@ def test_closed_terminal_mid_administration_keeps_answers(isolated_data):
     assert "Traceback" not in result.stderr
     db = sqlite3.connect(isolated_data / "ipt.db")
     assert db.execute("SELECT count(*) FROM responses").fetchone()[0] == 2
+
+
+def test_ctrl_c_mid_administration_exits_cleanly_with_the_resume_command(isolated_data):
+    setup_client("k3")
+    live = Live("administer", "k3", "phq9")
+    live.wait_for("Item 1 of 10")
+    live.type("2")
+    live.wait_for("Item 2 of 10")
+    live.proc.send_signal(signal.SIGINT)
+    assert live.proc.wait(timeout=10) == 130
+    err = live.proc.stderr.read().decode()
+    assert "Interrupted. Saved 1 answer; resume with: ipt administer k3" in err and "Traceback" not in err
+    resumed = run_ipt("administer", "k3", input="0\n" * 9)
+    assert "Resuming at item 2 of 10" in resumed.stdout and "Total: 2, minimal" in resumed.stdout

@@ -14,6 +14,34 @@ PROBLEM_AREAS = ("grief", "role-disputes", "role-transitions", "interpersonal-de
 PHASES = ("initial", "middle", "termination")
 
 
+def _by_option(func):
+    return click.option("--by", "actor", default=None, metavar="NAME",
+                        help="Who makes the correction (default: $IPT_USER, else the login name).")(func)
+
+
+class _ActingAs:
+    """Record ``--by NAME`` as the actor of the audit entries written inside the block."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __enter__(self):
+        import os
+
+        self.old = os.environ.get("IPT_USER")
+        if self.name:
+            os.environ["IPT_USER"] = self.name
+
+    def __exit__(self, *exc):
+        import os
+
+        if self.name:
+            if self.old is None:
+                os.environ.pop("IPT_USER", None)
+            else:
+                os.environ["IPT_USER"] = self.old
+
+
 def _date_option(help_text):
     return click.option("--date", "date", metavar="YYYY-MM-DD", default=None, help=help_text)
 
@@ -267,8 +295,9 @@ def session_list(client_id, as_json, table_format, db_path):
 @_date_option("The corrected date.")
 @click.option("--phase", type=click.Choice(PHASES), default=None, help="The corrected phase.")
 @click.option("--reason", required=True, help="Why it is corrected (kept in the audit trail).")
+@_by_option
 @db_option
-def session_amend(client_id, number, date, phase, reason, db_path):
+def session_amend(client_id, number, date, phase, reason, actor, db_path):
     """Correct a session's date or phase: kept as an amendment (who, when, why, old and new).
 
     \b
@@ -277,7 +306,7 @@ def session_amend(client_id, number, date, phase, reason, db_path):
     """
     from .. import record
 
-    with open_store(db_path) as store:
+    with open_store(db_path) as store, _ActingAs(actor):
         s = record.amend_session(store, client_id, number, reason, date=date, phase=phase)
     click.echo(f"Amended session {s['number']} of {client_id}: {s['date']}, {s['phase']} phase.")
 
@@ -635,8 +664,10 @@ def audit(client_id, as_json, table_format, db_path):
 @click.option("--declined", "mark", flag_value="declined", help="Mark the item declined instead.")
 @click.option("--reason", required=True, help="Why it is corrected (kept in the audit trail).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@_by_option
 @db_option
-def amend(client_id, instrument_id, session_number, administration_id, item_id, value, mark, reason, as_json, db_path):
+def amend(client_id, instrument_id, session_number, administration_id, item_id, value, mark, reason, as_json, actor,
+          db_path):
     """Correct one answer of a completed measure; the score is recomputed and both are kept in the audit trail.
 
     \b
@@ -649,7 +680,7 @@ def amend(client_id, instrument_id, session_number, administration_id, item_id, 
 
     if mark and value is not None:
         raise UsageError("give --value, or --skipped/--declined, not both")
-    with open_store(db_path) as store:
+    with open_store(db_path) as store, _ActingAs(actor):
         result = record.amend_response(
             store, client_id, item_id, value, reason, status=mark or "answered", instrument_id=instrument_id,
             session_number=session_number, administration_id=administration_id,
