@@ -398,6 +398,10 @@ def read_entries_file(path: str, default_instrument: Optional[str] = None) -> li
     if not rows:
         raise UsageError(f"{path}: empty file")
     header = [h.strip().lower() for h in rows[0]]
+    if "instrument" not in header and "answers" not in header and not default_instrument:
+        raise UsageError(
+            f"{path}: the first line must be a header: instrument,answers (or instrument followed by item ids)"
+        )
     entries = []
     for n, row in enumerate(rows[1:], start=2):
         cells = dict(zip(header, [c.strip() for c in row]))

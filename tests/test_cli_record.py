@@ -68,6 +68,9 @@ def test_end_of_input_saves_and_says_how_to_resume(c1):
 def test_quit_then_offer_to_resume_or_abandon(c1):
     quit_ = c1("administer", "c1", "phq9", input=lines(2, 2, "q"))
     assert quit_.exit_code == 0 and "Saved 2 answers" in quit_.output
+    # Input ending at the offer changes nothing.
+    ended = c1("administer", "c1", "phq9", input="")
+    assert ended.exit_code == 1 and "Nothing changed." in ended.stderr
     # Naming the measure again offers the unfinished one; bad choice re-asked, then resume.
     again = c1("administer", "c1", "phq9", input=lines("x", "r", 0, 0, 0, 0, 0, 0, 0, "s"))
     assert "phq9 was interrupted in session 1 after 2 answers" in again.stdout

@@ -195,3 +195,10 @@ def test_client_summary(store, course):
     assert [(c["session"], c["item"]) for c in s["critical"]] == [(1, "9")]
     assert s["due"]["session"] == 2
     assert "gad7" in s["due"]["to_give"]
+
+
+def test_csv_without_a_header_is_refused_clearly(tmp_path):
+    path = tmp_path / "no-header.csv"
+    path.write_text("phq9,1,1,1,1,1,1,1,1,1\n")
+    with pytest.raises(UsageError, match="the first line must be a header"):
+        record.read_entries_file(str(path))
