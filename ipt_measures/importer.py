@@ -464,14 +464,14 @@ def parse_fhir(path: Path, update: Optional[Callable[[int], Any]] = None) -> Ite
             update(1)
         if resource.get("resourceType") != "QuestionnaireResponse":
             continue
-        where = f"entry {n}" if data_is_bundle(entries, resource) else "QuestionnaireResponse"
+        where = f"entry {n}" if _in_bundle(entries) else "QuestionnaireResponse"
         try:
             yield _from_questionnaire_response(f, resource, full_url, where, totals)
         except _Rejected as exc:
             yield exc.problems
 
 
-def data_is_bundle(entries: list, resource: dict) -> bool:
+def _in_bundle(entries: list) -> bool:
     return not (len(entries) == 1 and entries[0][0] is None)
 
 
