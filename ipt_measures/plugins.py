@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -29,30 +28,32 @@ DEBUG_ENV = "IPT_DEBUG"
 DEFAULT_PLUGINS = ("ipt_measures.default_plugins", "ipt_measures.exporters")
 
 
-@dataclass
 class PluginInfo:
-    """What `ipt plugins` reports about one plugin."""
+    """What `ipt plugins` reports about one plugin.
 
-    name: str
-    source: str  # "built-in", "core", "entry point", "registered"
-    distribution: Optional[str] = None
-    version: Optional[str] = None
-    hooks: list[str] = field(default_factory=list)
-    registered: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
+    Plain classes rather than dataclasses here: this module loads for `ipt --help`, and generating
+    dataclass methods at import costs more start-up time than these few lines.
+    """
+
+    def __init__(self, name: str, source: str, distribution: Optional[str] = None, version: Optional[str] = None):
+        self.name = name
+        self.source = source  # "built-in", "core", "entry point", "registered"
+        self.distribution = distribution
+        self.version = version
+        self.hooks: list[str] = []
+        self.registered: list[str] = []
+        self.errors: list[str] = []
 
     @property
     def loaded(self) -> bool:
         return not any(e.startswith("not loaded") for e in self.errors)
 
 
-@dataclass
 class Exporter:
-    name: str
-    writer: Callable[..., Any]
-    description: str
-    suffix: str
-    plugin: str
+    """An export format: its writer and the plugin that registered it."""
+
+    def __init__(self, name: str, writer: Callable[..., Any], description: str, suffix: str, plugin: str):
+        self.name, self.writer, self.description, self.suffix, self.plugin = name, writer, description, suffix, plugin
 
 
 class Registry:
