@@ -150,3 +150,12 @@ def test_documented_examples_match_the_real_output(invoke, db):
         if command == ["caseload"]:
             real = "\n".join(real.splitlines()[:5])  # the example leaves out the flags legend
         assert documented == real
+
+
+def test_hostile_options_are_refused_in_one_line(invoke, db):
+    result = invoke("progress", "c-rec", "--db", db, "--course", str(10**30))
+    assert result.exit_code == 2 and "Invalid value for '--course'" in result.stderr
+    result = invoke("progress", "c-rec", "--db", db, "--course", "0")
+    assert result.exit_code == 2
+    result = invoke("report", "c-rec", "--db", db, "-o", "a\x00b.html")
+    assert result.exit_code == 2 and "cannot contain a NUL" in result.stderr and "Traceback" not in result.output

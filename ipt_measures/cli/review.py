@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import click
 
-from .common import db_option, open_store
+from .common import SafePath, db_option, open_store
 from .output import output_options
+
+# A course id is a SQLite integer: bounded, so a huge number is refused in one line, not by the driver.
+COURSE_ID = click.IntRange(1, 2**63 - 1)
 
 LEGEND = (
     "Legend: base = baseline (first scored)   +N/-N = change from baseline   R+ reliable improvement   "
@@ -170,7 +173,7 @@ def _spark(series, ascii: bool) -> str:
 
 @click.command()
 @click.argument("client_id", metavar="CLIENT")
-@click.option("--course", "course_id", type=int, default=None, help="Course id (default: active, else latest).")
+@click.option("--course", "course_id", type=COURSE_ID, default=None, help="Course id (default: active, else latest).")
 @click.option("--ascii", "force_ascii", is_flag=True, help="Draw trend lines with ASCII characters only.")
 @output_options
 @db_option
@@ -283,9 +286,9 @@ def caseload(sort, reverse, flagged, as_json, table_format, db_path):
 
 @click.command()
 @click.argument("client_id", metavar="CLIENT")
-@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, writable=True),
+@click.option("-o", "--output", "output", required=True, type=SafePath(dir_okay=False, writable=True),
               help="File to write: .html (self-contained) or .pdf.")
-@click.option("--course", "course_id", type=int, default=None, help="Course id (default: active, else latest).")
+@click.option("--course", "course_id", type=COURSE_ID, default=None, help="Course id (default: active, else latest).")
 @db_option
 def report(client_id, output, course_id, db_path):
     """Write a clinical review report of a client's course: one file to open or print.
