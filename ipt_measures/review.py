@@ -170,7 +170,6 @@ def progress(store: Any, client_id: str, course_id: Optional[int] = None, regist
     critical.sort(key=lambda c: (c["session"], c["administration_id"]))
 
     facts = dict(course)
-    facts["planned_sessions"] = course["planned_sessions"]
     facts["sessions_attended"] = len(sessions)
     facts["current_session"] = sessions[-1]["number"] if sessions else None
     facts["current_phase"] = sessions[-1]["phase"] if sessions else None

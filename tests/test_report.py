@@ -148,6 +148,19 @@ def test_report_for_a_course_without_scores(tmp_path):
     assert "<dt>Problem area(s)</dt><dd>role transitions</dd>" in text
 
 
+def test_report_draws_scales_without_bands_or_change_rules(tmp_path):
+    """UCLA-3 has no bands or change parameters; an uninstalled instrument has no definition at all."""
+    with open_store(tmp_path / "u.db") as store:
+        retired = record("c-u", 2, "phq9", [1] * 8 + [0])
+        retired["administration"]["instrument_id"] = "retired-scale"
+        store.bulk_import([record("c-u", 1, "ucla3", [2, 2, 3]), record("c-u", 3, "ucla3", [1, 2, 2]), retired])
+        text = render_html(progress(store, "c-u"), generated_at=WHEN)
+    assert text.count("<svg") == 2
+    assert "Instrument retired-scale is not installed any more" in text
+    assert "clinical cut-off" not in text and "no reliable change:" not in text
+    assert '<span class="badge na">not assessable</span>' in text
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not shutil.which("chromium"), reason="chromium not installed: the screenshot is optional")
 def test_report_screenshot(tmp_path):
