@@ -328,6 +328,9 @@ def _course_section(progress: Progress) -> str:
         ("Protocol", c.get("protocol") or "none"),
         ("Status", status),
     ]
+    if progress.in_progress:
+        facts.append(("In progress, not scored", ", ".join(
+            f"{a['instrument']} (session {a['session']})" for a in progress.in_progress)))
     rows = "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in facts)
     return f'<section id="course"><h2>Course of treatment</h2><dl class="facts">{rows}</dl></section>'
 

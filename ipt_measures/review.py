@@ -107,6 +107,7 @@ class Progress:
     critical_items: list[dict]
     primary: Optional[str]
     talking_therapies: Optional[dict]
+    in_progress: list[dict] = field(default_factory=list)  # interrupted administrations, not yet scored
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -137,8 +138,8 @@ def find_course(store: Any, client_id: str, course_id: Optional[int] = None) -> 
 def progress(store: Any, client_id: str, course_id: Optional[int] = None, registry: Any = None) -> Progress:
     """Everything the progress view and the report show for one client's course.
 
-    Three queries on indexed columns (the course, its sessions, its administrations with current scores),
-    so it stays fast on a large record.
+    A handful of queries, each on an indexed column (the client's course, its sessions, its administrations
+    with their current scores), so it stays fast on a large record.
     """
     if registry is None:
         from .plugins import get_registry
@@ -146,11 +147,16 @@ def progress(store: Any, client_id: str, course_id: Optional[int] = None, regist
         registry = get_registry()
     course = find_course(store, client_id, course_id)
     sessions = store.sessions(course["id"])
-    rows = store.administrations(course["id"], status="complete")
+    rows = store.administrations(course["id"])
 
     by_instrument: dict[str, list[dict]] = {}
+    in_progress = []
     for row in rows:
-        by_instrument.setdefault(row["instrument_id"], []).append(row)
+        if row["status"] == "complete":
+            by_instrument.setdefault(row["instrument_id"], []).append(row)
+        elif row["status"] == "in-progress":
+            in_progress.append({"administration_id": row["id"], "session": row["session_number"],
+                                "instrument": row["instrument_id"]})
     series = [_series(registry, instrument_id, rows_) for instrument_id, rows_ in by_instrument.items()]
     series.sort(key=_series_order(series))
 
@@ -185,6 +191,7 @@ def progress(store: Any, client_id: str, course_id: Optional[int] = None, regist
         critical_items=critical,
         primary=primary.instrument_id if primary else None,
         talking_therapies=_talking_therapies(series),
+        in_progress=in_progress,
     )
 
 

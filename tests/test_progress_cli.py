@@ -159,3 +159,18 @@ def test_hostile_options_are_refused_in_one_line(invoke, db):
     assert result.exit_code == 2
     result = invoke("report", "c-rec", "--db", db, "-o", "a\x00b.html")
     assert result.exit_code == 2 and "cannot contain a NUL" in result.stderr and "Traceback" not in result.output
+
+
+def test_interrupted_administration_is_listed_not_scored(invoke, db):
+    with open_store(db) as store:
+        course = store.courses("c-rec")[0]
+        session = store.add_session(course["id"], 9, "2026-03-02", "middle")
+        admin = store.start_administration(session["id"], "phq9", "1", "self-report")
+        store.record_response(admin, "1", 2)
+    result = invoke("progress", "c-rec", "--db", db)
+    assert "In progress, not scored yet: phq9 (session 9); resume with: ipt administer c-rec" in result.output
+    row9 = next(line for line in result.output.splitlines() if line.startswith("9 "))
+    assert "PHQ" not in row9 and row9.split()[:3] == ["9", "2026-03-02", "middle"]  # the session, no score
+    data = json.loads(invoke("progress", "c-rec", "--db", db, "--json").output)
+    assert data["in_progress"] == [{"administration_id": admin, "session": 9, "instrument": "phq9"}]
+    assert [p["value"] for p in data["series"][0]["points"]][-1] == 4  # still the session-8 score

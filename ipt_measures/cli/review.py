@@ -91,6 +91,10 @@ def format_progress(progress, table_format: str = "simple", ascii: bool = False)
         f"started {course['start_date']}, {status}{ended}"
     )
     lines.append("")
+    if progress.in_progress:
+        pending = ", ".join(f"{a['instrument']} (session {a['session']})" for a in progress.in_progress)
+        lines.append(f"In progress, not scored yet: {pending}; resume with: ipt administer {progress.client_id}")
+        lines.append("")
     if not progress.series:
         lines.append("No completed administration in this course yet (ipt administer CLIENT INSTRUMENT).")
         return "\n".join(lines)
