@@ -11,8 +11,22 @@ import click
 from .common import SafePath, db_option, open_store
 from .output import output_options
 
-# A course id is a SQLite integer: bounded, so a huge number is refused in one line, not by the driver.
-COURSE_ID = click.IntRange(1, 2**63 - 1)
+class CourseId(click.ParamType):
+    """A course id: a positive SQLite integer, so a huge number is refused in one line, not by the driver."""
+
+    name = "ID"
+
+    def convert(self, value, param, ctx):
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a course id (a whole number)", param, ctx)
+        if not 1 <= number < 2**63:
+            self.fail(f"{value} is not a course id (ids run from 1)", param, ctx)
+        return number
+
+
+COURSE_ID = CourseId()
 
 LEGEND = (
     "Legend: base = baseline (first scored)   +N/-N = change from baseline   R+ reliable improvement   "
