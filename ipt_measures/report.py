@@ -192,7 +192,14 @@ def chart_svg(series: Series, progress: Progress) -> str:
     text = re.sub(r"url\(#([^)]+)\)", lambda m: f"url(#{prefix}{m.group(1)})", text)
     text = re.sub(r'href="#([^"]+)"', lambda m: f'href="#{prefix}{m.group(1)}"', text)
     # Let the browser scale the chart to the page width, keeping its aspect ratio.
-    return re.sub(r'<svg([^>]*?) width="[^"]+" height="[^"]+"', r'<svg\1 class="chart" role="img"', text, count=1)
+    scores = ", ".join(
+        f"{'not scored' if p.value is None else _num(p.value)} at session {p.session}"
+        + (" with a critical item" if p.flags else "")
+        for p in series.points
+    )
+    label = html.escape(f"{series.short_name} total by session: {scores}.", quote=True)
+    return re.sub(r'<svg([^>]*?) width="[^"]+" height="[^"]+"',
+                  lambda m: f'<svg{m.group(1)} class="chart" role="img" aria-label="{label}"', text, count=1)
 
 
 # -- HTML ----------------------------------------------------------------------------------------------

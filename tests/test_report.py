@@ -61,6 +61,8 @@ def test_report_has_one_chart_per_instrument_with_bands_cutoff_and_reliable_rang
     assert "critical item 9" in phq and "critical item" not in gad
     assert "clinical cut-off 8 (case at or above)" in gad and "no reliable change: baseline 12 ± 4" in gad
     assert "initial phase" in phq and "middle phase" in phq
+    # A screen reader gets the series in words.
+    assert 'aria-label="PHQ-9 total by session: 16 at session 1, 18 at session 2 with a critical item, 14 at' in phq
     # The band key under each chart gives the ranges in words as well as colour.
     assert "0&ndash;4 minimal" in html and "15&ndash;19 moderately severe" in html and "15&ndash;21 severe" in html
     # Distinct ids, so two inline charts never share a clip path.
