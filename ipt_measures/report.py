@@ -427,7 +427,7 @@ def _critical_section(progress: Progress) -> str:
                    "<th>What it means</th></tr>")
         for c in progress.critical_items:
             out.append(
-                f'<tr class="critical"><td><span class="crit-mark">&#9650; critical</span> {e(c["session"])}</td>'
+                f'<tr class="critical"><td><span class="crit-mark">&#9650;</span> {e(c["session"])}</td>'
                 f"<td>{e(c['date'])}</td><td>{e(c['instrument_name'])}</td><td>{e(c['item'])}</td>"
                 f"<td>{e(c['answer'])} ({e(c['value'])})</td><td>{e(c['message'])}</td></tr>"
             )
