@@ -367,7 +367,7 @@ def summarise(
 ) -> ChangeSummary:
     """Summarise a scale over a course: ``series`` is (session number, score or None) pairs.
 
-    Decisions (documented in docs/change.md):
+    Decisions (documented in the README, How change is judged):
 
     - The series is ordered by session number (stable, so repeated numbers keep their given order).
     - Baseline is the first *scored* administration, whatever its session number; ``baseline_session``

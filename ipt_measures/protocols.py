@@ -1,6 +1,6 @@
 """Measurement protocols: IPT phases, and what is due or overdue at a session of a course (pure functions).
 
-Two rules are fixed here and documented in docs/protocol.md:
+Two rules are fixed here and documented in the README (Measurement protocols):
 
 - Phase of a session, from its number and the course's planned length. Weissman, Markowitz & Klerman
   (Comprehensive Guide to Interpersonal Psychotherapy, Basic Books 2000, ch. 2-3 and 7; The Guide to

@@ -4,7 +4,7 @@ The library behind ``ipt progress``, ``ipt caseload`` and ``ipt report``. It rea
 applies the change rules of :mod:`ipt_measures.change` (it makes none of its own) and returns plain
 data that a terminal table, JSON or the HTML report formats. Nothing here imports Click or matplotlib.
 
-Decisions, each also stated in docs/review.md:
+Decisions, each also stated in the README (Following a course):
 
 - The course reviewed is the client's active course, else the most recent one (``course_id`` picks another).
 - Only completed administrations count. Baseline, latest and the category come from

@@ -76,3 +76,29 @@ def make_plugin_dist(site: Path, dist_name: str, module_name: str, source: str, 
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist_name}\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text(f"[ipt_measures]\n{entry_name or module_name} = {module_name}\n")
     return site
+
+
+def readme_section(title: str) -> str:
+    """The README text under the level-2 heading that starts with ``title``, up to the next level-2 heading.
+
+    Tests that run the README's examples read them through this, so the README is what is tested.
+    """
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    lines = text.splitlines(keepends=True)
+    in_code = False
+    start = None
+    out = []
+    for line in lines:
+        if line.startswith("```"):
+            in_code = not in_code
+        if not in_code and line.startswith("## "):
+            if start is not None:
+                break
+            if line[3:].startswith(title):
+                start = line
+                continue
+        if start is not None:
+            out.append(line)
+    if start is None:
+        raise AssertionError(f"README has no section {title!r}")
+    return start + "".join(out)

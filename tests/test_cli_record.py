@@ -186,14 +186,14 @@ def _blocks(text, language):
 
 
 def test_first_session_walkthrough_runs_as_written(tmp_path):
-    """docs/first-session.md is copy-paste runnable: its bash blocks run in order, the PHQ-9 typed as it says."""
+    """The README's first-session walk-through is copy-paste runnable: its bash blocks run in order, the PHQ-9 typed as it says."""
     import os
     import subprocess
     import sys
 
-    from conftest import ROOT
+    from conftest import readme_section, ROOT
 
-    doc = (ROOT / "docs" / "first-session.md").read_text()
+    doc = readme_section("A first session, step by step")
     assert "`1 2 1 1 0 1 1 0 0`, one per line, then `1`" in doc
     script = "set -e\n" + "\n".join(_blocks(doc, "bash"))
     env = dict(os.environ)

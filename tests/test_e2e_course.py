@@ -2,7 +2,7 @@
 
 Course start (grief), then each session: `ipt session start`, `ipt due`, `ipt administer --due` with typed
 answers; a critical PHQ-9 item at session 3; an amendment at session 5; then what is stored, the audit
-trail, and what `ipt due` said at sessions 1, 8 and 16. Uses the shipped ipt-default protocol (docs/protocol.md):
+trail, and what `ipt due` said at sessions 1, 8 and 16. Uses the shipped ipt-default protocol (README: Measurement protocols):
 PHQ-9 and GAD-7 every session; MSPSS and WSAS at the first (1), mid (ceil(16/2) = 8) and last (16) session;
 ICG at those sessions because the problem area is grief.
 

@@ -1,4 +1,4 @@
-"""docs/licensed-instruments.md works as written: its fictional instrument validates, installs and scores.
+"""The README's licensed-instrument section works as written: its fictional instrument validates, installs and scores.
 
 The TOML block is taken from the page itself, so the page cannot drift from what `ipt` accepts. Expected
 values are the ones worked by hand on the page (item 6 reversed as 0 + 4 - answer; withdrawal is the
@@ -13,21 +13,21 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, readme_section
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-DOC = ROOT / "docs" / "licensed-instruments.md"
+SECTION = "Adding a licensed instrument locally"
 
 
 def code_block(language: str, first_line: str) -> str:
     """The fenced code block of ``language`` whose first line is ``first_line``."""
-    blocks = re.findall(rf"```{language}\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.S)
+    blocks = re.findall(rf"```{language}\n(.*?)```", readme_section(SECTION), flags=re.S)
     found = [b for b in blocks if b.splitlines()[0].strip() == first_line]
-    assert len(found) == 1, f"expected one ```{language} block starting {first_line!r} in {DOC.name}"
+    assert len(found) == 1, f"expected one ```{language} block starting {first_line!r} in the README section {SECTION!r}"
     return found[0]
 
 
@@ -60,7 +60,7 @@ def score_json(invoke, answers):
 
 
 def test_the_page_names_the_example_fictional():
-    text = DOC.read_text(encoding="utf-8")
+    text = readme_section(SECTION)
     assert text.startswith("## Adding a licensed instrument locally")
     assert "Relationship Strain Inventory (fictional)" in text
     for licensed in ("BDI-II", "IIP-32", "SAS-SR"):

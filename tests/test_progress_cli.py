@@ -137,11 +137,10 @@ def test_progress_does_not_import_matplotlib(db):
 
 
 def test_documented_examples_match_the_real_output(invoke, db):
-    """docs/review.md (or the README section made from it) shows real output of this synthetic caseload."""
-    from conftest import ROOT
+    """The README's review section shows real output of this synthetic caseload."""
+    from conftest import readme_section, ROOT
 
-    text = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "docs" / "review.md", ROOT / "README.md")
-                     if p.exists())
+    text = readme_section("Following a course")
     for command in (["progress", "c-rec"], ["caseload"]):
         marker = "$ ipt " + " ".join(command) + "\n"
         assert marker in text, f"no example of `ipt {' '.join(command)}` in the docs"

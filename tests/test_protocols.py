@@ -1,6 +1,6 @@
 """Protocols: phase rule, mid session, due and overdue, and the shipped ipt-default protocol.
 
-Expected values are worked by hand from the rules in docs/protocol.md: initial = sessions 1-3,
+Expected values are worked by hand from the rules in the README (Measurement protocols): initial = sessions 1-3,
 termination = the last 3 planned sessions (Weissman, Markowitz & Klerman 2000: initial phase "usually 1-3
 sessions", termination discussed "at least two to four sessions" before the end), mid = ceil(planned / 2).
 """
@@ -123,7 +123,7 @@ def test_protocols_from_plugins_default_and_clinic():
 
 
 def test_default_protocol_battery():
-    """docs/protocol.md: PHQ-9 + GAD-7 every session; MSPSS + WSAS first/mid/last; ICG then too for grief."""
+    """README, Measurement protocols: PHQ-9 + GAD-7 every session; MSPSS + WSAS first/mid/last; ICG then too for grief."""
     default = build_registry().protocols["ipt-default"]
     grief = dict(planned=16, problem_areas=["grief"], given={})
     assert names(due_at(default, session=1, **grief)) == ["phq9", "gad7", "mspss", "wsas", "icg"]
@@ -135,9 +135,9 @@ def test_default_protocol_battery():
 
 
 def test_clinic_protocol_example_in_the_docs_is_valid():
-    from conftest import ROOT
+    from conftest import readme_section, ROOT
 
-    text = (ROOT / "docs" / "protocol.md").read_text()
+    text = readme_section("Measurement protocols")
     [code] = __import__("re").findall(r"```python\n(.*?)```", text, __import__("re").S)
     namespace: dict = {}
     exec(code, namespace)

@@ -181,7 +181,7 @@ def course():
               help="Planned number of sessions (12-16).")
 @click.option("--start", "start_date", metavar="YYYY-MM-DD", default=None, help="Start date (default: today).")
 @click.option("--protocol", default="ipt-default", show_default=True,
-              help="Measurement protocol id (see docs/protocol.md); 'none' for no protocol.")
+              help="Measurement protocol id (see the README (Measurement protocols)); 'none' for no protocol.")
 @db_option
 def course_start(client_id, problem_areas, planned, start_date, protocol, db_path):
     """Start a course of IPT for a client.
@@ -251,7 +251,7 @@ def session():
 @click.argument("client_id")
 @_date_option("Session date (default: today).")
 @click.option("--phase", type=click.Choice(PHASES), default=None,
-              help="Override the phase derived from the session number (see docs/protocol.md).")
+              help="Override the phase derived from the session number (see the README (Measurement protocols)).")
 @db_option
 def session_start(client_id, date, phase, db_path):
     """Start the client's next session (numbered after the last one; phase derived from the number).

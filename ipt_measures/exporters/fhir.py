@@ -1,6 +1,6 @@
 """FHIR R4: a Bundle (type ``collection``) of one QuestionnaireResponse and one Observation per administration.
 
-Conventions (see docs/export.md for the reasoning and sources):
+Conventions (see the README, Exports and imports, for the reasoning and sources):
 
 - ``collection``, not ``transaction``: the file is a set of records for review or archiving, not
   instructions to a server; a transaction needs a ``request`` per entry and a server to run it.
