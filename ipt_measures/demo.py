@@ -78,7 +78,9 @@ def plan_client(index: int, seed: int, *, as_of: date = DEFAULT_AS_OF, span_days
             trajectory = name
             break
     planned = sessions if sessions else rng.randint(12, 16)
-    start = as_of - timedelta(days=rng.randint(0, span_days))
+    # With a fixed number of sessions every course is over by ``as_of``: all its sessions were held.
+    earliest = (planned - 1) * 7 if sessions else 0
+    start = as_of - timedelta(days=rng.randint(earliest, max(earliest, span_days)))
     start -= timedelta(days=start.weekday())  # courses start on a Monday
     weeks_elapsed = (as_of - start).days // 7 + 1
     done = max(1, min(planned, weeks_elapsed))
@@ -188,7 +190,7 @@ def generate(clients: int, seed: int = 1, *, first: int = 1, as_of: date = DEFAU
     ``instruments``: the ids to use (default: PHQ-9 and GAD-7 at every session, and MSPSS, WSAS, WHO-5,
     UCLA-3 and, for grief, ICG at the first, middle and last session, each where registered).
     ``every_session``: give every chosen instrument at every session. ``sessions``: every course has this
-    many sessions, all held (for benchmarks). ``scored=False`` leaves the score out and puts the answers
+    many sessions, all held before ``as_of`` (for benchmarks: clients x sessions x instruments exactly). ``scored=False`` leaves the score out and puts the answers
     under ``"answers"`` (to time scoring separately).
     """
     if not 0 <= clients <= MAX_CLIENTS:

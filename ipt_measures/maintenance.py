@@ -17,6 +17,17 @@ from .errors import StoreError, UsageError
 OK, WARN, FAIL = "ok", "warn", "fail"
 
 
+def _usable(path: Path, what: str) -> Path:
+    """Refuse a path the operating system cannot take (a NUL byte, a name too long) in one line."""
+    try:
+        path.exists()
+    except ValueError:
+        raise UsageError(f"the {what} path contains a NUL character") from None
+    except OSError as exc:
+        raise UsageError(f"cannot use {str(path)[:80]!r} as the {what}: {exc.strerror}") from None
+    return path
+
+
 def _check(name: str, status: str, detail: str) -> dict:
     return {"check": name, "status": status, "detail": detail}
 
@@ -44,7 +55,7 @@ def doctor(db_path: Optional[str | Path] = None, *, quick: bool = False) -> list
     from .paths import database_path
     from .store.migrations import MIGRATIONS
 
-    path = Path(db_path) if db_path else database_path()
+    path = _usable(Path(db_path) if db_path else database_path(), "database")
     checks: list[dict] = []
     if not path.exists():
         checks.append(_check("database", FAIL, f"no database at {path} (it is created on first use)"))
@@ -143,14 +154,14 @@ def backup(dest: str | Path, db_path: Optional[str | Path] = None, *, force: boo
     """
     from .paths import database_path
 
-    source = Path(db_path) if db_path else database_path()
-    dest = Path(dest)
+    source = _usable(Path(db_path) if db_path else database_path(), "database")
+    dest = _usable(Path(dest), "backup")
     if not source.exists():
         raise StoreError(f"no database at {source}")
     if dest.exists() and not force:
         raise UsageError(f"{dest} already exists; choose a new name or add --force to replace it")
-    if dest.exists() and dest.is_dir():
-        raise UsageError(f"{dest} is a folder; give a file name")
+    if dest.exists() and not dest.is_file():  # a folder, a device (/dev/null), a pipe: never replaced
+        raise UsageError(f"{dest} is not a regular file; give a file name")
     try:
         if dest.resolve() == source.resolve():
             raise UsageError("the backup cannot replace the database it copies")

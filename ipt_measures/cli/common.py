@@ -5,12 +5,21 @@ from __future__ import annotations
 import click
 
 
+class SafePath(click.Path):
+    """click.Path that refuses a NUL byte in one line (click's own check raises ValueError from os.stat)."""
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and "\x00" in value:
+            self.fail("a file name cannot contain a NUL character", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 def db_option(func):
     """Add ``--db PATH`` (default: $IPT_DB, else ipt.db in the data directory)."""
     return click.option(
         "--db",
         "db_path",
-        type=click.Path(dir_okay=False),
+        type=SafePath(dir_okay=False),
         default=None,
         help="Database file (default: $IPT_DB, else ipt.db in the data directory).",
     )(func)

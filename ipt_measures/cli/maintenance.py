@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from .common import db_option, open_store
+from .common import SafePath, db_option, open_store
 from .output import emit, output_options, print_json
 
 
@@ -95,7 +95,7 @@ def doctor(db_path, quick, strict, as_json, table_format):
 
 
 @click.command("backup")
-@click.argument("dest", type=click.Path(dir_okay=False))
+@click.argument("dest", type=SafePath(dir_okay=False))
 @db_option
 @click.option("--force", is_flag=True, help="Replace DEST if it exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
