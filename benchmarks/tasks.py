@@ -1,0 +1,308 @@
+"""Benchmark tasks, each run in a fresh child process so its time and peak memory are its own.
+
+Run by ``benchmarks/run.py`` as ``python benchmarks/tasks.py TASK '{json args}'``; prints one JSON object
+with ``seconds`` (the timed part only) and ``peak_rss_mb`` (the child's peak resident memory, from
+``resource.getrusage``). Each figure has a floor task: the least code that does the same job with the
+standard library alone, on the same data, so the ratio measures our overhead and not the machine.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import resource
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from datetime import date
+from itertools import islice
+from pathlib import Path
+
+AS_OF = date(2026, 11, 2)
+INSTRUMENTS_X4 = ["phq9", "gad7", "mspss", "wsas"]  # one per IPT front: depression, anxiety, support, functioning
+
+
+def peak_rss_mb(who=resource.RUSAGE_SELF) -> float:
+    kb = resource.getrusage(who).ru_maxrss
+    return round(kb / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)  # bytes on macOS, KiB on Linux
+
+
+def four_instruments():
+    from ipt_measures.plugins import get_registry
+
+    have = get_registry().instruments
+    chosen = [i for i in INSTRUMENTS_X4 if i in have]
+    for extra in sorted(have):  # if one of the four is not registered, the next ids make up four
+        if len(chosen) == 4:
+            break
+        if extra not in chosen:
+            chosen.append(extra)
+    return chosen
+
+
+# -- building the databases --------------------------------------------------------------------------
+
+
+def build_demo(db, clients, shape):
+    """A demo caseload: ``shape`` "clinic" (the demo's own mix) or "x16x4" (16 sessions x 4 instruments)."""
+    from ipt_measures import demo
+    from ipt_measures.store import open_store
+
+    options = {"as_of": AS_OF}
+    if shape == "x16x4":
+        options.update(sessions=16, instruments=four_instruments(), every_session=True)
+    started = time.perf_counter()
+    with open_store(db) as store:
+        result = demo.populate(store, clients, 1, batch_size=5000, **options)
+    return {"seconds": time.perf_counter() - started, "administrations": result["stored"]}
+
+
+def _records(n, scored):
+    """The first ``n`` administrations of a 16 sessions x 4 instruments caseload (64 per client)."""
+    from ipt_measures import demo
+
+    clients = -(-n // 64)
+    gen = demo.generate(clients, 1, as_of=AS_OF, sessions=16, instruments=four_instruments(), scored=scored)
+    return list(islice(gen, n))
+
+
+# -- import + score + store ----------------------------------------------------------------------------
+
+
+def import_library(db, n):
+    """Score and store ``n`` administrations given as answers (the library import path)."""
+    from ipt_measures.demo import score_records
+    from ipt_measures.plugins import get_registry
+    from ipt_measures.store import open_store
+
+    records = _records(n, scored=False)  # the input, made before the clock starts
+    registry = get_registry()
+    store = open_store(db)
+    started = time.perf_counter()
+    counts = store.bulk_import(score_records(records, registry))
+    seconds = time.perf_counter() - started
+    store.close()
+    return {"seconds": seconds, "stored": counts["stored"], "peak_rss_mb": peak_rss_mb()}
+
+
+def store_library(db, n):
+    """Store ``n`` already scored administrations with bulk_import (the store alone)."""
+    from ipt_measures.store import open_store
+
+    records = _records(n, scored=True)
+    store = open_store(db)
+    started = time.perf_counter()
+    counts = store.bulk_import(records)
+    seconds = time.perf_counter() - started
+    store.close()
+    return {"seconds": seconds, "stored": counts["stored"], "peak_rss_mb": peak_rss_mb()}
+
+
+def import_floor(db, n):
+    """The floor: the same rows, prepared in advance, written by bare sqlite3 executemany into the same schema."""
+    from ipt_measures.store.migrations import MIGRATIONS
+    from ipt_measures.store.sqlite import _statements
+
+    records = _records(n, scored=True)
+    stamp = "2026-11-02T10:00:00+00:00"
+    clients, courses, sessions, admins, responses, scores = [], [], [], [], [], []
+    seen_clients, course_ids, session_ids = set(), {}, {}
+    for admin_id, r in enumerate(records, start=1):
+        c = r["course"]
+        key = (r["client_id"], c["start_date"])
+        if r["client_id"] not in seen_clients:
+            seen_clients.add(r["client_id"])
+            clients.append((r["client_id"], None, None, stamp))
+        if key not in course_ids:
+            course_ids[key] = len(course_ids) + 1
+            courses.append((course_ids[key], r["client_id"], c["start_date"], c["planned_sessions"],
+                            json.dumps(c["problem_areas"]), c.get("protocol"), c.get("end_date"), c.get("end_reason"), stamp))
+        skey = (course_ids[key], r["session"]["number"])
+        if skey not in session_ids:
+            session_ids[skey] = len(session_ids) + 1
+            s = r["session"]
+            sessions.append((session_ids[skey], skey[0], s["number"], s["date"], s["phase"], stamp))
+        a = r["administration"]
+        admins.append((admin_id, session_ids[skey], a["instrument_id"], a["instrument_version"], a["respondent"],
+                       a["source"], a["started_at"], a["finished_at"], a["import_key"]))
+        responses.extend((admin_id, item, value, status, a["finished_at"]) for item, value, status in r["responses"])
+        score = r["score"]
+        total = score["total"]
+        scores.append((admin_id, admin_id, total["value"], total["band"], total.get("band_severity"), len(score["flags"]),
+                       score["scorer"], json.dumps(score, separators=(",", ":")), stamp))
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")  # the same settings as the store
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    for _, sql in MIGRATIONS:
+        for statement in _statements(sql):
+            conn.execute(statement)
+    started = time.perf_counter()
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO clients VALUES (?, ?, ?, ?)", clients)
+    conn.executemany("INSERT INTO courses VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", courses)
+    conn.executemany("INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?)", sessions)
+    conn.executemany("INSERT INTO administrations VALUES (?, ?, ?, ?, ?, 'complete', ?, ?, ?, ?)", admins)
+    conn.executemany("INSERT INTO responses VALUES (?, ?, ?, ?, ?)", responses)
+    conn.executemany("INSERT INTO scores VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?)", scores)
+    conn.execute("COMMIT")
+    seconds = time.perf_counter() - started
+    conn.close()
+    return {"seconds": seconds, "stored": len(admins), "peak_rss_mb": peak_rss_mb()}
+
+
+def cli(args, env=None):
+    """Run one `ipt` command as a grandchild; its time and its own peak memory (RUSAGE_CHILDREN)."""
+    full_env = {**os.environ, **(env or {})}
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "ipt_measures", *args], capture_output=True, text=True, env=full_env)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"ipt {' '.join(args)} failed: {done.stderr[-500:]}")
+    return {"seconds": seconds, "peak_rss_mb": peak_rss_mb(resource.RUSAGE_CHILDREN), "stdout_tail": done.stdout[-300:]}
+
+
+# -- export --------------------------------------------------------------------------------------------
+
+
+def export_library(db, out, items=False):
+    from ipt_measures.exporters import export
+    from ipt_measures.plugins import get_registry
+    from ipt_measures.store import open_store
+
+    get_registry()  # plugin loading is start-up, not export
+    store = open_store(db)
+    started = time.perf_counter()
+    with open(out, "w", newline="") as f:
+        n = export(store, "csv-long", f, items=items)
+    seconds = time.perf_counter() - started
+    store.close()
+    return {"seconds": seconds, "administrations": n, "bytes": Path(out).stat().st_size, "peak_rss_mb": peak_rss_mb()}
+
+
+def export_floor(db, out):
+    """The floor: the export's own query, its rows written by the csv module alone."""
+    from ipt_measures.exporters.rows import _SELECT
+
+    conn = sqlite3.connect(db)
+    started = time.perf_counter()
+    with open(out, "w", newline="") as f:
+        cursor = conn.execute(_SELECT + " ORDER BY c.id, co.start_date, co.id, s.number, a.id")
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow([d[0] for d in cursor.description])
+        writer.writerows(cursor)
+    seconds = time.perf_counter() - started
+    conn.close()
+    return {"seconds": seconds, "bytes": Path(out).stat().st_size, "peak_rss_mb": peak_rss_mb()}
+
+
+# -- progress and caseload ---------------------------------------------------------------------------
+
+
+def _sample_clients(db, k):
+    conn = sqlite3.connect(db)
+    ids = [r[0] for r in conn.execute("SELECT id FROM clients ORDER BY id")]
+    conn.close()
+    step = max(1, len(ids) // k)
+    return ids[::step][:k]
+
+
+def progress_library(db, k):
+    """review.progress for k clients spread over the database, warm (plugins loaded, store open)."""
+    from ipt_measures.plugins import get_registry
+    from ipt_measures.review import progress
+    from ipt_measures.store import open_store
+
+    registry = get_registry()
+    store = open_store(db)
+    clients = _sample_clients(db, k)
+    progress(store, clients[0], registry=registry)
+    times = []
+    for client in clients:
+        started = time.perf_counter()
+        progress(store, client, registry=registry)
+        times.append(time.perf_counter() - started)
+    return {"seconds": statistics.median(times), "max": max(times), "n": len(times)}
+
+
+def progress_floor(db, k):
+    """The floor: the rows progress reads (course, sessions, administrations with current scores), bare sqlite3."""
+    conn = sqlite3.connect(db)
+    clients = _sample_clients(db, k)
+    times = []
+    for client in clients:
+        started = time.perf_counter()
+        course = conn.execute("SELECT * FROM courses WHERE client_id = ? ORDER BY id DESC LIMIT 1", (client,)).fetchone()
+        conn.execute("SELECT * FROM sessions WHERE course_id = ? ORDER BY number", (course[0],)).fetchall()
+        conn.execute(
+            "SELECT a.*, s.number, s.date, s.phase, sc.total, sc.band, sc.band_severity, sc.flag_count, sc.data"
+            " FROM administrations a JOIN sessions s ON s.id = a.session_id"
+            " LEFT JOIN scores sc ON sc.administration_id = a.id AND sc.current = 1"
+            " WHERE s.course_id = ? AND a.status = 'complete' ORDER BY s.number, a.id", (course[0],)).fetchall()
+        times.append(time.perf_counter() - started)
+    return {"seconds": statistics.median(times), "max": max(times), "n": len(times)}
+
+
+def caseload_library(db, repeat):
+    from ipt_measures.plugins import get_registry
+    from ipt_measures.review import caseload
+    from ipt_measures.store import open_store
+
+    registry = get_registry()
+    store = open_store(db)
+    rows = caseload(store, registry=registry)
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        caseload(store, registry=registry)
+        times.append(time.perf_counter() - started)
+    return {"seconds": statistics.median(times), "rows": len(rows), "peak_rss_mb": peak_rss_mb()}
+
+
+def caseload_floor(db, repeat):
+    """The floor: caseload's three set-based queries, rows fetched, nothing computed."""
+    conn = sqlite3.connect(db)
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        conn.execute("SELECT id, client_id, start_date, planned_sessions, problem_areas FROM courses"
+                     " WHERE end_date IS NULL").fetchall()
+        conn.execute("SELECT s.course_id, s.number, s.date, s.phase FROM sessions s JOIN courses c ON c.id = s.course_id"
+                     " WHERE c.end_date IS NULL").fetchall()
+        conn.execute("SELECT s.course_id, s.number, a.instrument_id, sc.total, sc.band, sc.flag_count"
+                     " FROM administrations a JOIN sessions s ON s.id = a.session_id JOIN courses c ON c.id = s.course_id"
+                     " LEFT JOIN scores sc ON sc.administration_id = a.id AND sc.current = 1"
+                     " WHERE c.end_date IS NULL AND a.status = 'complete' ORDER BY s.course_id, s.number, a.id").fetchall()
+        times.append(time.perf_counter() - started)
+    return {"seconds": statistics.median(times)}
+
+
+def backup_library(db, dest):
+    from ipt_measures.maintenance import backup
+
+    started = time.perf_counter()
+    result = backup(dest, db)
+    return {"seconds": time.perf_counter() - started, "bytes": result["bytes"], "peak_rss_mb": peak_rss_mb()}
+
+
+def backup_floor(db, dest):
+    """The floor: sqlite3's Connection.backup alone (no integrity check of the copy)."""
+    src, dst = sqlite3.connect(db), sqlite3.connect(dest)
+    started = time.perf_counter()
+    src.backup(dst)
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds}
+
+
+TASKS = {f.__name__: f for f in (build_demo, import_library, store_library, import_floor, cli, export_library,
+                                  export_floor, progress_library, progress_floor, caseload_library, caseload_floor,
+                                  backup_library, backup_floor)}
+
+if __name__ == "__main__":
+    task, args = sys.argv[1], json.loads(sys.argv[2])
+    result = TASKS[task](**args)
+    result.setdefault("peak_rss_mb", peak_rss_mb())
+    print(json.dumps(result))
