@@ -92,6 +92,13 @@ def ratio_row(figure, value, floor, floor_value, a, b, aim=None, limit=None, fmt
                None if limit is None or r is None else r <= limit)
 
 
+def fresh(*paths: Path) -> None:
+    """Remove outputs of an earlier run kept in --workdir (an import into a full database measures nothing)."""
+    for path in paths:
+        for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            p.unlink(missing_ok=True)
+
+
 def machine() -> dict:
     info = {"python": platform.python_version(), "sqlite": sqlite3.sqlite_version, "platform": platform.platform(),
             "cpus": os.cpu_count()}
@@ -147,6 +154,7 @@ def main(argv=None) -> int:
         if "import" in groups:
             n = sizes["import_n"]
             say(f"import + score + store of {n:,} administrations, and its floor")
+            fresh(*(work / f"import-{k}.db" for k in ("lib", "store", "floor", "cli")))
             lib = task("import_library", env, db=str(work / "import-lib.db"), n=n)
             stored = task("store_library", env, db=str(work / "import-store.db"), n=n)
             floor = task("import_floor", env, db=str(work / "import-floor.db"), n=n)
@@ -193,6 +201,7 @@ def main(argv=None) -> int:
             cc = task("cli", env, args=["caseload", "--db", str(db)])
             rows.append(ratio_row("ipt caseload, whole command", None, "ipt --help", None, cc["seconds"], base, "-", fmt=ms))
             say("backup")
+            fresh(work / "backup.db", work / "backup-floor.db")
             b = task("backup_library", env, db=str(db), dest=str(work / "backup.db"))
             bf = task("backup_floor", env, db=str(db), dest=str(work / "backup-floor.db"))
             rows.append(ratio_row(f"ipt backup ({b['bytes'] / 1e6:,.0f} MB, with integrity check of the copy)", None,

@@ -159,3 +159,26 @@ def test_cli_demo_rejects_bad_arguments_in_one_line(invoke, tmp_path):
         assert result.exit_code == 2, (args, result.output)
         assert "Traceback" not in result.output
     assert not (tmp_path / "x.db").exists()
+
+
+def test_the_commands_in_docs_demo_md_run(invoke, tmp_path, monkeypatch):
+    """docs/demo.md's first example block, command by command, on an empty machine."""
+    import shlex
+
+    from conftest import ROOT
+
+    text = (ROOT / "docs" / "demo.md").read_text()
+    block = text.split("```bash\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path)
+    ran = 0
+    for line in block.splitlines():
+        for command in line.split("#", 1)[0].split("&&"):
+            words = shlex.split(command)
+            if not words:
+                continue
+            assert words[0] == "ipt", command
+            result = invoke(*words[1:])
+            assert result.exit_code == 0, (command, result.output)
+            ran += 1
+    assert ran >= 5
+    assert (tmp_path / "demo.csv").stat().st_size > 0 and (tmp_path / "demo-copy.db").exists()
