@@ -33,9 +33,23 @@ def _check(name: str, status: str, detail: str) -> dict:
 
 
 def _open_read_only(path: Path) -> sqlite3.Connection:
+    """Open without any write, even to the -shm file.
+
+    A WAL database needs its -shm file to be read; on a read-only medium (a mounted backup, a read-only
+    file system) that file cannot be created. If no unmerged -wal content exists, nothing can be missed by
+    reading the main file as immutable, so that is done instead of failing.
+    """
     uri = f"file:{_uri_path(path)}?mode=ro"
     conn = sqlite3.connect(uri, uri=True, timeout=15, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA busy_timeout = 15000")
+    try:
+        conn.execute("PRAGMA schema_version").fetchone()
+    except sqlite3.OperationalError:
+        wal = path.with_name(path.name + "-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise
+        conn.close()
+        conn = sqlite3.connect(f"{uri}&immutable=1", uri=True, isolation_level=None, check_same_thread=False)
     return conn
 
 

@@ -103,7 +103,8 @@ def test_sigkill_during_bulk_import_loses_no_committed_record_and_reruns_clean(t
     clients, batch = 60, 150
     expected = {rec["administration"]["import_key"]: sorted(rec["responses"])
                 for rec in demo.generate(clients, 17, as_of=AS_OF)}
-    kill_after = r.randint(1, max(1, len(expected) // batch - 1))  # batches announced before the kill
+    # batches announced before the kill; at least 3 batches are left, so the kill lands before the end
+    kill_after = r.randint(1, max(1, len(expected) // batch - 3))
     extra_delay = r.uniform(0, 0.05)  # and a little more, so the kill lands inside a batch as often as not
     proc = subprocess.Popen([PY, "-c", IMPORTER, str(db), str(clients), str(batch)], stdout=subprocess.PIPE,
                             text=True, cwd=ROOT)
@@ -192,14 +193,17 @@ def test_sigkill_during_administration_keeps_every_answer_given(tmp_path, round_
     for k in range(1, kill_at):
         assert got.get(str(k)) == PHQ9_ANSWERS[k - 1], f"answer to item {k} lost (killed at item {kill_at})"
     assert len(got) in (kill_at - 1, kill_at)
-    assert rows(db, "SELECT status FROM administrations") == [("in-progress",)]
-
-    # Resume: the rest of the answers, from wherever it stopped.
-    rest = "".join(f"{v}\n" for v in PHQ9_ANSWERS[len(got):])
-    done = subprocess.run([PY, "-m", "ipt_measures", "administer", "c1", "--db", str(db)], input=rest,
-                          capture_output=True, text=True, cwd=ROOT, timeout=60)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "Traceback" not in done.stderr
+    status = rows(db, "SELECT status FROM administrations")
+    if len(got) == len(PHQ9_ANSWERS) and status == [("complete",)]:
+        pass  # the last answer was sent and the process finished its work before the kill landed
+    else:
+        assert status == [("in-progress",)]
+        # Resume: the rest of the answers, from wherever it stopped.
+        rest = "".join(f"{v}\n" for v in PHQ9_ANSWERS[len(got):])
+        done = subprocess.run([PY, "-m", "ipt_measures", "administer", "c1", "--db", str(db)], input=rest,
+                              capture_output=True, text=True, cwd=ROOT, timeout=60)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "Traceback" not in done.stderr
     assert dict(rows(db, "SELECT item_id, value FROM responses")) == {str(i + 1): v for i, v in enumerate(PHQ9_ANSWERS)}
     assert rows(db, "SELECT a.status, s.total FROM administrations a JOIN scores s ON s.administration_id = a.id") == \
         [("complete", 12.0)]
@@ -439,6 +443,9 @@ def test_read_only_database_gives_a_clear_error_and_loses_nothing(tmp_path):
     report = _sandbox(tmp_path, "readonly")
     assert_clear_refusal(report["cli_demo"], ["read-only"])
     assert_clear_refusal(report["cli_answer"], ["read-only"])
-    assert "Traceback" not in report["cli_doctor"]["stderr"]
+    # The doctor still reads a read-only record and finds it sound (a WAL file without its -shm is read
+    # as immutable when no unmerged WAL content exists).
+    assert report["cli_doctor"]["code"] == 0, report["cli_doctor"]
+    assert "integrity_check: ok" in report["cli_doctor"]["stdout"]
     assert report["during"] == report["before"]
     assert report["after"] == report["before"]
