@@ -302,11 +302,12 @@ def test_eight_processes_importing_the_same_file_store_it_once(tmp_path):
 
 # -- a full disk and a read-only disk -------------------------------------------------------------------------
 #
-# As root, file modes are ignored, so chmod cannot make a database read-only. Instead the scenario runs in
-# a child process inside its own user and mount namespace (`unshare -rm`), on a small tmpfs: it fills the
-# tmpfs for real (ENOSPC) and remounts it read-only for real (EROFS). The mount is private to the child
-# and vanishes with it. Where namespaces are not allowed, a non-root user gets the read-only case from
-# file modes; otherwise the test is skipped and says why.
+# As root, file modes are ignored, so chmod alone cannot make a database read-only. The disk scenarios run
+# in a child process inside its own user and mount namespace (`unshare -rm`), on a small tmpfs: it fills
+# the tmpfs for real (ENOSPC) and remounts it read-only for real (EROFS); the mount is private to the child
+# and vanishes with it. The read-only *file* scenario (chmod 0444) runs as a non-root user directly, or as
+# root inside a bare user namespace (`unshare -U`), where root keeps its files but loses DAC override.
+# Where neither is possible the test is skipped and says why.
 
 SANDBOX = r"""
 import json, os, sqlite3, subprocess, sys
@@ -369,16 +370,13 @@ if scenario == "ns-full":
 else:
     if scenario == "ns-readonly":
         subprocess.run(["mount", "-o", "remount,ro", mnt], check=True)
-    else:  # not root and no namespaces: file modes are honoured
+    else:  # a read-only database file (file modes are honoured: not root, or root without DAC override)
         os.chmod(db, 0o444)
-        os.chmod(mnt, 0o555)
     out["cli_demo"] = ipt("demo", "--clients", "30", "--seed", "3", "--as-of", "2026-11-02")
     out["cli_answer"] = ipt("administer", c1, "phq9", "--answers", "1,1,1,1,1,1,1,1,0")
     out["cli_doctor"] = ipt("doctor")
     if scenario == "ns-readonly":  # read it back once writable again (a WAL database needs its -shm file)
         subprocess.run(["mount", "-o", "remount,rw", mnt], check=True)
-    else:
-        os.chmod(mnt, 0o755)
     out["during"] = content()
 out["after"] = content()
 print(json.dumps(out))
@@ -389,17 +387,22 @@ def _sandbox(tmp_path, kind):
     """Run the scenario in a namespace with a real tmpfs if possible; returns its JSON report."""
     mnt = tmp_path / "mnt"
     unshare = shutil.which("unshare")
-    if unshare:
+    if kind == "readonly-file":
+        cmd = [PY, "-c", SANDBOX, str(mnt), "chmod-readonly"]
+        if os.geteuid() == 0:
+            if not unshare or subprocess.run([unshare, "-U", "true"], capture_output=True).returncode != 0:
+                pytest.skip("as root, needs `unshare -U` for file modes to be honoured")
+            cmd = [unshare, "-U", *cmd]
+        unshare = None
+    elif unshare:
         probe = subprocess.run([unshare, "-rm", "sh", "-c", f"mkdir -p {tmp_path}/p && mount -t tmpfs tmpfs {tmp_path}/p"],
                                capture_output=True)
         if probe.returncode == 0:
             cmd = [unshare, "-rm", PY, "-c", SANDBOX, str(mnt), f"ns-{kind}"]
         else:
             unshare = None
-    if not unshare:
-        if kind == "full" or os.geteuid() == 0:
-            pytest.skip("needs `unshare -rm` (user and mount namespaces) to make a real full or read-only disk")
-        cmd = [PY, "-c", SANDBOX, str(mnt), "chmod-readonly"]
+    if not unshare and kind != "readonly-file":
+        pytest.skip("needs `unshare -rm` (user and mount namespaces) to make a real full or read-only disk")
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
@@ -439,8 +442,10 @@ def test_full_disk_gives_a_clear_error_and_loses_nothing(tmp_path):
 
 
 @pytest.mark.slow
-def test_read_only_database_gives_a_clear_error_and_loses_nothing(tmp_path):
-    report = _sandbox(tmp_path, "readonly")
+@pytest.mark.parametrize("kind", ["readonly", "readonly-file"])
+def test_read_only_database_gives_a_clear_error_and_loses_nothing(tmp_path, kind):
+    """A read-only file system (remounted ro) and a read-only database file (mode 0444)."""
+    report = _sandbox(tmp_path, kind)
     assert_clear_refusal(report["cli_demo"], ["read-only"])
     assert_clear_refusal(report["cli_answer"], ["read-only"])
     # The doctor still reads a read-only record and finds it sound (a WAL file without its -shm is read
