@@ -112,16 +112,11 @@ def plan_client(index: int, seed: int, *, as_of: date = DEFAULT_AS_OF, span_days
 
 
 def phase_of(number: int, planned: int) -> str:
-    """IPT's phases: initial (sessions 1-3), termination (the last 3), middle between them.
+    """The project's default IPT phase of a session (``protocols.derive_phase``: initial 1-3, termination the
+    last 3, after Weissman, Markowitz & Klerman; the sources and the choice are documented there)."""
+    from .protocols import derive_phase
 
-    After Weissman, Markowitz & Klerman, The Guide to Interpersonal Psychotherapy (2018): the initial phase
-    is sessions 1-3 and the termination phase the last few sessions of a 12-16 session course.
-    """
-    if number <= 3:
-        return "initial"
-    if number > planned - 3:
-        return "termination"
-    return "middle"
+    return derive_phase(number, planned)
 
 
 def _higher_is_worse(instrument) -> bool:
@@ -173,7 +168,9 @@ def schedule(plan: Plan, number: int, available: Sequence[str], every: Optional[
     if every is not None:
         return [i for i in every if i in available]
     chosen = [i for i in EVERY_SESSION if i in available]
-    marker = number in (1, (plan.planned_sessions + 1) // 2, plan.planned_sessions)
+    from .protocols import mid_session
+
+    marker = number in (1, mid_session(plan.planned_sessions), plan.planned_sessions)
     if marker:
         chosen += [i for i in COURSE_MARKERS if i in available]
         if "grief" in plan.problem_areas:
