@@ -47,7 +47,7 @@ def invoke(runner):
     return _invoke
 
 
-def run_ipt(*args, env=None, input=None, timeout=60, pythonpath=None):
+def run_ipt(*args, env=None, input=None, timeout=60, pythonpath=None, cwd=None):
     """Run `ipt` as a real subprocess (entry points, process boundaries)."""
     full_env = dict(os.environ)
     full_env.update(env or {})
@@ -60,6 +60,7 @@ def run_ipt(*args, env=None, input=None, timeout=60, pythonpath=None):
         capture_output=True,
         text=True,
         timeout=timeout,
+        cwd=cwd,
     )
 
 

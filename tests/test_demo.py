@@ -161,13 +161,13 @@ def test_cli_demo_rejects_bad_arguments_in_one_line(invoke, tmp_path):
     assert not (tmp_path / "x.db").exists()
 
 
-def test_the_commands_in_docs_demo_md_run(invoke, tmp_path, monkeypatch):
-    """docs/demo.md's first example block, command by command, on an empty machine."""
+def test_the_commands_in_the_readme_demo_section_run(invoke, tmp_path, monkeypatch):
+    """The README demo section's first example block, command by command, on an empty machine."""
     import shlex
 
-    from conftest import ROOT
+    from conftest import readme_section, ROOT
 
-    text = (ROOT / "docs" / "demo.md").read_text()
+    text = readme_section("A synthetic caseload")
     block = text.split("```bash\n", 1)[1].split("```", 1)[0]
     monkeypatch.chdir(tmp_path)
     ran = 0

@@ -3,7 +3,9 @@
 from ipt_measures.describe import readme_table
 from ipt_measures.plugins import build_registry
 
-from conftest import ROOT
+import shlex
+
+from conftest import ROOT, readme_section, run_ipt
 
 START, END = "<!-- instruments-table:start -->", "<!-- instruments-table:end -->"
 
@@ -15,3 +17,31 @@ def test_readme_instruments_table_is_current(isolated_data):
     builtin = build_registry()
     expected = readme_table([i for i in builtin.instruments.values() if builtin.instrument_plugin[i.id] != "ipt_measures.default_plugins"])
     assert current == expected, "README instruments table is stale: run `ipt instruments list --markdown`"
+
+
+def setup_commands():
+    section = readme_section("Set up (two commands)")
+    block = section.split("```bash\n", 1)[1].split("```", 1)[0]
+    lines = [line for line in block.splitlines() if line.strip()]
+    assert len(lines) == 2, "the README promises exactly two set-up commands"
+    return lines
+
+
+def test_ci_runs_the_readme_test_command():
+    _, test_command = setup_commands()
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert test_command in ci.splitlines(), f".ci/run must run the README's test command: {test_command}"
+
+
+def test_readme_main_job_runs_on_an_empty_machine(tmp_path):
+    """The `ipt` steps of the first command (after the install), run for real in an empty folder."""
+    install_and_job = setup_commands()[0]
+    steps = [s.strip() for s in install_and_job.split("&&")]
+    job = [s for s in steps if s.startswith(".venv/bin/ipt ")]
+    assert [s.split()[1] for s in job] == ["demo", "caseload", "report"]
+    for step in job:
+        args = shlex.split(step)[1:]
+        result = run_ipt(*args, cwd=tmp_path, timeout=300)
+        assert result.returncode == 0, f"{step}: {result.stderr}"
+    report = (tmp_path / "demo-report.html").read_text()
+    assert "Clinical review: client demo-0001" in report and "<svg" in report
