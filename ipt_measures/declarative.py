@@ -37,6 +37,10 @@ def read_definition(path: Path) -> dict[str, Any]:
         data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
         raise InstrumentDefinitionError(f"{path}: not valid {path.suffix[1:].upper()}: {exc}") from None
+    except RecursionError:
+        raise InstrumentDefinitionError(f"{path}: nested too deeply to be an instrument definition") from None
+    except ValueError as exc:  # json: an integer of more than 4300 digits, say
+        raise InstrumentDefinitionError(f"{path}: not usable {path.suffix[1:].upper()}: {exc}") from None
     if not isinstance(data, dict):
         raise InstrumentDefinitionError(f"{path}: the top level must be a table of instrument fields")
     return data

@@ -267,10 +267,48 @@ def _lines(path: Path, update: Optional[Callable[[int], Any]]) -> Iterator[str]:
             yield line
 
 
+def _unreadable(path: Path, reader: Any, exc: Exception) -> UsageError:
+    """One line for a file the csv module cannot read: not UTF-8, a huge field, a stray NUL..."""
+    if isinstance(exc, UnicodeDecodeError):
+        return UsageError(f"{path.name} is not UTF-8 text (line {_first_bad_line(path)}): import takes a CSV "
+                          "or FHIR JSON file saved as UTF-8")
+    line = getattr(reader, "reader", reader).line_num or 1  # DictReader.line_num lags until a row is returned
+    if "field larger than field limit" in str(exc):
+        return UsageError(f"{path.name} line {line}: a field is longer than {csv.field_size_limit()} characters; "
+                          "this is not an ipt CSV")
+    return UsageError(f"{path.name} line {line}: not readable as CSV ({exc})")
+
+
+def _first_bad_line(path: Path) -> int:
+    """The line holding the first byte that is not UTF-8 (the text reader decodes ahead, in blocks)."""
+    number = 1
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return number
+
+
+def _rows(path: Path, reader: Any) -> Iterator[dict]:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise _unreadable(path, reader, exc) from None
+        yield row
+
+
 def parse_csv(path: Path, update: Optional[Callable[[int], Any]] = None) -> Iterator[Parsed]:
     """Yield one record or list of rejections per administration, in file order."""
     reader = csv.DictReader(_lines(path, update))
-    header = reader.fieldnames or []
+    try:
+        header = reader.fieldnames or []
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise _unreadable(path, reader, exc) from None
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         raise UsageError(
@@ -279,7 +317,7 @@ def parse_csv(path: Path, update: Optional[Callable[[int], Any]] = None) -> Iter
         )
     seen: set[str] = set()
     group: Optional[_Group] = None
-    for row in reader:
+    for row in _rows(path, reader):
         line = reader.line_num
         group_id = "\x1f".join(
             (row.get(c) or "").strip() for c in ("client_id", "course_start", "session", "instrument", "administration")
@@ -429,19 +467,39 @@ def _load_json(path: Path) -> dict:
             data = json.load(handle)
     except json.JSONDecodeError as exc:
         raise UsageError(f"{path.name} is not JSON (line {exc.lineno}: {exc.msg})") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path.name} is not UTF-8 text (line {_first_bad_line(path)}): import takes a CSV "
+                         "or FHIR JSON file saved as UTF-8") from None
+    except RecursionError:
+        raise UsageError(f"{path.name} is nested too deeply to be a FHIR resource") from None
+    except ValueError as exc:  # a number of more than 4300 digits, say
+        raise UsageError(f"{path.name} is not usable JSON ({exc})") from None
     if not isinstance(data, dict) or data.get("resourceType") not in ("Bundle", "QuestionnaireResponse"):
         raise UsageError(f"{path.name} is neither a FHIR Bundle nor a QuestionnaireResponse")
     return data
 
 
-def _entries(data: dict) -> list[tuple[Optional[str], dict]]:
+def _entries(data: dict, path: Path) -> list[tuple[Optional[str], dict]]:
+    """The Bundle's (fullUrl, resource) pairs; a file whose structure is not a Bundle's is refused whole."""
     if data["resourceType"] == "QuestionnaireResponse":
         return [(None, data)]
-    return [(e.get("fullUrl"), e.get("resource") or {}) for e in data.get("entry") or [] if isinstance(e, dict)]
+    entries = data.get("entry") or []
+    if not isinstance(entries, list):
+        raise UsageError(f"{path.name}: the Bundle's entry is not a list")
+    pairs = []
+    for n, entry in enumerate(entries, start=1):
+        if not isinstance(entry, dict):
+            raise UsageError(f"{path.name}: entry {n} is not a JSON object")
+        resource = entry.get("resource") or {}
+        if not isinstance(resource, dict):
+            raise UsageError(f"{path.name}: entry {n}: the resource is not a JSON object")
+        full_url = entry.get("fullUrl")
+        pairs.append((full_url if isinstance(full_url, str) else None, resource))
+    return pairs
 
 
 def _fhir_entry_count(path: Path) -> int:
-    return len(_entries(_load_json(path)))
+    return len(_entries(_load_json(path), path))
 
 
 def parse_fhir(path: Path, update: Optional[Callable[[int], Any]] = None) -> Iterator[Parsed]:
@@ -452,12 +510,13 @@ def parse_fhir(path: Path, update: Optional[Callable[[int], Any]] = None) -> Ite
     """
     from .exporters import fhir as f
 
-    entries = _entries(_load_json(path))
+    entries = _entries(_load_json(path), path)
     totals: dict[str, Any] = {}
     for n, (full_url, resource) in enumerate(entries, start=1):
         if resource.get("resourceType") == "Observation":
-            for ref in resource.get("derivedFrom") or []:
-                if isinstance(ref, dict) and ref.get("reference"):
+            refs = resource.get("derivedFrom") or []
+            for ref in refs if isinstance(refs, list) else []:
+                if isinstance(ref, dict) and isinstance(ref.get("reference"), str):
                     totals.setdefault(ref["reference"], []).append(resource)
     for n, (full_url, resource) in enumerate(entries, start=1):
         if update is not None:
@@ -469,6 +528,10 @@ def parse_fhir(path: Path, update: Optional[Callable[[int], Any]] = None) -> Ite
             yield _from_questionnaire_response(f, resource, full_url, where, totals)
         except _Rejected as exc:
             yield exc.problems
+        except (AttributeError, TypeError):
+            # A field of the wrong JSON type deep inside (a subject that is a string, an answer that is a
+            # list...): the response is rejected like any other malformed one, never half-read.
+            yield [Rejection(where, "not a valid QuestionnaireResponse: a field has the wrong JSON type")]
 
 
 def _in_bundle(entries: list) -> bool:

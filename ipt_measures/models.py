@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -30,7 +30,11 @@ class _Strict(BaseModel):
 class ResponseOption(_Strict):
     """One answer an item accepts: the value scored and the label the respondent sees."""
 
-    value: int = Field(description="The number scored for this answer, as published.")
+    # Bounded: published scales score answers in single or double figures (the 15 shipped use 0-8); a huge
+    # value is a typo, and one past Decimal's 28 digits would break the half-up rounding of the score range.
+    value: int = Field(
+        ge=-1000, le=1000, description="The number scored for this answer, as published (-1000 to 1000)."
+    )
     label: str = Field(min_length=1, description="The answer as shown to the respondent.")
     loinc: Optional[str] = Field(
         default=None, description="LOINC answer code (LA...), only where verified in a published source."
@@ -132,7 +136,9 @@ class Scale(_Strict):
     reversed: list[str] = Field(
         default_factory=list, description="Items scored as (min + max - value) of their own option range."
     )
-    multiplier: float = Field(default=1, gt=0, description="Applied after sum/mean (e.g. WHO-5 x 4 = percentage).")
+    multiplier: float = Field(
+        default=1, gt=0, le=1000, description="Applied after sum/mean (e.g. WHO-5 x 4 = percentage); at most 1000."
+    )
     decimals: int = Field(
         default=0, ge=0, le=3, description="Scores are rounded half-up to this many decimals before banding."
     )
@@ -358,7 +364,12 @@ def _band_problems(scale: Scale, low: float, high: float) -> list[str]:
 def round_half_up(value: float, decimals: int) -> float:
     """Round the way score sheets do (2.5 -> 3), not banker's rounding."""
     quant = Decimal(1).scaleb(-decimals)
-    rounded = Decimal(repr(value)).quantize(quant, rounding=ROUND_HALF_UP)
+    try:
+        rounded = Decimal(repr(value)).quantize(quant, rounding=ROUND_HALF_UP)
+    except InvalidOperation:
+        # Past Decimal's 28 digits (or infinite): a float that large has no decimals left to round. Only a
+        # definition's mistaken band bound gets here; validation then names it.
+        return value if decimals or not math.isfinite(value) else int(value)
     return int(rounded) if decimals == 0 else float(rounded)
 
 

@@ -374,11 +374,19 @@ def read_entries_file(path: str, default_instrument: Optional[str] = None) -> li
         text = p.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        line = p.read_bytes()[: exc.start].count(b"\n") + 1
+        raise UsageError(f"{path} line {line}: not UTF-8 text (save the forms as a UTF-8 CSV or JSON file)") from None
     if p.suffix.lower() == ".json" or text.lstrip().startswith(("[", "{")):
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise UsageError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+        except RecursionError:
+            raise UsageError(
+                f"{path}: JSON nested too deeply (expected a list of {{instrument, answers}} objects)") from None
+        except ValueError as exc:  # a number of more than 4300 digits, say
+            raise UsageError(f"{path}: not usable JSON ({exc})") from None
         if isinstance(data, dict):
             data = [data]
         if not isinstance(data, list):
@@ -393,7 +401,11 @@ def read_entries_file(path: str, default_instrument: Optional[str] = None) -> li
             entries.append(Entry(instrument, row["answers"], _int_or_none(row.get("session"), f"{path} entry {n}"),
                                  f"{path} entry {n}"))
         return entries
-    rows = list(csv.reader(text.splitlines()))
+    reader = csv.reader(text.splitlines())
+    try:
+        rows = list(reader)
+    except csv.Error as exc:
+        raise UsageError(f"{path} line {reader.line_num}: not readable as CSV ({exc})") from None
     rows = [r for r in rows if any(c.strip() for c in r)]
     if not rows:
         raise UsageError(f"{path}: empty file")

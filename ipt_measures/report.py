@@ -613,10 +613,12 @@ def write_report(progress: Progress, path: Path | str, generated_at: Optional[da
         data = buffer.getvalue()
     else:
         data = render_html(progress, generated_at).encode("utf-8")
+    # Opened and written in place, never renamed over: a device or pipe given as the file (/dev/stdout, a FIFO)
+    # stays what it is (a rename would replace /dev/null itself when run as root).
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    except OSError as exc:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+    except OSError as exc:  # a full disk or device, a pipe whose reader went away
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
     return path

@@ -19,7 +19,7 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, assume, example, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ipt_measures import demo
@@ -134,41 +134,9 @@ def assert_refused_cleanly(result, args):
     assert len(first) < 400 or first.startswith("Error:"), first
 
 
-# -- known gaps in other modules: each is a strict xfail (it turns red when fixed: then delete it here) --------
+# -- inputs that once crashed a command: each is kept as a case that must be refused in one line --------------
 
 DEEP_JSON = "[" * 100000 + "]" * 100000
-# Commands whose file arguments are still plain click.Path: a NUL byte makes click's os.stat raise
-# ValueError ("unexpected ValueError"). cli/common.SafePath refuses it in one line; --db already uses it.
-NUL_GAPS = [["instruments"], ["administer"], ["import"], ["export"]]
-
-
-def _binary(name):
-    try:
-        Path(name).read_bytes().decode("utf-8")
-    except UnicodeDecodeError:
-        return True
-    except (OSError, ValueError):
-        return False
-    return False
-
-
-def known_gap_file(content):
-    """File contents the file fuzzer leaves out until their gap is fixed (see test_known_gap)."""
-    try:
-        data = json.loads(content)
-    except (ValueError, RecursionError):
-        return False
-    entries = data.get("entry") if isinstance(data, dict) else None
-    return isinstance(entries, list) and any(not isinstance(e, dict) or not isinstance(e.get("resource", {}), dict)
-                                             for e in entries)
-
-
-def known_gap(argv):
-    """Inputs the fuzzers leave out until the gap they hit is fixed (each has its xfail test below)."""
-    if argv[:1] in NUL_GAPS and any("\x00" in a for a in argv):
-        return True
-    # a file that is not UTF-8 text (a database made by an earlier `ipt backup NAME`, say)
-    return argv[:1] in (["import"], ["administer"]) and any(_binary(a) for a in argv[1:])
 
 
 @pytest.mark.parametrize("args,files,where", [
@@ -178,6 +146,9 @@ def known_gap(argv):
     (["export", "--all", "-o", "a\x00b"], {}, "cli/exchange.py: -o is a click.Path (use cli/common.SafePath)"),
     (["import", "b.json", "--format", "fhir"], {"b.json": '{"resourceType": "Bundle", "entry": [{"resource": true}]}'},
      "importer.py: a Bundle entry whose resource is not an object raises AttributeError"),
+    (["import", "c.json", "--format", "fhir"], {"c.json": '{"resourceType": "Bundle", "entry": [7]}'},
+     "importer.py: a Bundle entry that is not an object was skipped without a word"),
+    (["import", "deep.json"], {"deep.json": DEEP_JSON}, "importer.py: deeply nested JSON raises RecursionError"),
     (["import", "big.csv"], {"big.csv": IMPORT_HEADER + "\n" + "x" * 200000},
      "importer.py: a CSV field over csv.field_size_limit() raises csv.Error, shown as 'unexpected Error'"),
     (["instruments", "validate", "huge.json"], {"huge.json": "HUGE_OPTION"},
@@ -188,9 +159,11 @@ def known_gap(argv):
      "record.read_entries_file: a file that is not UTF-8 text raises UnicodeDecodeError"),
     (["administer", "c1", "--from-file", "deep.json"], {"deep.json": DEEP_JSON},
      "record.read_entries_file: deeply nested JSON raises RecursionError"),
-], ids=["validate-nul", "from-file-nul", "import-nul", "export-nul", "fhir-entry-not-object", "import-huge-field", "validate-huge-option", "import-binary",
-        "from-file-binary", "from-file-deep-json"])
-def test_known_gap(record, args, files, where):
+], ids=["validate-nul", "from-file-nul", "import-nul", "export-nul", "fhir-resource-not-object", "fhir-entry-not-object",
+        "import-deep-json", "import-huge-field", "validate-huge-option", "import-binary", "from-file-binary",
+        "from-file-deep-json"])
+def test_inputs_that_once_crashed_are_refused_in_one_line(record, args, files, where):
+    """``where`` says what used to go wrong (an exception shown as "Error: unexpected ...", or worse)."""
     for name, content in files.items():
         if content == "HUGE_OPTION":
             content = dumped(mutate(json.loads(json.dumps(BASE)), ("options", 0, "value"), 10**40))
@@ -199,13 +172,9 @@ def test_known_gap(record, args, files, where):
         else:
             Path(name).write_text(content)
     before = digest(record)
-    try:
-        result = run(args)
-        assert_refused_cleanly(result, args)
-    except AssertionError:
-        pytest.xfail(where)
+    result = run(args)
+    assert_refused_cleanly(result, args)
     assert digest(record) == before
-    pytest.fail(f"fixed: {where}; delete this case from test_known_gap (and its filter in known_gap())")
 
 
 # -- every command, random arguments and prompt answers ---------------------------------------------------
@@ -219,7 +188,6 @@ def test_any_command_with_hostile_arguments_never_tracebacks_or_loses_records(re
     path, options = data.draw(st.sampled_from(COMMANDS), label="command")
     words = data.draw(st.lists(st.one_of(tokens, st.sampled_from(options or ["--json"])), max_size=6), label="args")
     prompt = data.draw(st.one_of(st.none(), st.lists(tokens, max_size=12).map("\n".join)), label="stdin")
-    assume(not known_gap(path + words))
     before = digest(record)
     result = run(path + words, input=prompt)
     if result.exit_code != 0:
@@ -251,9 +219,7 @@ def test_any_command_with_hostile_arguments_never_tracebacks_or_loses_records(re
     ["progress", "nobody"],
     ["export", "nobody"],
     ["export", "--all", "--format", "nope"],
-    pytest.param(["export", "--all", "-o", "{FULL}"], marks=pytest.mark.xfail(
-        strict=True, reason="cli/exchange.py: -o DEVICE is replaced by a regular file through os.replace, so as root"
-                            " `ipt export -o /dev/null` destroys /dev/null (remove this mark when fixed)")),
+    ["export", "--all", "-o", "{FULL}"],  # once replaced by a regular file through os.replace (as root)
     ["export", "--all", "-o", "no-such-folder/x.csv"],
     ["import", "no-such-file.csv"],
     ["demo", "--clients", str(10**30)],
@@ -286,6 +252,127 @@ def test_known_bad_input_is_refused_in_one_line_and_changes_nothing(record, args
     assert digest(record) == before
     if device is not None:
         assert device.is_char_device(), "the output device was replaced by a regular file"
+
+
+# The exact one-line messages for files that once crashed (line numbers counted by hand from the content).
+@pytest.mark.parametrize("args,name,content,message", [
+    (["import"], "ipt-copy.db", b"SQLite format 3\x00\xfb\xfc",
+     "Error: ipt-copy.db is not UTF-8 text (line 1): import takes a CSV or FHIR JSON file saved as UTF-8"),
+    (["import"], "scores.csv",
+     (IMPORT_HEADER + "\n" + GOOD_ROW.format(item=1, value=1) + "\nbad \xff byte\n").encode("latin-1"),
+     "Error: scores.csv is not UTF-8 text (line 3): import takes a CSV or FHIR JSON file saved as UTF-8"),
+    (["import"], "big.csv", (IMPORT_HEADER + "\n" + "x" * 200000).encode(),
+     "Error: big.csv line 2: a field is longer than 131072 characters; this is not an ipt CSV"),
+    (["import"], "b.json", b'{"resourceType": "Bundle", "entry": [{"resource": {}}, {"resource": true}]}',
+     "Error: b.json: entry 2: the resource is not a JSON object"),
+    (["import"], "c.json", b'{"resourceType": "Bundle", "entry": [7]}', "Error: c.json: entry 1 is not a JSON object"),
+    (["import"], "deep.json", DEEP_JSON.encode(), "Error: deep.json is nested too deeply to be a FHIR resource"),
+    (["administer", "c1", "--from-file"], "forms.csv", b"instrument,answers\nphq9,\xfb\xfc",
+     "Error: forms.csv line 2: not UTF-8 text (save the forms as a UTF-8 CSV or JSON file)"),
+    (["administer", "c1", "--from-file"], "deep.json", DEEP_JSON.encode(),
+     "Error: deep.json: JSON nested too deeply (expected a list of {instrument, answers} objects)"),
+])
+def test_unreadable_files_are_refused_with_a_message_naming_the_file(record, args, name, content, message):
+    assert csv_field_limit() == 131072  # the csv module's default, which the expected message states
+    Path(name).write_bytes(content)
+    before = digest(record)
+    result = run([*args, name])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [message]
+    assert digest(record) == before
+
+
+def csv_field_limit():
+    import csv
+
+    return csv.field_size_limit()
+
+
+@pytest.mark.parametrize("mistake,message", [
+    (("options", 0, "value", 10**40), "options[0].value: Input should be less than or equal to 1000"),
+    (("options", 0, "value", -1001), "options[0].value: Input should be greater than or equal to -1000"),
+    (("scales", 0, "multiplier", 1e40),
+     "scales[0] (id 'total').multiplier: Input should be less than or equal to 1000"),
+])
+def test_huge_numbers_in_a_definition_are_named_by_path(tmp_path, mistake, message):
+    bad = tmp_path / "huge.json"
+    bad.write_text(dumped(mutate(json.loads(json.dumps(BASE)), mistake[:-1], mistake[-1])))
+    result = run(["instruments", "validate", str(bad)])
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [f"{bad}: invalid (1 problem)", f"  {message}"]
+
+
+# -- output files that are not regular files: written through, never replaced --------------------------------
+
+def read_fifo_in_background(fifo):
+    """Open ``fifo`` for reading in a thread (a writer's open blocks until a reader comes) and collect it."""
+    import threading
+
+    got = {}
+
+    def reader():
+        with open(fifo, "rb") as handle:
+            got["data"] = handle.read()
+
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+    return thread, got
+
+
+def test_export_to_a_fifo_writes_through_it(record, tmp_path):
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    thread, got = read_fifo_in_background(fifo)
+    result = run(["export", "--all", "-o", str(fifo)])
+    thread.join(timeout=30)
+    assert result.exit_code == 0, result.output
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode), "the FIFO was replaced by a regular file"
+    assert got["data"].decode().startswith("client_id,course_start,")
+    assert not list(tmp_path.glob(".*partial"))
+
+
+def test_export_to_a_device_writes_through_it(record, tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("making a device node needs root")
+    device = tmp_path / "null"  # a private copy of /dev/null, never the real one
+    os.mknod(device, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    result = run(["export", "--all", "-o", str(device)])
+    assert result.exit_code == 0, result.output
+    assert device.is_char_device(), "the output device was replaced by a regular file"
+    assert os.stat(device).st_rdev == os.makedev(1, 3)
+
+
+def test_export_through_a_symbolic_link_replaces_the_file_and_keeps_the_link(record, tmp_path):
+    target = tmp_path / "latest-export.csv"
+    target.write_text("old\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)
+    result = run(["export", "--all", "-o", str(link)])
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink()
+    assert target.read_text().startswith("client_id,course_start,")
+
+
+def test_report_to_a_full_device_is_refused_in_one_line_and_the_device_stays(record, tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("making a device node needs root")
+    device = tmp_path / "full.html"  # a private copy of /dev/full
+    os.mknod(device, 0o666 | stat.S_IFCHR, os.makedev(1, 7))
+    result = run(["report", "demo-0001", "-o", str(device)])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[0] == f"Error: cannot write {device}: No space left on device"
+    assert device.is_char_device()
+
+
+def test_report_to_a_fifo_writes_through_it(record, tmp_path):
+    fifo = tmp_path / "report.html"
+    os.mkfifo(fifo)
+    thread, got = read_fifo_in_background(fifo)
+    result = run(["report", "demo-0001", "-o", str(fifo)])
+    thread.join(timeout=30)
+    assert result.exit_code == 0, result.output
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert got["data"].startswith(b"<!doctype html>")
 
 
 # -- the interactive administration: hostile answers at the prompt ---------------------------------------
@@ -349,7 +436,6 @@ def json_files():
 @given(content=st.one_of(csv_files(), json_files()), suffix=st.sampled_from([".csv", ".json", ".txt", ""]),
        how=st.sampled_from(["import", "import-csv", "import-fhir", "dry-run", "from-file"]))
 def test_malformed_files_are_refused_cleanly_and_store_nothing(record, content, suffix, how):
-    assume(not known_gap_file(content))
     path = Path(f"input{suffix}")
     path.write_text(content, encoding="utf-8", errors="surrogatepass")
     args = {"import": ["import", str(path)], "import-csv": ["import", str(path), "--format", "csv"],
@@ -403,6 +489,10 @@ MISTAKES = [
     (("critical", 0, "kind"), "boredom"), (("critical", 0, "source"), None), (("surprise",), "an unknown key"),
     (("scales", 0, "change"), {"higher_is_worse": "sometimes", "source": "x"}),
     (("scales", 0, "change"), {"higher_is_worse": True, "reliability": 1.5, "source": "x"}),
+    # Numbers past Decimal's 28 digits once escaped validation as decimal.InvalidOperation.
+    (("options", 0, "value"), 10**40), (("options", 2, "value"), 1001), (("scales", 0, "multiplier"), 1e40),
+    (("scales", 0, "multiplier"), float("inf")), (("scales", 0, "bands", 0, "max"), float("inf")),
+    (("scales", 0, "bands", 1, "max"), 1e300),
 ]
 
 
@@ -502,9 +592,9 @@ def test_a_broken_file_in_the_instruments_folder_does_not_take_the_cli_down(isol
     use_registry(None)
 
 
-def test_known_gap_deeply_nested_file_in_the_instruments_folder(isolated_data):
-    """declarative loading: one deeply nested JSON file raises RecursionError out of the whole folder hook,
-    so the message does not name the file and the folder's other instruments are not loaded."""
+def test_a_deeply_nested_file_in_the_instruments_folder_is_refused_by_name(isolated_data):
+    """One deeply nested JSON file once raised RecursionError out of the whole folder hook: the message did
+    not name the file and the folder's other instruments were not loaded."""
     folder = isolated_data / "instruments"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "a-nested.json").write_text(DEEP_JSON)
@@ -515,6 +605,5 @@ def test_known_gap_deeply_nested_file_in_the_instruments_folder(isolated_data):
     use_registry(None)
     errors = " ".join(e for p in json.loads(plugins.stdout) for e in p["errors"])
     ids = {row["id"] for row in json.loads(listed.stdout)}
-    if "scc3" in ids and "a-nested.json" in errors:
-        pytest.fail("fixed: delete this known-gap test")
-    pytest.xfail("declarative.py: a deeply nested JSON file stops the instruments folder from loading")
+    assert "scc3" in ids
+    assert "a-nested.json: nested too deeply" in errors

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from pathlib import Path
 
 import click
 
-from .common import db_option, open_store
+from .common import SafePath, db_option, open_store
 
 
 @click.command()
@@ -17,9 +18,9 @@ from .common import db_option, open_store
 @click.option("--format", "fmt", default="csv-long", show_default=True, metavar="FORMAT",
               help="csv-long, csv-wide, json, fhir, or a format a plugin adds.")
 @click.option("--items", is_flag=True, help="csv-long: one row per item response (the layout ipt import reads).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE (default: standard output).")
+@click.option("-o", "--output", type=SafePath(dir_okay=False), help="Write to FILE (default: standard output).")
 @click.option("--deidentify", is_flag=True, help="Pseudonyms for client ids; no names, birth years or free text.")
-@click.option("--key-file", type=click.Path(dir_okay=False),
+@click.option("--key-file", type=SafePath(dir_okay=False),
               help="Secret key for --deidentify (created, owner-only, if it does not exist). Keep it safe.")
 @click.option("--shift-dates", is_flag=True, help="With --deidentify: move each client's dates by a keyed offset.")
 @click.option("--with-identifiers", is_flag=True, help="Add display names and birth years (never with --deidentify).")
@@ -74,25 +75,78 @@ def export(clients, all_clients, fmt, items, output, deidentify, key_file, shift
             run_export(store, fmt, out, client_ids=None if all_clients else clients, items=items, deidentify=deid,
                        include_identifiers=with_identifiers)
             out.flush()
+    except BaseException as exc:
+        _release(exc)
+        raise
     finally:
         store.close()
 
 
+def _release(exc: BaseException) -> None:
+    """Free the frames of a failed export before the store closes.
+
+    The traceback keeps the exporter's half-read row generator alive; freed only after ``store.close()``,
+    it would close its cursor on a closed database and print "Exception ignored ... Traceback" (a full
+    disk, or ``| head`` closing the pipe). Cleared here, it finishes while the store is still open.
+    """
+    import traceback
+
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        traceback.clear_frames(exc.__traceback__)
+        exc = exc.__cause__ or exc.__context__
+
+
 def _to_file(path: Path, write) -> int:
-    """Write to a temporary owner-only file beside ``path`` and rename it: never a half-written export."""
+    """Write the export to ``path``: a regular file atomically, anything else (a device, a pipe) directly.
+
+    A regular file (or a new one) is written to a temporary owner-only file beside it and renamed over it,
+    so a failed export never leaves a half-written file. A device or FIFO (``-o /dev/null``,
+    ``-o /dev/stdout``) is opened and written like any program would: renaming a file over it would replace
+    the device itself when run as root.
+    """
     from ..errors import UsageError
 
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    def cannot(exc):
+        return UsageError(f"cannot write {path}: {exc.strerror or exc}")
+
+    try:
+        mode = os.stat(path).st_mode  # follows links: /dev/stdout is whatever standard output is
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise cannot(exc) from None
+    if mode is not None and stat.S_ISDIR(mode):
+        raise UsageError(f"{path} is a folder; give a file name")
+    if mode is not None and not stat.S_ISREG(mode):
+        try:
+            out = open(path, "w", newline="", encoding="utf-8")
+        except OSError as exc:
+            raise cannot(exc) from None
+        try:
+            with out:
+                return write(out)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:  # a full device (ENOSPC), an I/O error
+            raise cannot(exc) from None
+
+    # Through any symbolic link to the file it names: the link itself stays a link.
+    target = Path(os.path.realpath(path))
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.partial")
     try:
         fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
     except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise cannot(exc) from None
     try:
         with os.fdopen(fd, "w", newline="", encoding="utf-8") as out:
             count = write(out)
-        os.replace(tmp, path)
-    except BaseException:
+        os.replace(tmp, target)
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and not isinstance(exc, BrokenPipeError):
+            raise cannot(exc) from None
         raise
     return count
 
@@ -101,7 +155,7 @@ PROGRESS_BYTES = 1_000_000
 
 
 @click.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("file", type=SafePath(exists=True, dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["csv", "fhir"]), default=None,
               help="csv (the csv-long --items layout) or fhir (Bundle or QuestionnaireResponse); default: guessed.")
 @click.option("--dry-run", is_flag=True, help="Check and rescore every row; store nothing.")

@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from .common import SafePath
 from .output import emit, output_options, print_json
 
 
@@ -64,7 +65,7 @@ def instruments_show(instrument_id, as_json):
 
 
 @instruments.command("validate")
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=SafePath(dir_okay=False))
 def instruments_validate(files):
     """Check declarative instrument files and say exactly what is wrong, by path in the file.
 
@@ -190,7 +191,7 @@ def schemas():
 
 
 @schemas.command("generate")
-@click.option("--out", "out_dir", default="schemas", show_default=True, type=click.Path(file_okay=False))
+@click.option("--out", "out_dir", default="schemas", show_default=True, type=SafePath(file_okay=False))
 @click.option("--check", is_flag=True, help="Exit 1 if the files on disk differ from the models (for CI).")
 def schemas_generate(out_dir, check):
     """Write (or --check) schemas/*.schema.json from the pydantic models."""

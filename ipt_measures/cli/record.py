@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from .common import db_option, open_store
+from .common import SafePath, db_option, open_store
 from .output import emit, output_options, print_json
 
 PROBLEM_AREAS = ("grief", "role-disputes", "role-transitions", "interpersonal-deficits")
@@ -422,7 +422,7 @@ def _saved_and_exit(client_id, engine, code, why):
 @click.option("--due", "use_due", is_flag=True, help="Give what the course's protocol says is due or overdue.")
 @click.option("--answers", default=None,
               help="Enter a paper form: answers in item order, comma-separated; empty or '-' for a missing answer.")
-@click.option("--from-file", "from_file", type=click.Path(dir_okay=False), default=None,
+@click.option("--from-file", "from_file", type=SafePath(dir_okay=False), default=None,
               help="Enter several paper forms from a CSV (instrument,answers) or JSON ([{instrument, answers}]) file.")
 @click.option("--abandon", "abandon_ids", type=int, multiple=True, metavar="ID",
               help="Abandon an interrupted administration (kept, not scored) instead of resuming it.")
