@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import html
 import io
-import os
 import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional
 
-from .errors import UsageError
+from .output import write_output
 from .review import Progress, Series
 
 # Calm, print-friendly tints from healthy to concerning (severity 0 up), chosen for contrast with the
@@ -613,12 +612,6 @@ def write_report(progress: Progress, path: Path | str, generated_at: Optional[da
         data = buffer.getvalue()
     else:
         data = render_html(progress, generated_at).encode("utf-8")
-    # Opened and written in place, never renamed over: a device or pipe given as the file (/dev/stdout, a FIFO)
-    # stays what it is (a rename would replace /dev/null itself when run as root).
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-    except OSError as exc:  # a full disk or device, a pipe whose reader went away
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    # A regular file is replaced atomically, a device or pipe written in place (see ipt_measures/output.py).
+    write_output(path, lambda out: out.write(data), binary=True)
     return path

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import stat
 import sys
 from pathlib import Path
 
@@ -66,7 +65,9 @@ def export(clients, all_clients, fmt, items, output, deidentify, key_file, shift
     store = open_store(db_path)
     try:
         if output:
-            count = _to_file(Path(output), lambda out: run_export(
+            from ..output import write_output
+
+            count = write_output(Path(output), lambda out: run_export(
                 store, fmt, out, client_ids=None if all_clients else clients, items=items, deidentify=deid,
                 include_identifiers=with_identifiers))
             click.echo(f"Exported {count} administration(s) to {output}.", err=True)
@@ -96,59 +97,6 @@ def _release(exc: BaseException) -> None:
         seen.add(id(exc))
         traceback.clear_frames(exc.__traceback__)
         exc = exc.__cause__ or exc.__context__
-
-
-def _to_file(path: Path, write) -> int:
-    """Write the export to ``path``: a regular file atomically, anything else (a device, a pipe) directly.
-
-    A regular file (or a new one) is written to a temporary owner-only file beside it and renamed over it,
-    so a failed export never leaves a half-written file. A device or FIFO (``-o /dev/null``,
-    ``-o /dev/stdout``) is opened and written like any program would: renaming a file over it would replace
-    the device itself when run as root.
-    """
-    from ..errors import UsageError
-
-    def cannot(exc):
-        return UsageError(f"cannot write {path}: {exc.strerror or exc}")
-
-    try:
-        mode = os.stat(path).st_mode  # follows links: /dev/stdout is whatever standard output is
-    except FileNotFoundError:
-        mode = None
-    except OSError as exc:
-        raise cannot(exc) from None
-    if mode is not None and stat.S_ISDIR(mode):
-        raise UsageError(f"{path} is a folder; give a file name")
-    if mode is not None and not stat.S_ISREG(mode):
-        try:
-            out = open(path, "w", newline="", encoding="utf-8")
-        except OSError as exc:
-            raise cannot(exc) from None
-        try:
-            with out:
-                return write(out)
-        except BrokenPipeError:
-            raise
-        except OSError as exc:  # a full device (ENOSPC), an I/O error
-            raise cannot(exc) from None
-
-    # Through any symbolic link to the file it names: the link itself stays a link.
-    target = Path(os.path.realpath(path))
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.partial")
-    try:
-        fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
-    except OSError as exc:
-        raise cannot(exc) from None
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as out:
-            count = write(out)
-        os.replace(tmp, target)
-    except BaseException as exc:
-        tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError) and not isinstance(exc, BrokenPipeError):
-            raise cannot(exc) from None
-        raise
-    return count
 
 
 PROGRESS_BYTES = 1_000_000
