@@ -200,14 +200,15 @@ class Registry:
 
     def score(self, instrument_id: str, answers: Any):
         """Check answers, then let the first scorer that answers for the instrument score them."""
-        from .scoring import answers_from_list, check_answers
+        from .scoring import _checked_once, answers_from_list, check_answers
 
         instrument = self.instrument(instrument_id)
         if isinstance(answers, dict):
             checked = check_answers(instrument, answers)
         else:
             checked = answers_from_list(instrument, list(answers))
-        return self.pm.hook.score_instrument(instrument=instrument, answers=checked)
+        # Checked here once: the generic scorer trusts this mark rather than checking a second time.
+        return self.pm.hook.score_instrument(instrument=instrument, answers=_checked_once(instrument, checked))
 
     def alerts(self, instrument: Any, score: Any, previous: list[Any]) -> list[dict]:
         """Alerts from every plugin; the critical items on the score come first and are never dropped."""

@@ -6,6 +6,7 @@ A plugin replaces it for one instrument through the ``score_instrument`` hook; t
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Optional
 
@@ -17,24 +18,78 @@ SCORER = "generic/1"
 
 def check_answers(instrument: Instrument, answers: Mapping[str, Answer]) -> dict[str, Answer]:
     """Validate a mapping item id -> value (None = missing). Returns it with every item present."""
-    known = {item.id for item in instrument.items}
-    unknown = sorted(set(answers) - known)
-    if unknown:
+    plan = _plan(instrument)
+    if not plan.known.issuperset(answers):
+        unknown = sorted(set(answers) - plan.known)
         raise InvalidAnswers(f"{instrument.id} has no item {unknown[0]!r}")
     checked: dict[str, Answer] = {}
-    for item in instrument.items:
-        value = answers.get(item.id)
+    get = answers.get
+    for item_id, allowed, allowed_in_order in plan.items:
+        value = get(item_id)
         if value is not None:
             if isinstance(value, bool) or not isinstance(value, int):
-                raise InvalidAnswers(f"{instrument.id} item {item.id}: {value!r} is not a whole number")
-            allowed = [o.value for o in instrument.options_for(item)]
+                raise InvalidAnswers(f"{instrument.id} item {item_id}: {value!r} is not a whole number")
             if value not in allowed:
                 raise InvalidAnswers(
-                    f"{instrument.id} item {item.id}: {value} is not an allowed answer "
-                    f"({_describe_values(allowed)})"
+                    f"{instrument.id} item {item_id}: {value} is not an allowed answer "
+                    f"({_describe_values(list(allowed_in_order))})"
                 )
-        checked[item.id] = value
+        checked[item_id] = value
     return checked
+
+
+class _CheckedAnswers(dict):
+    """Answers ``check_answers`` has already passed for one instrument (made by ``Registry.score`` only).
+
+    The generic scorer trusts them instead of checking them a second time. Any change to the mapping
+    withdraws that trust, so a plugin that edits the answers it is given gets them checked again.
+    """
+
+    __slots__ = ("instrument",)
+
+    def __init__(self, instrument: Instrument, checked: dict[str, Answer]):
+        super().__init__(checked)
+        self.instrument: Optional[Instrument] = instrument
+
+    def _changed(self) -> None:
+        self.instrument = None
+
+    def __setitem__(self, key, value):
+        self._changed()
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key):
+        self._changed()
+        super().__delitem__(key)
+
+    def __ior__(self, other):
+        self._changed()
+        return super().__ior__(other)
+
+    def update(self, *args, **kwargs):
+        self._changed()
+        super().update(*args, **kwargs)
+
+    def pop(self, *args):
+        self._changed()
+        return super().pop(*args)
+
+    def popitem(self):
+        self._changed()
+        return super().popitem()
+
+    def setdefault(self, key, default=None):
+        self._changed()
+        return super().setdefault(key, default)
+
+    def clear(self):
+        self._changed()
+        super().clear()
+
+
+def _checked_once(instrument: Instrument, checked: dict[str, Answer]) -> dict[str, Answer]:
+    """Mark answers just returned by ``check_answers`` for ``instrument`` so ``score`` does not check them again."""
+    return _CheckedAnswers(instrument, checked)
 
 
 def answers_from_list(instrument: Instrument, values: Sequence[Answer]) -> dict[str, Answer]:
@@ -66,72 +121,82 @@ def parse_answer_list(text: str) -> list[Answer]:
 
 def score(instrument: Instrument, answers: Mapping[str, Answer]) -> Score:
     """Score complete or partial answers with the instrument's declared rules."""
-    answers = check_answers(instrument, answers)
-    results = [score_scale(instrument, scale, answers) for scale in instrument.scales]
+    if not (type(answers) is _CheckedAnswers and answers.instrument is instrument):
+        answers = check_answers(instrument, answers)
+    plan = _plan(instrument)
+    results = [_score_scale(plan.scale(scale, instrument), answers) for scale in instrument.scales]
     return Score(
         instrument=instrument.id,
         instrument_version=instrument.version,
         scorer=SCORER,
         total=results[0],
         subscales=results[1:],
-        flags=critical_flags(instrument, answers),
+        flags=_critical_flags(plan, answers),
     )
 
 
 def score_scale(instrument: Instrument, scale: Scale, answers: Mapping[str, Answer]) -> ScaleScore:
-    groups = {g.id: g for g in scale.groups}
-    reversed_items = set(scale.reversed)
+    return _score_scale(_plan(instrument).scale(scale, instrument), answers)
+
+
+def _score_scale(plan: "_ScalePlan", answers: Mapping[str, Answer]) -> ScaleScore:
+    scale = plan.scale
+    get = answers.get
+    reversal = plan.reversal  # item id -> low + high of its own options, for reversed items only
 
     def value_of(item_id: str) -> Optional[float]:
-        value = answers.get(item_id)
+        value = get(item_id)
         if value is None:
             return None
-        if item_id in reversed_items:
-            low, high = item_range(instrument, item_id)
-            return low + high - value
+        if item_id in reversal:
+            return reversal[item_id] - value
         return value
 
-    components: list[Optional[float]] = []
-    for ref in scale.items:
-        if ref in groups:
-            group = groups[ref]
-            present = [v for v in (value_of(m) for m in group.items) if v is not None]
-            if not present:
-                components.append(None)
-            elif group.method == "max":
-                components.append(max(present))
-            elif group.method == "sum":
-                # A partly answered summed group is prorated within the group.
-                components.append(sum(present) * len(group.items) / len(present))
-            else:
-                components.append(sum(present) / len(present))
-        else:
-            components.append(value_of(ref))
+    components: list[Optional[float]]
+    if plan.items_only and not reversal:  # the common case: one component per item, as answered
+        components = [get(ref) for ref in scale.items]
+    elif plan.items_only:
+        components = [value_of(ref) for ref in scale.items]
+    else:
+        components = [value_of(ref) if group is None else _group_value(group, value_of)
+                      for ref, group in plan.components]
 
     answered = [c for c in components if c is not None]
     missing = len(components) - len(answered)
-    result = ScaleScore(id=scale.id, name=scale.name, answered=len(answered), missing=missing)
     if missing > scale.missing.max_missing:
         allowed = scale.missing.max_missing
-        result.note = (
-            f"not scored: {missing} of {len(components)} answers missing "
-            f"(the rule allows {allowed})"
-        )
-        return result
+        note = f"not scored: {missing} of {len(components)} answers missing (the rule allows {allowed})"
+        return ScaleScore(id=scale.id, name=scale.name, answered=len(answered), missing=missing, note=note)
+    extra: dict = {}
     if scale.method == "mean":
         raw = sum(answered) / len(answered)
     else:
         raw = sum(answered)
         if missing and scale.missing.prorate:
             raw = raw * len(components) / len(answered)
-            result.prorated = True
-            result.note = f"prorated from {len(answered)} of {len(components)} answers"
-    value = round_half_up(raw * scale.multiplier, scale.decimals)
-    result.value = value
+            extra["prorated"] = True
+            extra["note"] = f"prorated from {len(answered)} of {len(components)} answers"
+    scaled = raw * scale.multiplier
+    # A whole-number sum is already rounded to 0 decimals: round_half_up would return it unchanged.
+    value = scaled if type(scaled) is int and scale.decimals == 0 else round_half_up(scaled, scale.decimals)
     band = band_for(scale, value)
     if band is not None:
-        result.band, result.band_severity = band.label, band.severity
+        extra["band"], extra["band_severity"] = band.label, band.severity
+    result = ScaleScore(id=scale.id, name=scale.name, answered=len(answered), missing=missing, **extra)
+    result.value = value  # assigned, not validated: a whole-number score stays an int, as it always has
     return result
+
+
+def _group_value(group, value_of) -> Optional[float]:
+    present = [v for v in (value_of(m) for m in group.items) if v is not None]
+    if not present:
+        return None
+    if group.method == "max":
+        return max(present)
+    if group.method == "sum":
+        # A partly answered summed group is prorated within the group.
+        return sum(present) * len(group.items) / len(present)
+    return sum(present) / len(present)
 
 
 def band_for(scale: Scale, value: float):
@@ -142,12 +207,15 @@ def band_for(scale: Scale, value: float):
 
 
 def critical_flags(instrument: Instrument, answers: Mapping[str, Answer]) -> list[Flag]:
+    return _critical_flags(_plan(instrument), answers)
+
+
+def _critical_flags(plan: "_Plan", answers: Mapping[str, Answer]) -> list[Flag]:
     flags = []
-    for rule in instrument.critical:
+    for rule, labels in plan.critical:
         value = answers.get(rule.item)
         if rule.raised_by(value):
-            item = instrument.item(rule.item)
-            label = next((o.label for o in instrument.options_for(item) if o.value == value), str(value))
+            label = labels.get(value, str(value))
             flags.append(Flag(item=rule.item, value=value, answer=label, kind=rule.kind, message=rule.message))
     return flags
 
@@ -157,3 +225,72 @@ def _describe_values(values: list[int]) -> str:
     if values == list(range(values[0], values[-1] + 1)):
         return f"{values[0]} to {values[-1]}"
     return ", ".join(str(v) for v in values)
+
+
+# -- per-instrument lookups, built once per definition -------------------------------------------------
+
+
+class _ScalePlan:
+    """A scale's components (item id, or group id with its group) and its reversed items' low + high."""
+
+    __slots__ = ("scale", "components", "reversal", "items_only")
+
+    def __init__(self, instrument: Instrument, scale: Scale):
+        groups = {g.id: g for g in scale.groups}
+        self.scale = scale
+        self.components = tuple((ref, groups.get(ref)) for ref in scale.items)
+        self.reversal = {item_id: sum(item_range(instrument, item_id)) for item_id in scale.reversed}
+        self.items_only = not any(group is not None for _, group in self.components)
+
+
+class _Plan:
+    """What checking and scoring one instrument needs, worked out once from its (frozen) definition."""
+
+    __slots__ = ("known", "items", "scales", "critical")
+
+    def __init__(self, instrument: Instrument):
+        self.known = frozenset(item.id for item in instrument.items)
+        self.items = tuple(
+            (item.id, frozenset(values), tuple(values))
+            for item, values in ((item, [o.value for o in instrument.options_for(item)]) for item in instrument.items)
+        )
+        self.scales = {id(scale): _ScalePlan(instrument, scale) for scale in instrument.scales}
+        self.critical = []
+        for rule in instrument.critical:
+            labels: dict[int, str] = {}
+            for option in instrument.options_for(instrument.item(rule.item)):
+                labels.setdefault(option.value, option.label)  # the first option with the value, as before
+            self.critical.append((rule, labels))
+
+    def scale(self, scale: Scale, instrument: Instrument) -> _ScalePlan:
+        plan = self.scales.get(id(scale))
+        if plan is None or plan.scale is not scale:  # a scale that is not one of this definition's own
+            plan = _ScalePlan(instrument, scale)
+        return plan
+
+
+# Keyed by id(instrument), each entry holding a weak reference to its instrument: the entry is used only
+# while that very object is alive (an id can be reused after it dies) and is dropped when it dies, so
+# the cache never keeps a definition alive and a re-read file with the same id and version is never
+# scored with the old definition's lookups.
+_PLANS: dict[int, tuple["weakref.ref[Instrument]", _Plan]] = {}
+
+
+def _plan(instrument: Instrument) -> _Plan:
+    key = id(instrument)
+    entry = _PLANS.get(key)
+    if entry is not None and entry[0]() is instrument:
+        return entry[1]
+    plan = _Plan(instrument)
+    try:
+        ref = weakref.ref(instrument, lambda dead, key=key: _forget(key, dead))
+    except TypeError:  # an object that takes no weak reference: work it out on every call, never cache
+        return plan
+    _PLANS[key] = (ref, plan)
+    return plan
+
+
+def _forget(key: int, dead: "weakref.ref[Instrument]") -> None:
+    entry = _PLANS.get(key)
+    if entry is not None and entry[0] is dead:
+        del _PLANS[key]
