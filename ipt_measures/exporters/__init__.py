@@ -40,6 +40,14 @@ BUILTIN_FORMATS = {
     "fhir": ("fhir", "write", "FHIR R4 Bundle: QuestionnaireResponse + total-score Observation", ".json"),
 }
 
+# Whether a built-in format writes the item responses, given the export's options. Records for a format
+# that does not get ``"responses": []``, and the responses table is not read at all. A plugin's writer
+# has no such mark and always gets every response.
+_READS_RESPONSES = {
+    "csv_long": lambda options: bool(options.get("items")),  # only with --items
+    "csv_wide": lambda options: False,  # scores only
+}
+
 
 def _lazy_writer(module: str, attr: str):
     """A writer that imports its module on first call, so registering formats costs nothing."""
@@ -50,7 +58,14 @@ def _lazy_writer(module: str, attr: str):
         return getattr(importlib.import_module(f"{__name__}.{module}"), attr)(rows, out, **options)
 
     writer.__name__ = f"{module}.{attr}"
+    if module in _READS_RESPONSES:
+        writer.reads_responses = _READS_RESPONSES[module]
     return writer
+
+
+def _reads_responses(writer: Any, options: dict[str, Any]) -> bool:
+    reads = getattr(writer, "reads_responses", None)
+    return True if reads is None else bool(reads(options))
 
 
 @hookimpl
@@ -99,13 +114,14 @@ def export(
     if ids is not None:
         for client_id in ids:
             store.get_client(client_id)  # NotFound names the unknown id before a byte is written
-    counter = _Counter(iter_records(store, ids, include_identifiers=include_identifiers, deidentify=deidentify))
     options = {
         "items": items,
         "instruments": instrument_ids(store, ids),
         "deidentified": deidentify is not None,
     }
     writer = formats[fmt].writer
+    counter = _Counter(iter_records(store, ids, include_identifiers=include_identifiers, deidentify=deidentify,
+                                    responses=_reads_responses(writer, options)))
     writer(counter, out, **_accepted(writer, options))
     return counter.count
 

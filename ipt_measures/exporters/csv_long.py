@@ -25,7 +25,12 @@ def columns(items: bool, identifiers: bool = False) -> list[str]:
     return base + (ITEM_COLUMNS if items else SCORE_COLUMNS)
 
 
+_PLAIN = frozenset({str, int})  # written as they are: the common case, tested first
+
+
 def cell(value: Any) -> Any:
+    if type(value) in _PLAIN:
+        return value
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -62,40 +67,67 @@ def critical_items(score: dict) -> str:
     return LIST_SEPARATOR.join(dict.fromkeys(flag["item"] for flag in score.get("flags", [])))
 
 
+def _base_row(record: dict, identifiers: bool) -> list[Any]:
+    """The cells of ``base_cells`` in column order, each through ``cell``: shared by every row of a record."""
+    client, course, session, admin = record["client"], record["course"], record["session"], record["administration"]
+    if not identifiers and "display_name" in client:
+        # As csv.DictWriter did: a record with identifiers after a first record without them is refused.
+        raise ValueError("dict contains fields not in fieldnames: 'display_name', 'birth_year'")
+    row = [client["id"]]
+    if identifiers:
+        row += [client.get("display_name"), client.get("birth_year")]
+    row += [
+        course["start_date"],
+        course["planned_sessions"],
+        LIST_SEPARATOR.join(course["problem_areas"]),
+        course.get("protocol"),
+        session["number"],
+        session["date"],
+        session["phase"],
+        admin["id"],
+        admin["instrument_id"],
+        admin["instrument_version"],
+        admin["respondent"],
+        admin["finished_at"],
+    ]
+    return [v if type(v) in _PLAIN else cell(v) for v in row]
+
+
 def write(rows: Iterable[dict], out: IO[str], *, items: bool = False, **options: Any) -> None:
-    writer = None
+    # csv.writer with the cells in ``columns`` order: the same bytes csv.DictWriter wrote, without a dict
+    # built and reordered for every row (see docs/performance.md).
+    writerow = None
+    identifiers = False
     for record in rows:
-        if writer is None:  # the header follows the first record (identifiers present or not)
-            writer = csv.DictWriter(out, columns(items, "display_name" in record["client"]), lineterminator="\n")
-            writer.writeheader()
-        base = base_cells(record)
+        if writerow is None:  # the header follows the first record (identifiers present or not)
+            identifiers = "display_name" in record["client"]
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow(columns(items, identifiers))
+            writerow = writer.writerow
+        base = _base_row(record, identifiers)
         score = record.get("score") or {}
         total = score.get("total") or {}
         if items:
-            for response in record["responses"]:
-                writer.writerow({k: cell(v) for k, v in {
-                    **base,
-                    "item": response["item_id"],
-                    "value": response["value"],
-                    "status": response["status"],
-                    "total": total.get("value"),
-                    "band": total.get("band"),
-                    "critical_items": critical_items(score),
-                    "scorer": score.get("scorer"),
-                }.items()})
-        else:
-            for scale in [total, *score.get("subscales", [])] if total else []:
-                writer.writerow({k: cell(v) for k, v in {
-                    **base,
-                    "scale": scale["id"],
-                    "score": scale.get("value"),
-                    "band": scale.get("band"),
-                    "band_severity": scale.get("band_severity"),
-                    "answered": scale.get("answered"),
-                    "missing": scale.get("missing"),
-                    "prorated": scale.get("prorated"),
-                    "critical_items": critical_items(score) if scale is total else "",
-                    "scorer": score.get("scorer"),
-                }.items()})
-    if writer is None:  # an empty export still has its header
+            responses = record["responses"]
+            if responses:
+                tail = [cell(total.get("value")), cell(total.get("band")), cell(critical_items(score)),
+                        cell(score.get("scorer"))]
+                for response in responses:
+                    writerow(base + [cell(response["item_id"]), cell(response["value"]), cell(response["status"])]
+                             + tail)
+        elif total:
+            scorer = cell(score.get("scorer"))
+            for scale in [total, *score.get("subscales", [])]:
+                cells = [
+                    scale["id"],
+                    scale.get("value"),
+                    scale.get("band"),
+                    scale.get("band_severity"),
+                    scale.get("answered"),
+                    scale.get("missing"),
+                    scale.get("prorated"),
+                    critical_items(score) if scale is total else "",
+                ]
+                writerow(base + [v if type(v) in _PLAIN else cell(v) for v in cells] + [scorer])
+    if writerow is None:  # an empty export still has its header
         csv.writer(out, lineterminator="\n").writerow(columns(items))

@@ -54,8 +54,13 @@ def iter_records(
     include_identifiers: bool = False,
     deidentify: Any = None,
     batch: int = BATCH,
+    responses: bool = True,
 ) -> Iterator[dict]:
-    """Yield one export record per completed administration (see :mod:`ipt_measures.exporters`)."""
+    """Yield one export record per completed administration (see :mod:`ipt_measures.exporters`).
+
+    With ``responses=False`` (a format that writes no item responses) every record has ``"responses": []``
+    and the responses table is not read.
+    """
     where, params = _client_filter(client_ids)
     if deidentify is not None:
         # Ordered by pseudonym, not by the original id: rows sorted by original id would let anyone who
@@ -73,15 +78,18 @@ def iter_records(
     if began:
         conn.execute("BEGIN")
     cursor = conn.cursor()
+    cursor.row_factory = None  # plain tuples, unpacked in _COLUMNS order: quicker than sqlite3.Row by name
     try:
         cursor.execute(_SELECT + where + order, params)
+        if tuple(d[0] for d in cursor.description) != _COLUMNS:
+            raise RuntimeError("the export query's columns are not those _record unpacks")
         while True:
             rows = cursor.fetchmany(batch)
             if not rows:
                 break
-            responses = _responses(store, [row["administration_id"] for row in rows])
+            answers = _responses(store, [row[_ADMINISTRATION] for row in rows]) if responses else {}
             for row in rows:
-                record = _record(row, responses.get(row["administration_id"], []), item_orders, include_identifiers)
+                record = _record(row, answers.get(row[_ADMINISTRATION], []), item_orders, include_identifiers)
                 yield deidentify.record(record) if deidentify is not None else record
     finally:
         cursor.close()
@@ -110,36 +118,64 @@ def _item_orders() -> dict[str, dict[str, int]]:
     }
 
 
-def _record(row: Any, responses: list[dict], item_orders: dict, include_identifiers: bool) -> dict:
-    client = {"id": row["client_id"]}
+_COLUMNS = (
+    "client_id", "display_name", "birth_year",
+    "start_date", "planned_sessions", "problem_areas", "protocol", "end_date", "end_reason",
+    "session_number", "session_date", "phase",
+    "administration_id", "instrument_id", "instrument_version", "respondent", "status", "source",
+    "started_at", "finished_at",
+    "score_data",
+)
+_ADMINISTRATION = _COLUMNS.index("administration_id")
+
+# Decoded problem-area lists by their JSON text: a caseload has only a handful of distinct ones. Each
+# record gets its own copy of the list, so a writer that changes one changes nothing else.
+_problem_areas: dict[str, list] = {}
+
+
+def _decode_problem_areas(text: str) -> list:
+    decoded = _problem_areas.get(text)
+    if decoded is None:
+        decoded = json.loads(text)
+        if len(_problem_areas) >= 256:
+            _problem_areas.clear()
+        _problem_areas[text] = decoded
+    return list(decoded)
+
+
+def _record(row: tuple, responses: list[dict], item_orders: dict, include_identifiers: bool) -> dict:
+    (client_id, display_name, birth_year, start_date, planned_sessions, problem_areas, protocol, end_date,
+     end_reason, session_number, session_date, phase, administration_id, instrument_id, instrument_version,
+     respondent, status, source, started_at, finished_at, score_data) = row
+    client = {"id": client_id}
     if include_identifiers:
-        client["display_name"] = row["display_name"]
-        client["birth_year"] = row["birth_year"]
-    order = item_orders.get(row["instrument_id"])
-    if order:
+        client["display_name"] = display_name
+        client["birth_year"] = birth_year
+    order = item_orders.get(instrument_id)
+    if order and responses:
         responses = sorted(responses, key=lambda r: order.get(r["item_id"], len(order)))
     return {
         "client": client,
         "course": {
-            "start_date": row["start_date"],
-            "planned_sessions": row["planned_sessions"],
-            "problem_areas": json.loads(row["problem_areas"]),
-            "protocol": row["protocol"],
-            "end_date": row["end_date"],
-            "end_reason": row["end_reason"],
+            "start_date": start_date,
+            "planned_sessions": planned_sessions,
+            "problem_areas": _decode_problem_areas(problem_areas),
+            "protocol": protocol,
+            "end_date": end_date,
+            "end_reason": end_reason,
         },
-        "session": {"number": row["session_number"], "date": row["session_date"], "phase": row["phase"]},
+        "session": {"number": session_number, "date": session_date, "phase": phase},
         "administration": {
-            "id": row["administration_id"],
-            "instrument_id": row["instrument_id"],
-            "instrument_version": row["instrument_version"],
-            "respondent": row["respondent"],
-            "status": row["status"],
-            "source": row["source"],
-            "started_at": row["started_at"],
-            "finished_at": row["finished_at"],
+            "id": administration_id,
+            "instrument_id": instrument_id,
+            "instrument_version": instrument_version,
+            "respondent": respondent,
+            "status": status,
+            "source": source,
+            "started_at": started_at,
+            "finished_at": finished_at,
         },
         "responses": responses,
-        "score": json.loads(row["score_data"]) if row["score_data"] else None,
+        "score": json.loads(score_data) if score_data else None,
         "deidentified": False,
     }
