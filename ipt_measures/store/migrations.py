@@ -99,4 +99,13 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX audit_client ON audit(client_id, id);
         """,
     ),
+    (
+        "0002_active_courses_index",
+        """
+        -- The active courses (no end date yet): what `ipt caseload` starts from. A partial index holds
+        -- only those rows, so the caseload reads the few active courses, then their sessions and
+        -- administrations through the existing indexes, instead of scanning every course ever held.
+        CREATE INDEX courses_active ON courses(client_id) WHERE end_date IS NULL;
+        """,
+    ),
 ]
