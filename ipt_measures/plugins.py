@@ -10,7 +10,6 @@ the command line keeps working.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Any, Callable, Optional
 

@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from ipt_measures import hookimpl
+from ipt_measures.errors import InvalidAnswers
 from ipt_measures.plugins import build_registry, use_registry
 
 from conftest import ROOT, make_plugin_dist, run_ipt
@@ -16,6 +17,7 @@ BROKEN_IMPORT = "import nonexistent_module_for_ipt_test\n"
 
 INVALID_INSTRUMENT = f"""
 from ipt_measures import hookimpl
+from ipt_measures.errors import InvalidAnswers
 @hookimpl
 def register_instruments(register):
     bad = {definition(id="bad-scale")!r}
@@ -26,6 +28,7 @@ def register_instruments(register):
 
 DUPLICATE_PHQ9 = f"""
 from ipt_measures import hookimpl
+from ipt_measures.errors import InvalidAnswers
 @hookimpl
 def register_instruments(register):
     register({definition(id="phq9", name="Impostor")!r})
@@ -33,6 +36,7 @@ def register_instruments(register):
 
 MISSPELLED_HOOK = """
 from ipt_measures import hookimpl
+from ipt_measures.errors import InvalidAnswers
 @hookimpl
 def register_instrument(register):
     pass
@@ -229,3 +233,18 @@ def test_plugin_problems_reach_stderr_on_any_command(broken_site):
     assert scored.returncode == 0
     assert "ipt: plugin ipt_duplicate: duplicate instrument id 'phq9' refused" in scored.stderr
     assert scored.stderr.count("ipt_broken_import") == 1
+
+
+class MutatingScorer:
+    """A scoring plugin that (wrongly) changes the answers it is given before handing them on."""
+
+    @hookimpl(tryfirst=True)
+    def score_instrument(self, instrument, answers):
+        answers["1"] = 7
+        return None
+
+
+def test_answers_changed_by_a_plugin_are_checked_again():
+    registry = build_registry(MutatingScorer())
+    with pytest.raises(InvalidAnswers, match="phq9 item 1: 7 is not an allowed answer"):
+        registry.score("phq9", [0] * 9)

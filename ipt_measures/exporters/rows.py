@@ -8,6 +8,7 @@ responses primary key. Only a batch is ever held.
 from __future__ import annotations
 
 import json
+import sqlite3
 from typing import Any, Iterator, Optional
 
 BATCH = 500
@@ -92,9 +93,14 @@ def iter_records(
                 record = _record(row, answers.get(row[_ADMINISTRATION], []), item_orders, include_identifiers)
                 yield deidentify.record(record) if deidentify is not None else record
     finally:
-        cursor.close()
-        if began and conn.in_transaction:
-            conn.execute("COMMIT")
+        # An export abandoned part-way (a closed pipe, an error) may be finalised after the store has
+        # closed its connection; there is then nothing left to close or commit.
+        try:
+            cursor.close()
+            if began and conn.in_transaction:
+                conn.execute("COMMIT")
+        except sqlite3.ProgrammingError:
+            pass
 
 
 def _responses(store: Any, administration_ids: list[int]) -> dict[int, list[dict]]:
