@@ -95,7 +95,7 @@ def _base_row(record: dict, identifiers: bool) -> list[Any]:
 
 def write(rows: Iterable[dict], out: IO[str], *, items: bool = False, **options: Any) -> None:
     # csv.writer with the cells in ``columns`` order: the same bytes csv.DictWriter wrote, without a dict
-    # built and reordered for every row (see docs/performance.md).
+    # built and reordered for every row (see the README, Performance).
     writerow = None
     identifiers = False
     for record in rows:
