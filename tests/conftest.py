@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -103,3 +105,21 @@ def readme_section(title: str) -> str:
     if start is None:
         raise AssertionError(f"README has no section {title!r}")
     return start + "".join(out)
+
+
+def db_digest(path, check_integrity: bool = False) -> str:
+    """A digest of a database's content (not its bytes: SQLite may touch the header on a read).
+
+    Tests compare digests before and after a refused command to show nothing stored changed.
+    """
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        h = hashlib.sha256()
+        for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"):
+            for row in conn.execute(f"SELECT * FROM {table} ORDER BY rowid"):
+                h.update(repr(tuple(row)).encode())
+        if check_integrity:
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        conn.close()
+    return h.hexdigest()

@@ -8,7 +8,6 @@ over every instrument in tests/test_instrument_contract.py; here the target is w
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sqlite3
@@ -27,7 +26,7 @@ from ipt_measures.cli import cli
 from ipt_measures.plugins import use_registry
 from ipt_measures.store import open_store
 
-from conftest import ROOT
+from conftest import ROOT, db_digest
 
 # The same examples on every run, so an unrelated change never turns the suite red by chance. To search for
 # new gaps: IPT_FUZZ_RANDOM=1 IPT_FUZZ_EXAMPLES=5000 python -m pytest tests/test_hostile_input.py
@@ -85,14 +84,7 @@ COMMANDS = command_paths()
 
 
 def digest(path):
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    h = hashlib.sha256()
-    for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"):
-        for row in conn.execute(f"SELECT * FROM {table} ORDER BY rowid"):
-            h.update(repr(tuple(row)).encode())
-    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    conn.close()
-    return h.hexdigest()
+    return db_digest(path, check_integrity=True)
 
 
 @pytest.fixture

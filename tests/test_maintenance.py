@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sqlite3
 import stat
@@ -18,7 +17,7 @@ from ipt_measures.maintenance import backup, doctor
 from ipt_measures.plugins import build_registry, use_registry
 from ipt_measures.store import open_store
 
-from conftest import ROOT
+from conftest import db_digest, ROOT
 
 
 @pytest.fixture
@@ -29,15 +28,6 @@ def demo_db(tmp_path):
     return path
 
 
-def digest(path):
-    """A digest of the database's content (not its bytes: SQLite may touch the header on read)."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    h = hashlib.sha256()
-    for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"):
-        for row in conn.execute(f"SELECT * FROM {table} ORDER BY rowid"):
-            h.update(repr(tuple(row)).encode())
-    conn.close()
-    return h.hexdigest()
 
 
 def status(checks, name):
@@ -45,10 +35,10 @@ def status(checks, name):
 
 
 def test_doctor_passes_a_sound_database_and_changes_nothing(invoke, demo_db):
-    before = digest(demo_db)
+    before = db_digest(demo_db)
     result = invoke("doctor", "--db", demo_db, "--json")
     assert result.exit_code == 0, result.output
-    assert digest(demo_db) == before
+    assert db_digest(demo_db) == before
     checks = doctor(demo_db)
     for name in ("database", "permissions", "integrity", "references", "schema", "records", "journal"):
         assert status(checks, name) == "ok", checks
@@ -128,7 +118,7 @@ def test_backup_is_a_complete_owner_only_copy(invoke, demo_db, tmp_path):
     result = invoke("backup", dest, "--db", demo_db)
     assert result.exit_code == 0, result.output
     assert stat.S_IMODE(dest.stat().st_mode) == 0o600
-    assert digest(dest) == digest(demo_db)
+    assert db_digest(dest) == db_digest(demo_db)
     assert sqlite3.connect(dest).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert not list(tmp_path.glob(".copy.db.*"))  # no partial file left behind
 
@@ -141,7 +131,7 @@ def test_backup_never_overwrites_without_force(invoke, demo_db, tmp_path):
     assert dest.read_bytes() == b"yesterday's backup"
     forced = invoke("backup", dest, "--db", demo_db, "--force")
     assert forced.exit_code == 0
-    assert digest(dest) == digest(demo_db)
+    assert db_digest(dest) == db_digest(demo_db)
 
 
 def test_backup_errors_are_one_line(invoke, demo_db, tmp_path):
