@@ -191,7 +191,7 @@ def test_first_session_walkthrough_runs_as_written(tmp_path):
     import subprocess
     import sys
 
-    from conftest import readme_section, ROOT
+    from conftest import readme_section
 
     doc = readme_section("A first session, step by step")
     assert "`1 2 1 1 0 1 1 0 0`, one per line, then `1`" in doc

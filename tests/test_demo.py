@@ -165,7 +165,7 @@ def test_the_commands_in_the_readme_demo_section_run(invoke, tmp_path, monkeypat
     """The README demo section's first example block, command by command, on an empty machine."""
     import shlex
 
-    from conftest import readme_section, ROOT
+    from conftest import readme_section
 
     text = readme_section("A synthetic caseload")
     block = text.split("```bash\n", 1)[1].split("```", 1)[0]

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, readme_section
+from conftest import readme_section
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -138,7 +138,7 @@ def test_progress_does_not_import_matplotlib(db):
 
 def test_documented_examples_match_the_real_output(invoke, db):
     """The README's review section shows real output of this synthetic caseload."""
-    from conftest import readme_section, ROOT
+    from conftest import readme_section
 
     text = readme_section("Following a course")
     for command in (["progress", "c-rec"], ["caseload"]):

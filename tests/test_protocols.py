@@ -135,7 +135,7 @@ def test_default_protocol_battery():
 
 
 def test_clinic_protocol_example_in_the_docs_is_valid():
-    from conftest import readme_section, ROOT
+    from conftest import readme_section
 
     text = readme_section("Measurement protocols")
     [code] = __import__("re").findall(r"```python\n(.*?)```", text, __import__("re").S)
