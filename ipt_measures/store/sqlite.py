@@ -356,20 +356,14 @@ class SQLiteStore:
         Answering an item again while the administration is in progress (going back) replaces the answer;
         after completion a change is an amendment (``amend_response``).
         """
-        if status not in ("answered", "skipped", "declined") or (status == "answered") != (value is not None):
-            raise UsageError("an answer has a value; a skipped or declined item has none")
+        _check_response(value, status)
         with self.transaction() as conn:
             row = conn.execute("SELECT status FROM administrations WHERE id = ?", (administration_id,)).fetchone()
             if row is None:
                 raise NotFound(f"no administration {administration_id}")
             if row["status"] != "in-progress":
                 raise UsageError(f"administration {administration_id} is {row['status']}; correct it with an amendment")
-            conn.execute(
-                "INSERT INTO responses (administration_id, item_id, value, status, answered_at) VALUES (?, ?, ?, ?, ?)"
-                " ON CONFLICT (administration_id, item_id) DO UPDATE SET value = excluded.value,"
-                " status = excluded.status, answered_at = excluded.answered_at",
-                (administration_id, item_id, value, status, now()),
-            )
+            conn.execute(_UPSERT_RESPONSE, (administration_id, item_id, value, status, now()))
 
     def responses(self, administration_id: int) -> dict[str, dict]:
         rows = self.query(
@@ -394,12 +388,10 @@ class SQLiteStore:
 
     def _insert_score(self, conn, administration_id: int, score: dict) -> None:
         conn.execute("UPDATE scores SET current = 0 WHERE administration_id = ? AND current = 1", (administration_id,))
-        total = score["total"]
         conn.execute(
             "INSERT INTO scores (administration_id, current, total, band, band_severity, flag_count, scorer, data,"
             " computed_at) VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?)",
-            (administration_id, total["value"], total["band"], total.get("band_severity"), len(score["flags"]),
-             score["scorer"], json.dumps(score, separators=(",", ":")), now()),
+            (administration_id, *_score_columns(score), now()),
         )
 
     def abandon_administration(self, administration_id: int, reason: str = "") -> None:
@@ -426,12 +418,7 @@ class SQLiteStore:
         old_text = "missing" if old is None else (str(old["value"]) if old["status"] == "answered" else old["status"])
         new_text = str(value) if status == "answered" else status
         with self.transaction() as conn:
-            conn.execute(
-                "INSERT INTO responses (administration_id, item_id, value, status, answered_at) VALUES (?, ?, ?, ?, ?)"
-                " ON CONFLICT (administration_id, item_id) DO UPDATE SET value = excluded.value,"
-                " status = excluded.status, answered_at = excluded.answered_at",
-                (administration_id, item_id, value, status, now()),
-            )
+            conn.execute(_UPSERT_RESPONSE, (administration_id, item_id, value, status, now()))
             self._audit(conn, admin["client_id"], "amendment", "response", f"{administration_id}/{item_id}",
                         f"item {item_id}", old_text, new_text, reason)
             old_total = conn.execute(
@@ -491,8 +478,7 @@ class SQLiteStore:
         client_id = self.get_course(session["course_id"])["client_id"]
         rows = list(responses)
         for _, value, status in rows:
-            if status not in ("answered", "skipped", "declined") or (status == "answered") != (value is not None):
-                raise UsageError("an answer has a value; a skipped or declined item has none")
+            _check_response(value, status)
         stamp = now()
         with self.transaction() as conn:
             cur = conn.execute(
@@ -501,15 +487,11 @@ class SQLiteStore:
                 (session_id, instrument_id, instrument_version, respondent, source, stamp, stamp),
             )
             admin_id = cur.lastrowid
-            conn.executemany(
-                "INSERT INTO responses (administration_id, item_id, value, status, answered_at) VALUES (?, ?, ?, ?, ?)",
-                [(admin_id, item, value, status, stamp) for item, value, status in rows],
-            )
+            conn.executemany(_INSERT_RESPONSE, [(admin_id, item, value, status, stamp) for item, value, status in rows])
             self._insert_score(conn, admin_id, score)
             self._audit(conn, client_id, "administration entered", "administration", admin_id,
                         new=f"{instrument_id} total {score['total']['value']} ({source})")
         return admin_id
-
 
     # -- bulk ----------------------------------------------------------------------------------------
 
@@ -622,11 +604,7 @@ class SQLiteStore:
                                a.get("finished_at") or stamp, key))
                 responses.extend((admin_id, item, value, status, a.get("finished_at") or stamp)
                                  for item, value, status in record["responses"])
-                score = record["score"]
-                total = score["total"]
-                scores.append((next_score, admin_id, total["value"], total["band"], total.get("band_severity"),
-                               len(score["flags"]), score["scorer"], json.dumps(score, separators=(",", ":")),
-                               stamp))
+                scores.append((next_score, admin_id, *_score_columns(record["score"]), stamp))
                 next_score += 1
                 per_client[client_id] = per_client.get(client_id, 0) + 1
             conn.executemany(
@@ -634,10 +612,7 @@ class SQLiteStore:
                 " source, started_at, finished_at, import_key) VALUES (?, ?, ?, ?, ?, 'complete', ?, ?, ?, ?)",
                 admins,
             )
-            conn.executemany(
-                "INSERT INTO responses (administration_id, item_id, value, status, answered_at) VALUES (?, ?, ?, ?, ?)",
-                responses,
-            )
+            conn.executemany(_INSERT_RESPONSE, responses)
             conn.executemany(
                 "INSERT INTO scores (id, administration_id, current, total, band, band_severity, flag_count, scorer,"
                 " data, computed_at) VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?)",
@@ -648,6 +623,28 @@ class SQLiteStore:
                 [(stamp, actor, client, f"{n} administration(s)") for client, n in per_client.items()],
             )
             counts["stored"] += len(admins)
+
+
+def _check_response(value: Optional[int], status: str) -> None:
+    if status not in ("answered", "skipped", "declined") or (status == "answered") != (value is not None):
+        raise UsageError("an answer has a value; a skipped or declined item has none")
+
+
+# Going back during an administration, and amending after it, both replace an item's one stored response.
+_UPSERT_RESPONSE = (
+    "INSERT INTO responses (administration_id, item_id, value, status, answered_at) VALUES (?, ?, ?, ?, ?)"
+    " ON CONFLICT (administration_id, item_id) DO UPDATE SET value = excluded.value,"
+    " status = excluded.status, answered_at = excluded.answered_at"
+)
+_INSERT_RESPONSE = "INSERT INTO responses (administration_id, item_id, value, status, answered_at) VALUES (?, ?, ?, ?, ?)"
+
+
+def _score_columns(score: dict) -> tuple:
+    """A score's indexed columns (total, band, band_severity, flag_count, scorer) and its JSON ``data``."""
+    total = score["total"]
+    return (total["value"], total["band"], total.get("band_severity"), len(score["flags"]), score["scorer"],
+            json.dumps(score, separators=(",", ":")))
+
 
 def _course(row: sqlite3.Row) -> dict:
     course = dict(row)
