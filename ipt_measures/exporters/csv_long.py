@@ -40,35 +40,13 @@ def cell(value: Any) -> Any:
     return value
 
 
-def base_cells(record: dict) -> dict[str, Any]:
-    course, session, admin = record["course"], record["session"], record["administration"]
-    cells = {
-        "client_id": record["client"]["id"],
-        "course_start": course["start_date"],
-        "planned_sessions": course["planned_sessions"],
-        "problem_areas": LIST_SEPARATOR.join(course["problem_areas"]),
-        "protocol": course.get("protocol"),
-        "session": session["number"],
-        "session_date": session["date"],
-        "phase": session["phase"],
-        "administration": admin["id"],
-        "instrument": admin["instrument_id"],
-        "instrument_version": admin["instrument_version"],
-        "respondent": admin["respondent"],
-        "completed_at": admin["finished_at"],
-    }
-    if "display_name" in record["client"]:
-        cells["display_name"] = record["client"]["display_name"]
-        cells["birth_year"] = record["client"]["birth_year"]
-    return cells
-
-
 def critical_items(score: dict) -> str:
     return LIST_SEPARATOR.join(dict.fromkeys(flag["item"] for flag in score.get("flags", [])))
 
 
 def _base_row(record: dict, identifiers: bool) -> list[Any]:
-    """The cells of ``base_cells`` in column order, each through ``cell``: shared by every row of a record."""
+    """The client, course, session and administration cells in ``columns`` order, each through ``cell``:
+    shared by every row of a record."""
     client, course, session, admin = record["client"], record["course"], record["session"], record["administration"]
     if not identifiers and "display_name" in client:
         # As csv.DictWriter did: a record with identifiers after a first record without them is refused.
