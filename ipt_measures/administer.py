@@ -17,6 +17,7 @@ from typing import Any, Optional, Protocol
 
 from .errors import UsageError
 from .models import Flag, Instrument, Item, ResponseOption
+from .scoring import critical_flags
 
 
 class Administration:
@@ -92,12 +93,8 @@ class Administration:
         return self.flags_for(item, value)
 
     def flags_for(self, item: Item, value: Optional[int]) -> list[Flag]:
-        flags = []
-        for rule in self.instrument.critical:
-            if rule.item == item.id and rule.raised_by(value):
-                label = next((o.label for o in self.options(item) if o.value == value), str(value))
-                flags.append(Flag(item=item.id, value=value, answer=label, kind=rule.kind, message=rule.message))
-        return flags
+        """The critical flags this one answer raises: the scorer's own rule, asked about this item alone."""
+        return critical_flags(self.instrument, {item.id: value})
 
     def can_skip(self, item: Optional[Item] = None) -> tuple[bool, str]:
         """Whether the current item may be skipped, and why not.
