@@ -55,6 +55,19 @@ class Exporter:
         self.name, self.writer, self.description, self.suffix, self.plugin = name, writer, description, suffix, plugin
 
 
+class _Collected:
+    """A Registry attribute that collects the plugins' registrations the first time it is read."""
+
+    def __set_name__(self, owner, name):
+        self.private = "_" + name
+
+    def __get__(self, registry, owner=None):
+        if registry is None:
+            return self
+        registry.collect()
+        return getattr(registry, self.private)
+
+
 class Registry:
     """Everything the loaded plugins registered, validated, with every problem kept for reporting."""
 
@@ -70,31 +83,11 @@ class Registry:
 
     # What plugins registered is collected on first use, not at load: `ipt --help` needs only the
     # plugin manager (for extra commands), and validating every instrument costs pydantic's import.
-
-    @property
-    def instruments(self) -> dict[str, Any]:
-        self.collect()
-        return self._instruments
-
-    @property
-    def instrument_plugin(self) -> dict[str, str]:
-        self.collect()
-        return self._instrument_plugin
-
-    @property
-    def protocols(self) -> dict[str, Any]:
-        self.collect()
-        return self._protocols
-
-    @property
-    def protocol_plugin(self) -> dict[str, str]:
-        self.collect()
-        return self._protocol_plugin
-
-    @property
-    def exporters(self) -> dict[str, Exporter]:
-        self.collect()
-        return self._exporters
+    instruments = _Collected()  # id -> Instrument
+    instrument_plugin = _Collected()  # instrument id -> plugin name
+    protocols = _Collected()  # id -> Protocol
+    protocol_plugin = _Collected()  # protocol id -> plugin name
+    exporters = _Collected()  # format name -> Exporter
 
     # -- building ------------------------------------------------------------------------------
 
@@ -199,15 +192,14 @@ class Registry:
 
     def score(self, instrument_id: str, answers: Any):
         """Check answers, then let the first scorer that answers for the instrument score them."""
-        from .scoring import _checked_once, answers_from_list, check_answers
+        from .scoring import answers_from_list, check_answers
 
         instrument = self.instrument(instrument_id)
         if isinstance(answers, dict):
             checked = check_answers(instrument, answers)
         else:
             checked = answers_from_list(instrument, list(answers))
-        # Checked here once: the generic scorer trusts this mark rather than checking a second time.
-        return self.pm.hook.score_instrument(instrument=instrument, answers=_checked_once(instrument, checked))
+        return self.pm.hook.score_instrument(instrument=instrument, answers=checked)
 
     def alerts(self, instrument: Any, score: Any, previous: list[Any]) -> list[dict]:
         """Alerts from every plugin; the critical items on the score come first and are never dropped."""
