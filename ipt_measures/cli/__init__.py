@@ -101,8 +101,11 @@ def _report_plugin_problems() -> None:
     registry = plugins._registry
     if registry is None:
         return
-    for name, error in registry.errors:
-        click.echo(f"ipt: plugin {name}: {error}", err=True)
+    # What is known so far, without collecting registrations just to report on them: a command that never
+    # used an instrument need not pay for validating every one (load failures are always known).
+    for info in registry.plugins.values():
+        for error in info.errors:
+            click.echo(f"ipt: plugin {info.name}: {error}", err=True)
 
 
 def run_reporting_errors(call):
