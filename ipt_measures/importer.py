@@ -351,6 +351,7 @@ class _Group:
         self.head: Optional[dict] = None
         self.head_line = first_line
         self.instrument: Any = None
+        self.context: dict = {}  # the head row's client, course and session fields, checked and parsed once
         self.responses: list[tuple[str, Optional[int], str]] = []
         self.items: set[str] = set()
         self.problems: list[Rejection] = []
@@ -363,7 +364,7 @@ class _Group:
             self.head, self.head_line = row, line
             try:
                 self.instrument = _instrument_for(row["instrument"], row.get("instrument_version") or None)
-                self._check_head(row)
+                self.context = self._check_head(row)
             except ValueError as exc:
                 self.problems.append(Rejection(f"line {line}", str(exc)))
                 self.context_error = True
@@ -389,11 +390,13 @@ class _Group:
         self.items.add(item_id)
         self.responses.append((item_id, value, status))
 
-    def _check_head(self, row: dict) -> None:
+    def _check_head(self, row: dict) -> dict:
+        """Check the fields every row of the administration repeats; returns them parsed for the record."""
         _check_client_id(row["client_id"])
-        _iso_date(row["course_start"], "course_start")
-        _check_course(row["planned_sessions"], [a for a in row["problem_areas"].split(";") if a])
-        if _int(row["session"], "session") < 1:
+        start = _iso_date(row["course_start"], "course_start")
+        planned, areas = _check_course(row["planned_sessions"], [a for a in row["problem_areas"].split(";") if a])
+        number = _int(row["session"], "session")
+        if number < 1:
             raise ValueError("session numbers start at 1")
         _iso_date(row["session_date"], "session_date")
         if row["phase"] not in PHASES:
@@ -402,12 +405,19 @@ class _Group:
             raise ValueError(f"respondent {row['respondent']!r} is not one of {', '.join(RESPONDENTS)}")
         if row.get("completed_at"):
             _iso_datetime(row["completed_at"], "completed_at")
-        if row.get("total"):
-            _number(row["total"], "total")
+        total = _number(row["total"], "total") if row.get("total") else None
+        year = None
         if row.get("birth_year"):
             year = _int(row["birth_year"], "birth_year")
             if not 1900 <= year <= 2100:
                 raise ValueError(f"birth_year {year} is outside 1900-2100")
+        return {
+            "birth_year": year,
+            "course": {"start_date": start, "planned_sessions": planned, "problem_areas": areas,
+                       "protocol": row.get("protocol") or None},
+            "session": {"number": number, "date": row["session_date"], "phase": row["phase"]},
+            "total": total,
+        }
 
     def where(self) -> str:
         return f"line {self.first}" if self.first == self.last else f"lines {self.first}-{self.last}"
@@ -418,22 +428,18 @@ class _Group:
         row, instrument = self.head, self.instrument
         if not self.responses:
             return [Rejection(self.where(), "no item responses")]
+        context = self.context
         try:
-            score = _rescore(instrument, self.responses, float(row["total"]) if row.get("total") else None)
+            score = _rescore(instrument, self.responses, context["total"])
         except (ValueError, IptError) as exc:
             return [Rejection(self.where(), str(exc))]
         completed = row.get("completed_at") or None
         return {
             "client_id": row["client_id"],
             "display_name": row.get("display_name") or None,
-            "birth_year": _int(row["birth_year"], "birth_year") if row.get("birth_year") else None,
-            "course": {
-                "start_date": _iso_date(row["course_start"], "course_start"),
-                "planned_sessions": _int(row["planned_sessions"], "planned_sessions"),
-                "problem_areas": [a for a in row["problem_areas"].split(";") if a],
-                "protocol": row.get("protocol") or None,
-            },
-            "session": {"number": _int(row["session"], "session"), "date": row["session_date"], "phase": row["phase"]},
+            "birth_year": context["birth_year"],
+            "course": context["course"],
+            "session": context["session"],
             "administration": {
                 "instrument_id": instrument.id,
                 "instrument_version": instrument.version,
