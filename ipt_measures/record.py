@@ -142,15 +142,16 @@ def list_sessions(store, client_id: str) -> list[dict]:
 
 
 def amend_session(store, client_id: str, number: int, reason: str, *, date: Optional[str] = None,
-                  phase: Optional[str] = None) -> dict:
-    """Correct a session's date or phase: an amendment with who, when, why, old and new."""
+                  phase: Optional[str] = None, actor: Optional[str] = None) -> dict:
+    """Correct a session's date or phase: an amendment with who (``actor``, default $IPT_USER, else the
+    login name), when, why, old and new."""
     if date is None and phase is None:
         raise UsageError("give --date or --phase to amend")
     session = get_session(store, client_id, number)
     if date is not None:
-        session = store.amend_session(session["id"], "date", _check_date(date), reason)
+        session = store.amend_session(session["id"], "date", _check_date(date), reason, actor=actor)
     if phase is not None:
-        session = store.amend_session(session["id"], "phase", phase, reason)
+        session = store.amend_session(session["id"], "phase", phase, reason, actor=actor)
     return session
 
 
@@ -469,8 +470,9 @@ def find_administration(store, client_id: str, instrument_id: Optional[str] = No
 def amend_response(store, client_id: str, item_id: str, value: Optional[int], reason: str, *,
                    status: str = "answered", instrument_id: Optional[str] = None,
                    session_number: Optional[int] = None, administration_id: Optional[int] = None,
-                   registry=None) -> Result:
-    """Correct one answer of a completed administration; the score is recomputed and both are audited."""
+                   registry=None, actor: Optional[str] = None) -> Result:
+    """Correct one answer of a completed administration; the score is recomputed and both are audited
+    (as made by ``actor``, default $IPT_USER, else the login name)."""
     registry = _registry(registry)
     admin = find_administration(store, client_id, instrument_id, session_number, administration_id)
     instrument = registry.instrument(admin["instrument_id"])
@@ -496,7 +498,7 @@ def amend_response(store, client_id: str, item_id: str, value: Optional[int], re
     answers[item.id] = value
     score = registry.score(instrument.id, answers)
     before = store.current_score(admin["id"])
-    store.amend_response(admin["id"], item.id, value, status, reason, score.model_dump(mode="json"))
+    store.amend_response(admin["id"], item.id, value, status, reason, score.model_dump(mode="json"), actor=actor)
     previous_total = before["total"]["value"] if before else None
     return _result(store, registry, instrument, store.get_administration(admin["id"]), score, previous_total)
 

@@ -19,29 +19,6 @@ def _by_option(func):
                         help="Who makes the correction (default: $IPT_USER, else the login name).")(func)
 
 
-class _ActingAs:
-    """Record ``--by NAME`` as the actor of the audit entries written inside the block."""
-
-    def __init__(self, name):
-        self.name = name
-
-    def __enter__(self):
-        import os
-
-        self.old = os.environ.get("IPT_USER")
-        if self.name:
-            os.environ["IPT_USER"] = self.name
-
-    def __exit__(self, *exc):
-        import os
-
-        if self.name:
-            if self.old is None:
-                os.environ.pop("IPT_USER", None)
-            else:
-                os.environ["IPT_USER"] = self.old
-
-
 def _date_option(help_text):
     return click.option("--date", "date", metavar="YYYY-MM-DD", default=None, help=help_text)
 
@@ -306,8 +283,8 @@ def session_amend(client_id, number, date, phase, reason, actor, db_path):
     """
     from .. import record
 
-    with open_store(db_path) as store, _ActingAs(actor):
-        s = record.amend_session(store, client_id, number, reason, date=date, phase=phase)
+    with open_store(db_path) as store:
+        s = record.amend_session(store, client_id, number, reason, date=date, phase=phase, actor=actor)
     click.echo(f"Amended session {s['number']} of {client_id}: {s['date']}, {s['phase']} phase.")
 
 
@@ -680,10 +657,10 @@ def amend(client_id, instrument_id, session_number, administration_id, item_id, 
 
     if mark and value is not None:
         raise UsageError("give --value, or --skipped/--declined, not both")
-    with open_store(db_path) as store, _ActingAs(actor):
+    with open_store(db_path) as store:
         result = record.amend_response(
             store, client_id, item_id, value, reason, status=mark or "answered", instrument_id=instrument_id,
-            session_number=session_number, administration_id=administration_id,
+            session_number=session_number, administration_id=administration_id, actor=actor,
         )
     if as_json:
         print_json(result.as_dict())

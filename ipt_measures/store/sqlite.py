@@ -197,11 +197,12 @@ class SQLiteStore:
 
     # -- audit -------------------------------------------------------------------------------------
 
-    def _audit(self, conn, client_id, action, entity=None, entity_id=None, field=None, old=None, new=None, reason=None):
+    def _audit(self, conn, client_id, action, entity=None, entity_id=None, field=None, old=None, new=None, reason=None,
+               actor=None):
         conn.execute(
             "INSERT INTO audit (at, actor, client_id, action, entity, entity_id, field, old_value, new_value, reason)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (now(), _actor(), client_id, action, entity, None if entity_id is None else str(entity_id), field,
+            (now(), actor or _actor(), client_id, action, entity, None if entity_id is None else str(entity_id), field,
              None if old is None else str(old), None if new is None else str(new), reason),
         )
 
@@ -309,8 +310,10 @@ class SQLiteStore:
     def sessions(self, course_id: int) -> list[dict]:
         return [dict(r) for r in self.query("SELECT * FROM sessions WHERE course_id = ? ORDER BY number", (course_id,))]
 
-    def amend_session(self, session_id: int, field: str, value: str, reason: str) -> dict:
-        """Correct a session's date or phase: recorded as an amendment with the old and new value."""
+    def amend_session(self, session_id: int, field: str, value: str, reason: str, *, actor: Optional[str] = None) -> dict:
+        """Correct a session's date or phase: recorded as an amendment with the old and new value.
+
+        ``actor`` is who makes the correction (default: $IPT_USER, else the login name)."""
         if field not in ("date", "phase"):
             raise UsageError("only a session's date or phase can be amended")
         if field == "phase" and value not in PHASES:
@@ -321,7 +324,8 @@ class SQLiteStore:
         course = self.get_course(session["course_id"])
         with self.transaction() as conn:
             conn.execute(f"UPDATE sessions SET {field} = ? WHERE id = ?", (value, session_id))
-            self._audit(conn, course["client_id"], "amendment", "session", session_id, field, session[field], value, reason)
+            self._audit(conn, course["client_id"], "amendment", "session", session_id, field, session[field], value, reason,
+                        actor)
         return self.get_session(session_id)
 
     # -- administrations and responses -------------------------------------------------------------
@@ -406,9 +410,12 @@ class SQLiteStore:
                         reason=reason or None)
 
     def amend_response(
-        self, administration_id: int, item_id: str, value: Optional[int], status: str, reason: str, score: dict
+        self, administration_id: int, item_id: str, value: Optional[int], status: str, reason: str, score: dict,
+        *, actor: Optional[str] = None,
     ) -> None:
-        """Correct an answer of a completed administration, with the recomputed score, as one amendment."""
+        """Correct an answer of a completed administration, with the recomputed score, as one amendment.
+
+        ``actor`` is who makes the correction (default: $IPT_USER, else the login name)."""
         if not reason or not reason.strip():
             raise UsageError("an amendment needs a reason")
         admin = self.get_administration(administration_id)
@@ -420,13 +427,13 @@ class SQLiteStore:
         with self.transaction() as conn:
             conn.execute(_UPSERT_RESPONSE, (administration_id, item_id, value, status, now()))
             self._audit(conn, admin["client_id"], "amendment", "response", f"{administration_id}/{item_id}",
-                        f"item {item_id}", old_text, new_text, reason)
+                        f"item {item_id}", old_text, new_text, reason, actor)
             old_total = conn.execute(
                 "SELECT total FROM scores WHERE administration_id = ? AND current = 1", (administration_id,)
             ).fetchone()
             self._insert_score(conn, administration_id, score)
             self._audit(conn, admin["client_id"], "score recomputed", "administration", administration_id, "total",
-                        None if old_total is None else old_total[0], score["total"]["value"], reason)
+                        None if old_total is None else old_total[0], score["total"]["value"], reason, actor)
 
     def current_score(self, administration_id: int) -> Optional[dict]:
         row = self.conn.execute(
