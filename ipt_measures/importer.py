@@ -149,10 +149,13 @@ def _already_stored(store: Any, keys: list[str]) -> int:
 def _with_progress(parse, path: Path, progress, stage: str) -> Iterator[Parsed]:
     if progress is None:
         yield from parse(path)
-        return
-    total = path.stat().st_size if parse is parse_csv else _fhir_entry_count(path)
-    with progress(stage, total) as bar:
-        yield from parse(path, bar.update)
+    elif parse is parse_csv:
+        with progress(stage, path.stat().st_size) as bar:
+            yield from parse_csv(path, bar.update)
+    else:  # the bar counts entries: the Bundle is read once for its length and its responses
+        entries = _entries(_load_json(path), path)
+        with progress(stage, len(entries)) as bar:
+            yield from _parse_entries(entries, bar.update)
 
 
 # -- shared checks ----------------------------------------------------------------------------------
@@ -504,19 +507,18 @@ def _entries(data: dict, path: Path) -> list[tuple[Optional[str], dict]]:
     return pairs
 
 
-def _fhir_entry_count(path: Path) -> int:
-    return len(_entries(_load_json(path), path))
-
-
 def parse_fhir(path: Path, update: Optional[Callable[[int], Any]] = None) -> Iterator[Parsed]:
     """Yield one record or list of rejections per QuestionnaireResponse in the file.
 
     A whole Bundle is read into memory (JSON has no streaming reader in the standard library); the long
     CSV is the format for very large transfers.
     """
+    yield from _parse_entries(_entries(_load_json(path), path), update)
+
+
+def _parse_entries(entries: list[tuple[Optional[str], dict]], update: Optional[Callable[[int], Any]]) -> Iterator[Parsed]:
     from .exporters import fhir as f
 
-    entries = _entries(_load_json(path), path)
     totals: dict[str, Any] = {}
     for n, (full_url, resource) in enumerate(entries, start=1):
         if resource.get("resourceType") == "Observation":
