@@ -83,6 +83,12 @@ def start_course(
     return store.start_course(client_id, _check_date(start_date, "start date"), planned_sessions, areas, protocol)
 
 
+def list_courses(store, client_id: str) -> list[dict]:
+    """Every course of a client, oldest first, with the number of sessions held in each."""
+    store.get_client(client_id)
+    return [{**c, "sessions_held": len(store.sessions(c["id"]))} for c in store.courses(client_id)]
+
+
 def active_course(store, client_id: str) -> dict:
     course = store.active_course(client_id)
     if course is None:
@@ -218,9 +224,15 @@ def resume(store, administration_id: int, registry=None) -> Administration:
     return Administration(store, instrument, administration_id)
 
 
-def abandon(store, administration_id: int, reason: str = "") -> None:
-    """Mark an interrupted administration abandoned (kept, never deleted; not scored)."""
+def abandon(store, administration_id: int, reason: str = "", client_id: Optional[str] = None) -> dict:
+    """Mark an interrupted administration abandoned (kept, never deleted; not scored). Returns it as it was.
+
+    With ``client_id``, an administration of another client is refused."""
+    admin = store.get_administration(administration_id)
+    if client_id is not None and admin["client_id"] != client_id:
+        raise UsageError(f"administration {administration_id} is not {client_id!r}'s")
     store.abandon_administration(administration_id, reason)
+    return admin
 
 
 def complete(store, engine: Administration, registry=None) -> Result:
@@ -262,10 +274,8 @@ def _previous_scores(store, admin: dict) -> list[tuple[dict, Any]]:
 def _change(instrument, baseline: Optional[float], current: Optional[float]) -> Optional[dict]:
     if baseline is None or current is None:
         return None
-    try:
-        from .change import compare
-    except ImportError:  # pragma: no cover - the change engine ships with the core
-        return {"baseline": baseline, "current": current, "change": current - baseline}
+    from .change import compare
+
     return compare(baseline, current, instrument.primary.change).model_dump(mode="json")
 
 

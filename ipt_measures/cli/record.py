@@ -207,11 +207,10 @@ def course_show(client_id, as_json, table_format, db_path):
     Example:
       ipt course show c001 --json
     """
+    from .. import record
+
     with open_store(db_path) as store:
-        store.get_client(client_id)
-        rows = store.courses(client_id)
-        for r in rows:
-            r["sessions_held"] = len(store.sessions(r["id"]))
+        rows = record.list_courses(store, client_id)
     emit(rows, as_json=as_json, table_format=table_format,
          columns=["id", "start_date", "planned_sessions", "sessions_held", "problem_areas", "protocol", "end_date", "end_reason"])
 
@@ -426,16 +425,12 @@ def administer(client_id, instruments, session_number, use_due, answers, from_fi
       ipt administer c001 --from-file forms.csv --session 2
     """
     from .. import record
-    from ..errors import UsageError
 
     with open_store(db_path) as store:
         store.get_client(client_id)
         if abandon_ids:
             for admin_id in abandon_ids:
-                a = store.get_administration(admin_id)
-                if a["client_id"] != client_id:
-                    raise UsageError(f"administration {admin_id} is not {client_id!r}'s")
-                record.abandon(store, admin_id, reason)
+                a = record.abandon(store, admin_id, reason, client_id)
                 click.echo(f"Abandoned administration {admin_id} ({a['instrument_id']}, session {a['session_number']}); "
                            "it is kept in the record, unscored.")
             return
@@ -488,7 +483,7 @@ def _ask_choice(ui, question, choices, default):
 
 
 def _interactive(store, client_id, instruments, session_number, use_due):
-    from .. import record
+    from .. import get_instrument, record
     from ..administer import run
     from ..errors import UsageError
 
@@ -513,7 +508,7 @@ def _interactive(store, client_id, instruments, session_number, use_due):
     else:
         session = record.get_session(store, client_id, session_number)
         for instrument_id in battery:
-            record._registry().instrument(instrument_id)  # unknown ids fail before anything is asked
+            get_instrument(instrument_id)  # unknown ids fail before anything is asked
         for instrument_id in battery:
             open_ones = [a for a in pending if a["instrument_id"] == instrument_id]
             if not open_ones:
