@@ -123,3 +123,40 @@ def db_digest(path, check_integrity: bool = False) -> str:
     finally:
         conn.close()
     return h.hexdigest()
+
+
+# A synthetic four-item scale with a subscale and no LOINC code, shared by the export, FHIR, import and
+# de-identification tests; loaded from the instruments folder so the real CLI (which rebuilds the
+# registry) sees it too.
+ZZCHECK = {
+    "id": "zzcheck",
+    "name": "Synthetic check scale (test only)",
+    "short_name": "ZZ-check",
+    "citation": "Synthetic test definition; not a published instrument.",
+    "licence": "CC0",
+    "respondent": "self-report",
+    "domain": "other",
+    "options": [{"value": v, "label": f"option {v}"} for v in range(4)],
+    "items": [{"id": str(i), "text": f"Question {i}"} for i in range(1, 5)],
+    "scales": [
+        {"id": "total", "name": "Total", "items": ["1", "2", "3", "4"],
+         "missing": {"max_missing": 1, "prorate": True, "source": "synthetic"},
+         "bands_source": "synthetic", "bands": [{"min": 0, "max": 4, "label": "low"},
+                                                 {"min": 5, "max": 8, "label": "mid", "severity": 1},
+                                                 {"min": 9, "max": 12, "label": "high", "severity": 2}]},
+        {"id": "a", "name": "Part A", "items": ["1", "2"], "missing": {"max_missing": 0, "source": "synthetic"}},
+    ],
+    "critical": [{"item": "4", "at_least": 3, "message": "item 4 at its highest", "source": "synthetic"}],
+}
+
+
+@pytest.fixture
+def zzcheck(isolated_data):
+    """The synthetic ZZ-check scale, registered from the test's instruments folder."""
+    import json
+
+    folder = isolated_data / "instruments"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "zzcheck.json").write_text(json.dumps(ZZCHECK))
+    use_registry(None)
+    return ZZCHECK

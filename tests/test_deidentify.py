@@ -21,7 +21,7 @@ from ipt_measures.errors import UsageError
 from ipt_measures.exporters import export
 from ipt_measures.store import open_store
 
-from test_export import build_caseload, names, zzcheck  # noqa: F401 (zzcheck is a fixture)
+from test_export import build_caseload, names
 
 KEY = bytes(range(32))  # a fixed key, so every run of these tests sees the same pseudonyms
 CLIENTS = 6

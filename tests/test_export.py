@@ -3,7 +3,8 @@
 Synthetic data only: ids ZZCLIENT-nnnn, names "Test Person A"... Expected values are worked by hand:
 PHQ-9 sums its nine items and bands the total at 5/10/15/20 (Kroenke, Spitzer & Williams 2001,
 Table 3); with one or two items missing the sum is prorated to nine items (Kroenke et al. 2010). The
-synthetic ZZ-check scale is defined below, so its expected values follow from that definition.
+synthetic ZZ-check scale is defined in conftest.py (the ``zzcheck`` fixture), so its expected values
+follow from that definition.
 """
 
 from __future__ import annotations
@@ -21,29 +22,6 @@ from ipt_measures.exporters import export
 from ipt_measures.plugins import build_registry, use_registry
 from ipt_measures.store import open_store
 
-# A synthetic four-item scale with a subscale and no LOINC code; loaded from the instruments folder so
-# the real CLI (which rebuilds the registry) sees it too.
-ZZCHECK = {
-    "id": "zzcheck",
-    "name": "Synthetic check scale (test only)",
-    "short_name": "ZZ-check",
-    "citation": "Synthetic test definition; not a published instrument.",
-    "licence": "CC0",
-    "respondent": "self-report",
-    "domain": "other",
-    "options": [{"value": v, "label": f"option {v}"} for v in range(4)],
-    "items": [{"id": str(i), "text": f"Question {i}"} for i in range(1, 5)],
-    "scales": [
-        {"id": "total", "name": "Total", "items": ["1", "2", "3", "4"],
-         "missing": {"max_missing": 1, "prorate": True, "source": "synthetic"},
-         "bands_source": "synthetic", "bands": [{"min": 0, "max": 4, "label": "low"},
-                                                 {"min": 5, "max": 8, "label": "mid", "severity": 1},
-                                                 {"min": 9, "max": 12, "label": "high", "severity": 2}]},
-        {"id": "a", "name": "Part A", "items": ["1", "2"], "missing": {"max_missing": 0, "source": "synthetic"}},
-    ],
-    "critical": [{"item": "4", "at_least": 3, "message": "item 4 at its highest", "source": "synthetic"}],
-}
-
 # client i: (session number, date, phase, PHQ-9 answers, ZZ-check answers)
 COURSE = [
     (1, "2026-01-05", "initial", [3, 3, 3, 3, 3, 3, 3, 3, 1, 2], [3, 2, 1, 0]),       # PHQ-9 25 severe; ZZ 6 mid, A 5
@@ -54,15 +32,6 @@ COURSE = [
 
 def names(i: int) -> tuple[str, str, int]:
     return f"ZZCLIENT-{i:04d}", f"Test Person {chr(ord('A') + i)}", 1950 + 7 * i
-
-
-@pytest.fixture
-def zzcheck(isolated_data):
-    folder = isolated_data / "instruments"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "zzcheck.json").write_text(json.dumps(ZZCHECK))
-    use_registry(None)
-    return ZZCHECK
 
 
 def record(client: int, session: tuple, instrument: str, answers: list, start: str = "2026-01-05") -> dict:

@@ -19,7 +19,7 @@ import ipt_measures
 from ipt_measures.exporters import export
 from ipt_measures.store import open_store
 
-from test_export import COURSE, build_caseload, record, zzcheck  # noqa: F401 (zzcheck is a fixture)
+from test_export import COURSE, build_caseload, record
 
 Bundle = pytest.importorskip("fhir.resources.R4B.bundle").Bundle
 

@@ -1,7 +1,7 @@
 """`ipt import`: the long CSV and FHIR round trips, item-by-item validation, rescoring, idempotent re-runs.
 
 Expected totals are hand-worked from the published PHQ-9 rule (sum of items 1-9; Kroenke, Spitzer &
-Williams 2001) and from the synthetic ZZ-check definition in test_export.py.
+Williams 2001) and from the synthetic ZZ-check definition in conftest.py.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from ipt_measures.errors import UsageError
 from ipt_measures.importer import import_file
 from ipt_measures.store import open_store
 
-from test_export import build_caseload, zzcheck  # noqa: F401 (zzcheck is a fixture)
+from test_export import build_caseload
 
 
 def stored_scores(path) -> dict:
