@@ -344,12 +344,15 @@ class TerminalFrontend:
         _critical(f"{flag.message} (item {flag.item}: {flag.answer})")
 
 
-def _critical(message: str) -> None:
-    """A critical item: red, bold and '!!!' on the terminal, and on stderr so a pipe cannot hide it."""
-    click.echo("")
-    click.secho("!" * 72, fg="red", bold=True)
-    click.secho(f"!!! CRITICAL: {message}", fg="red", bold=True)
-    click.secho("!" * 72, fg="red", bold=True)
+def _critical(message: str, *, banner: bool = True) -> None:
+    """A critical item: red, bold and '!!!' on the terminal, and on stderr so a pipe cannot hide it.
+
+    ``banner=False`` writes the stderr line only, for when stdout carries JSON."""
+    if banner:
+        click.echo("")
+        click.secho("!" * 72, fg="red", bold=True)
+        click.secho(f"!!! CRITICAL: {message}", fg="red", bold=True)
+        click.secho("!" * 72, fg="red", bold=True)
     click.secho(f"!!! CRITICAL: {message}", fg="red", bold=True, err=True)
 
 
@@ -462,7 +465,7 @@ def _enter(store, client_id, instruments, session_number, answers, from_file, as
         for r in results:  # critical items still reach the clinician when stdout goes to a program
             for alert in r.alerts:
                 if alert.get("severity") == "critical":
-                    click.secho(f"!!! CRITICAL: {alert['message']}", fg="red", bold=True, err=True)
+                    _critical(alert["message"], banner=False)
         return
     for r in results:
         _print_result(r)
