@@ -63,19 +63,20 @@ def export(clients, all_clients, fmt, items, output, deidentify, key_file, shift
         deid = Deidentifier(key, shift_dates=shift_dates)
 
     store = open_store(db_path)
+
+    def write(out) -> int:
+        return run_export(store, fmt, out, client_ids=None if all_clients else clients, items=items,
+                          deidentify=deid, include_identifiers=with_identifiers)
+
     try:
         if output:
             from ..output import write_output
 
-            count = write_output(Path(output), lambda out: run_export(
-                store, fmt, out, client_ids=None if all_clients else clients, items=items, deidentify=deid,
-                include_identifiers=with_identifiers))
+            count = write_output(Path(output), write)
             click.echo(f"Exported {count} administration(s) to {output}.", err=True)
         else:
-            out = sys.stdout
-            run_export(store, fmt, out, client_ids=None if all_clients else clients, items=items, deidentify=deid,
-                       include_identifiers=with_identifiers)
-            out.flush()
+            write(sys.stdout)
+            sys.stdout.flush()
     except BaseException as exc:
         _release(exc)
         raise
