@@ -64,12 +64,13 @@ class ReliableChangeThreshold(_Result):
     sdiff: Optional[float] = None
 
 
-class PairChange(_Result):
-    """Change from one score (baseline) to a later one (current), with every rule applied."""
+class Judgement(_Result):
+    """The judgements made of one change from a baseline score: shared by a pair and a course summary.
 
-    baseline: Optional[float]
-    current: Optional[float]
-    change: Optional[float] = None
+    Declared once so the two cannot drift apart; :func:`compare` fills them and :func:`summarise` takes
+    them from its (baseline, latest) pair.
+    """
+
     percent_change: Optional[float] = None
     improvement: Optional[float] = None
     direction: Optional[Direction] = None
@@ -77,15 +78,27 @@ class PairChange(_Result):
     reliable: Optional[bool] = None
     reliable_direction: Optional[ReliableDirection] = None
     baseline_clinical: Optional[bool] = None
-    current_clinical: Optional[bool] = None
     clinically_significant: Optional[bool] = None
     category: Category = "not assessable"
     responded: Optional[bool] = None
     in_remission: Optional[bool] = None
     threshold: Optional[ReliableChangeThreshold] = None
 
+    def judgements(self) -> dict:
+        """The shared fields only, as model values (the threshold stays a model, not a dict)."""
+        return {name: getattr(self, name) for name in Judgement.model_fields}
 
-class ChangeSummary(_Result):
+
+class PairChange(Judgement):
+    """Change from one score (baseline) to a later one (current), with every rule applied."""
+
+    baseline: Optional[float]
+    current: Optional[float]
+    change: Optional[float] = None
+    current_clinical: Optional[bool] = None
+
+
+class ChangeSummary(Judgement):
     """A scale's course over a series of administrations: what a progress view or report shows."""
 
     higher_is_worse: Optional[bool]
@@ -101,19 +114,7 @@ class ChangeSummary(_Result):
     previous_session: Optional[int] = None
     change_from_baseline: Optional[float] = None
     change_from_previous: Optional[float] = None
-    percent_change: Optional[float] = None
-    improvement: Optional[float] = None
-    direction: Optional[Direction] = None
-    rci: Optional[float] = None
-    reliable: Optional[bool] = None
-    reliable_direction: Optional[ReliableDirection] = None
-    baseline_clinical: Optional[bool] = None
     latest_clinical: Optional[bool] = None
-    clinically_significant: Optional[bool] = None
-    category: Category = "not assessable"
-    responded: Optional[bool] = None
-    in_remission: Optional[bool] = None
-    threshold: Optional[ReliableChangeThreshold] = None
 
 
 # -- deltas ----------------------------------------------------------------------------------------
@@ -333,19 +334,17 @@ def in_remission(current: Optional[float], params: ChangeParams) -> Optional[boo
 # -- one pair, and a series ------------------------------------------------------------------------
 
 
-def compare(baseline: Optional[float], current: Optional[float], params: Optional[ChangeParams]) -> PairChange:
-    """Every rule above applied to one baseline and one current score."""
+def compare(
+    baseline: Optional[float], current: Optional[float], params: Optional[ChangeParams], floor: float = 0.0
+) -> PairChange:
+    """Every rule above applied to one baseline and one current score (``floor`` as for :func:`responded`)."""
+    delta = change(baseline, current)
     if params is None:
-        return PairChange(
-            baseline=baseline,
-            current=current,
-            change=change(baseline, current),
-            percent_change=percent_change(baseline, current),
-        )
+        return PairChange(baseline=baseline, current=current, change=delta, percent_change=percent_change(baseline, current))
     return PairChange(
         baseline=baseline,
         current=current,
-        change=change(baseline, current),
+        change=delta,
         percent_change=percent_change(baseline, current),
         improvement=improvement(baseline, current, params),
         direction=direction(baseline, current, params),
@@ -356,7 +355,7 @@ def compare(baseline: Optional[float], current: Optional[float], params: Optiona
         current_clinical=in_clinical_range(current, params),
         clinically_significant=clinically_significant(baseline, current, params),
         category=categorise(baseline, current, params),
-        responded=responded(baseline, current, params),
+        responded=responded(baseline, current, params, floor),
         in_remission=in_remission(current, params),
         threshold=reliable_change_threshold(params),
     )
@@ -387,24 +386,23 @@ def summarise(
         scored=len(scored),
         missing_sessions=missing,
         last_administration_unscored=bool(ordered) and ordered[-1][1] is None,
-        threshold=reliable_change_threshold(params) if params is not None else None,
     )
-    if not scored:
-        return ChangeSummary(**common)
-    baseline_session, baseline = scored[0]
-    if len(scored) == 1:
+    if len(scored) < 2:
+        baseline_session, baseline = scored[0] if scored else (None, None)
         return ChangeSummary(
             **common,
             baseline=baseline,
             baseline_session=baseline_session,
             baseline_clinical=in_clinical_range(baseline, params) if params is not None else None,
+            threshold=reliable_change_threshold(params) if params is not None else None,
         )
-    latest_session, latest = scored[-1]
+    baseline_session, baseline = scored[0]
     previous_session, previous = scored[-2]
-    pair = compare(baseline, latest, params)
-    responded_ = responded(baseline, latest, params, floor) if params is not None else None
+    latest_session, latest = scored[-1]
+    pair = compare(baseline, latest, params, floor)
     return ChangeSummary(
         **common,
+        **pair.judgements(),
         baseline=baseline,
         baseline_session=baseline_session,
         latest=latest,
@@ -413,18 +411,7 @@ def summarise(
         previous_session=previous_session,
         change_from_baseline=pair.change,
         change_from_previous=change(previous, latest),
-        percent_change=pair.percent_change,
-        improvement=pair.improvement,
-        direction=pair.direction,
-        rci=pair.rci,
-        reliable=pair.reliable,
-        reliable_direction=pair.reliable_direction,
-        baseline_clinical=pair.baseline_clinical,
         latest_clinical=pair.current_clinical,
-        clinically_significant=pair.clinically_significant,
-        category=pair.category,
-        responded=responded_,
-        in_remission=pair.in_remission,
     )
 
 
