@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict
@@ -184,6 +185,9 @@ def rci(baseline: Optional[float], current: Optional[float], params: ChangeParam
     return delta / sdiff(params.sd, params.reliability)
 
 
+# Every judgement of a pair needs the threshold, and the caseload judges every instrument of every active
+# course: work it out once per scale. ChangeParams and the result are frozen, so equal params share one.
+@lru_cache(maxsize=256)
 def reliable_change_threshold(params: ChangeParams) -> Optional[ReliableChangeThreshold]:
     """The smallest reliable change in scale points, for the report's band.
 
@@ -259,11 +263,14 @@ def clinically_significant(
     baseline that was not in the clinical range (Jacobson & Truax define the criterion for people who
     start in the dysfunctional population; for anyone else "returning to normal" is undefined).
     """
-    reliable = reliable_direction(baseline, current, params)
     start, end = in_clinical_range(baseline, params), in_clinical_range(current, params)
-    if reliable is None or start is None or end is None or not start:
+    return _significant(reliable_direction(baseline, current, params), start, end)
+
+
+def _significant(moved: Optional[ReliableDirection], start: Optional[bool], end: Optional[bool]) -> Optional[bool]:
+    if moved is None or start is None or end is None or not start:
         return None
-    return reliable == "improved" and not end
+    return moved == "improved" and not end
 
 
 def categorise(baseline: Optional[float], current: Optional[float], params: Optional[ChangeParams]) -> Category:
@@ -280,16 +287,19 @@ def categorise(baseline: Optional[float], current: Optional[float], params: Opti
     """
     if params is None:
         return "not assessable"
-    reliable = reliable_direction(baseline, current, params)
-    if reliable is None:
+    moved = reliable_direction(baseline, current, params)
+    start, end = in_clinical_range(baseline, params), in_clinical_range(current, params)
+    return _category(moved, _significant(moved, start, end))
+
+
+def _category(moved: Optional[ReliableDirection], significant: Optional[bool]) -> Category:
+    if moved is None:
         return "not assessable"
-    if reliable == "deteriorated":
+    if moved == "deteriorated":
         return "reliably deteriorated"
-    if reliable == "no reliable change":
+    if moved == "no reliable change":
         return "no reliable change"
-    if clinically_significant(baseline, current, params):
-        return "recovered"
-    return "reliably improved"
+    return "recovered" if significant else "reliably improved"
 
 
 # -- response and remission ------------------------------------------------------------------------
@@ -341,6 +351,10 @@ def compare(
     delta = change(baseline, current)
     if params is None:
         return PairChange(baseline=baseline, current=current, change=delta, percent_change=percent_change(baseline, current))
+    # Each judgement once: the category builds on the reliable direction and the clinical range.
+    moved = reliable_direction(baseline, current, params)
+    start, end = in_clinical_range(baseline, params), in_clinical_range(current, params)
+    significant = _significant(moved, start, end)
     return PairChange(
         baseline=baseline,
         current=current,
@@ -350,11 +364,11 @@ def compare(
         direction=direction(baseline, current, params),
         rci=rci(baseline, current, params),
         reliable=is_reliable(baseline, current, params),
-        reliable_direction=reliable_direction(baseline, current, params),
-        baseline_clinical=in_clinical_range(baseline, params),
-        current_clinical=in_clinical_range(current, params),
-        clinically_significant=clinically_significant(baseline, current, params),
-        category=categorise(baseline, current, params),
+        reliable_direction=moved,
+        baseline_clinical=start,
+        current_clinical=end,
+        clinically_significant=significant,
+        category=_category(moved, significant),
         responded=responded(baseline, current, params, floor),
         in_remission=in_remission(current, params),
         threshold=reliable_change_threshold(params),
