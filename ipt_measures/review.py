@@ -196,7 +196,7 @@ def progress(store: Any, client_id: str, course_id: Optional[int] = None, regist
 
 
 def _series(registry: Any, instrument_id: str, rows: list[dict]) -> Series:
-    from .change import reliable_change_threshold, reliable_direction, summarise
+    from .change import reliable_direction, summarise
 
     instrument = registry.instruments.get(instrument_id)
     scale = instrument.primary if instrument is not None else None
@@ -234,7 +234,7 @@ def _series(registry: Any, instrument_id: str, rows: list[dict]) -> Series:
             p.change_from_baseline = p.value - baseline
             p.reliable = reliable_direction(baseline, p.value, params) if params is not None else None
 
-    threshold = reliable_change_threshold(params) if params is not None else None
+    threshold = summary.threshold
     return Series(
         instrument_id=instrument_id,
         name=instrument.name if instrument else instrument_id,
@@ -266,14 +266,13 @@ def _range(instrument: Any, scale: Any) -> Optional[tuple[float, float]]:
         return None
 
 
+def _domain_rank(domain: str) -> int:
+    return DOMAIN_ORDER.index(domain) if domain in DOMAIN_ORDER else len(DOMAIN_ORDER)
+
+
 def _series_order(series: list[Series]):
     first_seen = {s.instrument_id: n for n, s in enumerate(series)}
-
-    def key(s: Series):
-        domain = DOMAIN_ORDER.index(s.domain) if s.domain in DOMAIN_ORDER else len(DOMAIN_ORDER)
-        return (domain, first_seen[s.instrument_id])
-
-    return key
+    return lambda s: (_domain_rank(s.domain), first_seen[s.instrument_id])
 
 
 def _primary(series: list[Series]) -> Optional[Series]:
@@ -291,8 +290,7 @@ def choose_primary(candidates: list[tuple[str, str, bool, int, int]]) -> Optiona
 
     def key(c):
         instrument_id, domain, has_params, count, order = c
-        rank = DOMAIN_ORDER.index(domain) if domain in DOMAIN_ORDER else len(DOMAIN_ORDER)
-        return (not has_params, rank, -count, order)
+        return (not has_params, _domain_rank(domain), -count, order)
 
     return min(candidates, key=key)[0]
 
@@ -402,7 +400,7 @@ def caseload(store: Any, registry: Any = None, sort: str = "concern", reverse: b
         current = last_session.get(course_id)
         per_instrument = admins.get(course_id, {})
         critical_at_last, deteriorated = [], []
-        summaries = {}
+        summaries, candidates = {}, []
         for n, (instrument_id, points) in enumerate(per_instrument.items()):
             inst = instruments.get(instrument_id)
             label = (inst.short_name or inst.name) if inst else instrument_id
@@ -414,11 +412,7 @@ def caseload(store: Any, registry: Any = None, sort: str = "concern", reverse: b
             summaries[instrument_id] = summary
             if summary.reliable_direction == "deteriorated":
                 deteriorated.append(label)
-        candidates = [
-            (i, instruments[i].domain if i in instruments else "other",
-             i in instruments and instruments[i].primary.change is not None, len(pts), n)
-            for n, (i, pts) in enumerate(per_instrument.items())
-        ]
+            candidates.append((instrument_id, inst.domain if inst else "other", params is not None, len(points), n))
         measure = choose_primary(candidates)
         measured = [p[0] for pts in per_instrument.values() for p in pts]
         last_measured = max(measured) if measured else None
@@ -490,10 +484,12 @@ def _caseload_key(sort: str):
     def missing_last(value):
         return (value is None, value if value is not None else 0)
 
+    def category_rank(row: CaseRow) -> int:
+        return CATEGORY_ORDER.index(row.category) if row.category in CATEGORY_ORDER else len(CATEGORY_ORDER)
+
     if sort == "concern":
         # Most urgent first: negate the booleans so an ascending sort puts them on top.
-        return lambda r: (tuple(not c for c in concern(r)), CATEGORY_ORDER.index(r.category)
-                          if r.category in CATEGORY_ORDER else 99, r.client_id)
+        return lambda r: (tuple(not c for c in concern(r)), category_rank(r), r.client_id)
     if sort == "client":
         return lambda r: r.client_id
     if sort == "session":
@@ -502,7 +498,7 @@ def _caseload_key(sort: str):
         return lambda r: (missing_last(r.latest_score), r.client_id)
     if sort == "change":
         return lambda r: (missing_last(r.change_from_baseline), r.client_id)
-    return lambda r: (CATEGORY_ORDER.index(r.category) if r.category in CATEGORY_ORDER else 99, r.client_id)
+    return lambda r: (category_rank(r), r.client_id)
 
 
 # -- sparkline -----------------------------------------------------------------------------------------
