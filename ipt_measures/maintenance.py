@@ -94,8 +94,14 @@ def _file_checks(path: Path) -> list[dict]:
     return checks
 
 
+def _counts(conn: sqlite3.Connection) -> dict[str, int]:
+    """What the record holds, as doctor and backup both report it."""
+    return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("clients", "administrations", "responses")}
+
+
 def _database_checks(path: Path, quick: bool, known: list[str]) -> list[dict]:
     checks = []
+    conn = None
     try:
         conn = _open_read_only(path)
         try:
@@ -125,8 +131,7 @@ def _database_checks(path: Path, quick: bool, known: list[str]) -> list[dict]:
             checks.append(_check("schema", WARN, f"{len(pending)} migration(s) pending ({pending[-1]}); applied on next write"))
         else:
             checks.append(_check("schema", OK, f"version {applied[-1] if applied else 'none'} (current)"))
-        counts = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-                  for t in ("clients", "administrations", "responses")}
+        counts = _counts(conn)
         open_admins = conn.execute("SELECT count(*) FROM administrations WHERE status = 'in-progress'").fetchone()[0]
         checks.append(_check("records", OK, f"{counts['clients']} clients, {counts['administrations']} administrations,"
                                             f" {counts['responses']} answers"))
@@ -134,9 +139,11 @@ def _database_checks(path: Path, quick: bool, known: list[str]) -> list[dict]:
             checks.append(_check("in progress", WARN, f"{open_admins} administration(s) interrupted; resume or abandon them"))
         mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
         checks.append(_check("journal", OK if mode == "wal" else WARN, f"journal_mode {mode}"))
-        conn.close()
     except sqlite3.DatabaseError as exc:
         checks.append(_check("integrity", FAIL, f"cannot open {path}: {exc}"))
+    finally:
+        if conn is not None:  # also after the early returns of a damaged or foreign file
+            conn.close()
     return checks
 
 
@@ -196,8 +203,7 @@ def backup(dest: str | Path, db_path: Optional[str | Path] = None, *, force: boo
             result = dst.execute("PRAGMA integrity_check").fetchone()[0]
             if result != "ok":
                 raise StoreError(f"the copy failed its integrity check ({result}); the database may be damaged: run ipt doctor")
-            counts = {t: dst.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-                      for t in ("clients", "administrations", "responses")}
+            counts = _counts(dst)
             dst.execute("PRAGMA journal_mode = DELETE")  # one self-contained file, no -wal beside it
         finally:
             dst.close()
