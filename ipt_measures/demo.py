@@ -23,6 +23,9 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Iterator, Optional, Sequence
 
+# Phases and the mid-course session are the protocols module's rule, so the demo and the record agree.
+from .protocols import derive_phase, mid_session
+
 # Illustrative mix of trajectories (not from a study): most clients improve in a course of IPT,
 # some do not change, a few get worse.
 TRAJECTORIES = (("improve", 0.65), ("flat", 0.25), ("deteriorate", 0.10))
@@ -111,14 +114,6 @@ def plan_client(index: int, seed: int, *, as_of: date = DEFAULT_AS_OF, span_days
     return plan
 
 
-def phase_of(number: int, planned: int) -> str:
-    """The project's default IPT phase of a session (``protocols.derive_phase``: initial 1-3, termination the
-    last 3, after Weissman, Markowitz & Klerman; the sources and the choice are documented there)."""
-    from .protocols import derive_phase
-
-    return derive_phase(number, planned)
-
-
 def _higher_is_worse(instrument) -> bool:
     change = instrument.primary.change
     return True if change is None else change.higher_is_worse
@@ -168,8 +163,6 @@ def schedule(plan: Plan, number: int, available: Sequence[str], every: Optional[
     if every is not None:
         return [i for i in every if i in available]
     chosen = [i for i in EVERY_SESSION if i in available]
-    from .protocols import mid_session
-
     marker = number in (1, mid_session(plan.planned_sessions), plan.planned_sessions)
     if marker:
         chosen += [i for i in COURSE_MARKERS if i in available]
@@ -222,7 +215,7 @@ def generate(clients: int, seed: int = 1, *, first: int = 1, as_of: date = DEFAU
         display = f"{rng.choice(_NAMES)} {chr(65 + rng.randrange(26))}." if names else None
         for number in range(1, plan.sessions_done + 1):
             day = (plan.start + timedelta(weeks=number - 1)).isoformat()
-            session = {"number": number, "date": day, "phase": phase_of(number, plan.planned_sessions)}
+            session = {"number": number, "date": day, "phase": derive_phase(number, plan.planned_sessions)}
             for minute, instrument_id in enumerate(schedule(plan, number, available, every)):
                 instrument = registry.instruments[instrument_id]
                 roll = rng.random()
