@@ -414,8 +414,8 @@ def caseload(store: Any, registry: Any = None, sort: str = "concern", reverse: b
                 deteriorated.append(label)
             candidates.append((instrument_id, inst.domain if inst else "other", params is not None, len(points), n))
         measure = choose_primary(candidates)
-        measured = [p[0] for pts in per_instrument.values() for p in pts]
-        last_measured = max(measured) if measured else None
+        # Each instrument's points are in session order (the query's ORDER BY): its last is its latest.
+        last_measured = max((pts[-1][0] for pts in per_instrument.values()), default=None)
         current_number = current[0] if current else None
         if current_number is None:
             unmeasured = 0
