@@ -23,10 +23,10 @@ SUFFIXES = (".toml", ".json")
 
 
 def read_definition(path: Path) -> dict[str, Any]:
-    """Parse a file into a dict; a syntax error names the file and the line."""
+    """Parse a definition file (instrument or protocol) into a dict; a syntax error names the file and the line."""
     path = Path(path)
     if path.suffix not in SUFFIXES:
-        raise InstrumentDefinitionError(f"{path}: instrument files end in .toml or .json")
+        raise InstrumentDefinitionError(f"{path}: definition files end in .toml or .json")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -42,7 +42,7 @@ def read_definition(path: Path) -> dict[str, Any]:
     except ValueError as exc:  # json: an integer of more than 4300 digits, say
         raise InstrumentDefinitionError(f"{path}: not usable {path.suffix[1:].upper()}: {exc}") from None
     if not isinstance(data, dict):
-        raise InstrumentDefinitionError(f"{path}: the top level must be a table of instrument fields")
+        raise InstrumentDefinitionError(f"{path}: the top level must be a table of fields")
     return data
 
 

@@ -46,7 +46,8 @@ def register_instruments(register: Callable[[Any], None]) -> None:
 def register_protocols(register: Callable[[Any], None]) -> None:
     """Add measurement protocols: which instruments are due at which sessions of a course.
 
-    Call ``register(protocol)`` with a :class:`~ipt_measures.models.Protocol` or a dict of the same shape.
+    Call ``register(protocol)`` with a :class:`~ipt_measures.models.Protocol`, a dict of the same shape, or a
+    :class:`pathlib.Path` to a TOML or JSON file (``schemas/protocol.schema.json``).
     Protocol ids must be unique across plugins, as instrument ids are.
 
     :param register: callback taking one protocol.

@@ -147,11 +147,17 @@ class Registry:
         def register(definition: Any) -> None:
             from pydantic import ValidationError
 
-            from .declarative import describe_validation_error
+            from .declarative import describe_validation_error, read_definition
+            from .errors import IptError
             from .models import Protocol
 
             try:
+                if isinstance(definition, (str, Path)):  # a data file, read as instrument files are
+                    definition = read_definition(Path(definition))
                 protocol = definition if isinstance(definition, Protocol) else Protocol.model_validate(definition)
+            except IptError as exc:
+                info.errors.append(f"invalid protocol refused: {exc}")
+                return
             except ValidationError as exc:
                 info.errors.append(f"invalid protocol refused: {describe_validation_error(exc, definition)[0]}")
                 return

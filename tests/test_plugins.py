@@ -248,3 +248,20 @@ def test_answers_changed_by_a_plugin_are_checked_again():
     registry = build_registry(MutatingScorer())
     with pytest.raises(InvalidAnswers, match="phq9 item 1: 7 is not an allowed answer"):
         registry.score("phq9", [0] * 9)
+
+
+def test_protocols_can_be_registered_from_a_file(tmp_path):
+    good = tmp_path / "weekly.toml"
+    good.write_text('id = "weekly"\nname = "Weekly PHQ-9"\n[[rules]]\ninstruments = ["phq9"]\nwhen = ["every"]\n')
+    bad = tmp_path / "bad.toml"
+    bad.write_text("id = \n")
+
+    class FilePlugin:
+        @hookimpl
+        def register_protocols(self, register):
+            register(good)
+            register(bad)
+
+    registry = build_registry(FilePlugin())
+    assert registry.protocols["weekly"].rules[0].instruments == ["phq9"]
+    assert any("invalid protocol refused" in e and "not valid TOML" in e for e in registry.plugins["FilePlugin"].errors)
