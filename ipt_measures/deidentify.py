@@ -23,7 +23,7 @@ import hmac
 import os
 import secrets
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Optional
@@ -86,6 +86,9 @@ class Deidentifier:
 
     key: bytes
     shift_dates: bool = False
+    # The last client's (id, pseudonym, date shift): an export's records come grouped by client, so each
+    # client's two keyed hashes are worked out once, not once per administration.
+    _last: list = field(default_factory=lambda: [None, "", 0], init=False, repr=False, compare=False)
 
     @classmethod
     def from_key_file(cls, path: str | Path, *, shift_dates: bool = False, create: bool = True) -> "Deidentifier":
@@ -109,7 +112,10 @@ class Deidentifier:
     def record(self, record: dict) -> dict:
         """A de-identified copy of one export record (see :mod:`ipt_measures.exporters`)."""
         client_id = record["client"]["id"]
-        days = self.shift_days(client_id) if self.shift_dates else 0
+        last = self._last
+        if last[0] != client_id:
+            last[:] = [client_id, self.pseudonym(client_id), self.shift_days(client_id) if self.shift_dates else 0]
+        _, pseudonym, days = last
         course = dict(record["course"])
         course.pop("end_reason", None)
         session = dict(record["session"])
@@ -121,7 +127,7 @@ class Deidentifier:
                 for name in fields:
                     holder[name] = shift(holder.get(name), days)
         out = dict(record)
-        out["client"] = {"id": self.pseudonym(client_id)}
+        out["client"] = {"id": pseudonym}
         out["course"] = course
         out["session"] = session
         out["administration"] = admin
