@@ -84,7 +84,7 @@ def load_or_create_key(path: str | Path) -> tuple[bytes, bool]:
 class Deidentifier:
     """Turns export records into de-identified ones with one secret key."""
 
-    key: bytes
+    key: bytes = field(repr=False)  # the secret: never in a repr, a log line or a traceback's locals
     shift_dates: bool = False
     # The last client's (id, pseudonym, date shift): an export's records come grouped by client, so each
     # client's two keyed hashes are worked out once, not once per administration.
