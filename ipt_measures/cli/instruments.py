@@ -7,7 +7,7 @@ import sys
 import click
 
 from .common import SafePath
-from .output import emit, output_options, print_json
+from .output import critical, emit, output_options, print_json
 
 
 @click.group()
@@ -131,7 +131,7 @@ def score_command(instrument_id, answers, as_json):
         return
     for alert in alerts:
         if alert["severity"] == "critical":
-            click.secho(f"!!! CRITICAL: {alert['message']}", fg="red", bold=True, err=True)
+            critical(alert["message"])
     click.echo(f"{instrument.short_name or instrument.name} ({instrument.id})")
     for line in score_lines(score):
         click.echo(line)

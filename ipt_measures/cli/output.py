@@ -46,3 +46,18 @@ def _cell(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return ", ".join(str(v) for v in value)
     return "" if value is None else value
+
+
+def critical(message: str, *, banner: bool = False, err: bool = True) -> None:
+    """A critical item (suicidality, self-harm...), the one way every command shows it.
+
+    Red and bold, with '!!!'. ``err=True`` writes it to stderr, so a pipe or a redirect cannot hide it;
+    ``banner=True`` also prints it framed on stdout, for the clinician watching an administration.
+    """
+    if banner:
+        click.echo("")
+        click.secho("!" * 72, fg="red", bold=True)
+        click.secho(f"!!! CRITICAL: {message}", fg="red", bold=True)
+        click.secho("!" * 72, fg="red", bold=True)
+    if err:
+        click.secho(f"!!! CRITICAL: {message}", fg="red", bold=True, err=True)

@@ -8,7 +8,7 @@ import sys
 import click
 
 from .common import SafePath, db_option, open_store
-from .output import emit, output_options, print_json
+from .output import critical, emit, output_options, print_json
 
 PROBLEM_AREAS = ("grief", "role-disputes", "role-transitions", "interpersonal-deficits")
 PHASES = ("initial", "middle", "termination")
@@ -114,7 +114,7 @@ def _print_summary(s: dict) -> None:
     if s["critical"]:
         for f in s["critical"]:
             click.secho(f"!!! CRITICAL at session {f['session']} ({f['date']}), {f['instrument']}: {f['message']} "
-                        f"(item {f['item']}: {f['answer']})", fg="red", bold=True)
+                        f"(item {f['item']}: {f['answer']})", fg="red", bold=True)  # history, not a new alert
     if s["measures"]:
         click.echo("")
         rows = []
@@ -345,15 +345,8 @@ class TerminalFrontend:
 
 
 def _critical(message: str, *, banner: bool = True) -> None:
-    """A critical item: red, bold and '!!!' on the terminal, and on stderr so a pipe cannot hide it.
-
-    ``banner=False`` writes the stderr line only, for when stdout carries JSON."""
-    if banner:
-        click.echo("")
-        click.secho("!" * 72, fg="red", bold=True)
-        click.secho(f"!!! CRITICAL: {message}", fg="red", bold=True)
-        click.secho("!" * 72, fg="red", bold=True)
-    click.secho(f"!!! CRITICAL: {message}", fg="red", bold=True, err=True)
+    """``banner=False`` writes the stderr line only, for when stdout carries JSON."""
+    critical(message, banner=banner)
 
 
 def _print_result(result) -> None:
