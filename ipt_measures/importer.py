@@ -70,7 +70,7 @@ class ImportReport:
         }
 
 
-Parsed = Union[dict, Rejection, list]  # a record, one rejection, or the rejections of one administration
+Parsed = Union[dict, list]  # a record, or the rejections (a list of Rejection) of one administration
 
 
 def detect_format(path: Path) -> str:
@@ -120,8 +120,7 @@ def import_file(
                 report.skipped += _already_stored(store, keys)
                 keys = []
         else:
-            problems = item if isinstance(item, list) else [item]
-            report.rejected.extend(problems)
+            report.rejected.extend(item)
             report.rejected_administrations += 1
     report.skipped += _already_stored(store, keys)
     if dry_run or report.rejected:
@@ -561,7 +560,7 @@ def _from_questionnaire_response(f, qr: dict, full_url: Optional[str], where: st
     instrument = _questionnaire_instrument(f, qr.get("questionnaire") or "")
     if isinstance(instrument, str):
         reject(instrument)
-    client_id = _subject_id(f, qr.get("subject") or {})
+    client_id = _subject_id(qr.get("subject") or {})
     if not client_id:
         reject("no subject: a Patient reference or an identifier is needed")
     try:
@@ -575,13 +574,14 @@ def _from_questionnaire_response(f, qr: dict, full_url: Optional[str], where: st
             _iso_datetime(authored, "authored") if "T" in authored else _iso_date(authored, "authored")
         except ValueError as exc:
             reject(str(exc))
+    item_ids = {item.id for item in instrument.items}
     loinc_items = {item.loinc: item.id for item in instrument.items if item.loinc}
     responses: list[tuple[str, Optional[int], str]] = []
     problems: list[Rejection] = []
     seen: set[str] = set()
     for entry in _flatten(qr.get("item") or []):
         link = str(entry.get("linkId", ""))
-        item_id = link if link in {i.id for i in instrument.items} else loinc_items.get(link.lstrip("/"), link)
+        item_id = link if link in item_ids else loinc_items.get(link.lstrip("/"), link)
         at = f"{where} item {link!r}"
         try:
             value, status = _answer_value(f, instrument, item_id, entry)
@@ -642,7 +642,7 @@ def _questionnaire_instrument(f, url: str):
     return f"questionnaire {url!r} is not a registered instrument (expected {f.QUESTIONNAIRE}<instrument>|<version>)"
 
 
-def _subject_id(f, subject: dict) -> Optional[str]:
+def _subject_id(subject: dict) -> Optional[str]:
     identifier = subject.get("identifier") or {}
     if identifier.get("value"):
         return str(identifier["value"])
