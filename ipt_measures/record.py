@@ -15,6 +15,7 @@ from typing import Any, Optional, Sequence
 from .administer import Administration
 from .errors import InvalidAnswers, NotFound, UsageError
 from .protocols import DueReport, derive_phase, due_at
+from .scoring import MISSING_MARKS
 
 DEFAULT_PROTOCOL = "ipt-default"
 
@@ -314,7 +315,7 @@ def check_entry(entry: Entry, registry=None) -> tuple[Any, dict[str, Optional[in
 
 
 def _as_value(v: Any) -> Optional[int]:
-    if v is None or v == "" or v in ("-", "s", "S"):
+    if v is None or (isinstance(v, str) and v in MISSING_MARKS):
         return None
     if isinstance(v, bool):
         raise InvalidAnswers(f"{v!r} is not a whole number")

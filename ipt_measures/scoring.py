@@ -15,6 +15,9 @@ from .models import Answer, Flag, Instrument, Scale, ScaleScore, Score, item_ran
 
 SCORER = "generic/1"
 
+# How a missing (skipped) answer is written in an answer list or a paper-form file.
+MISSING_MARKS = frozenset({"", "-", "s", "S"})
+
 
 def check_answers(instrument: Instrument, answers: Mapping[str, Answer]) -> dict[str, Answer]:
     """Validate a mapping item id -> value (None = missing). Returns it with every item present."""
@@ -55,7 +58,7 @@ def parse_answer_list(text: str) -> list[Answer]:
     parts = [p.strip() for p in text.replace(";", ",").split(",")] if "," in text or ";" in text else text.split()
     values: list[Answer] = []
     for position, part in enumerate(parts, start=1):
-        if part in ("", "-", "s", "S"):
+        if part in MISSING_MARKS:
             values.append(None)
             continue
         try:
