@@ -145,7 +145,7 @@ def instrument_text(instrument: Instrument, plugin: str | None = None) -> str:
 
 
 def score_lines(score: Score) -> list[str]:
-    """A score as the clinician reads it: total, band, subscales, then critical flags."""
+    """A score as the clinician reads it: total, band, subscales (critical items are shown by the caller)."""
     lines = []
     for scale in score.scales:
         label = "Total" if scale is score.total else f"  {scale.name}"
