@@ -29,13 +29,20 @@ def emit(rows: Sequence[dict[str, Any]], *, as_json: bool, table_format: str, co
     if as_json:
         click.echo(json.dumps(list(rows), indent=2, ensure_ascii=False, default=str))
         return
-    from tabulate import tabulate, tabulate_formats
+    from tabulate import tabulate
 
-    if table_format not in tabulate_formats:
-        raise click.BadParameter(f"unknown table format {table_format!r}", param_hint="--fmt")
+    check_table_format(table_format)
     cols = list(columns) if columns is not None else (list(rows[0]) if rows else [])
     table = [[_cell(row.get(c)) for c in cols] for row in rows]
     click.echo(tabulate(table, headers=cols, tablefmt=table_format) if rows else "(none)")
+
+
+def check_table_format(table_format: str) -> None:
+    """Refuse a --fmt that tabulate does not know, before any work is done."""
+    from tabulate import tabulate_formats
+
+    if table_format not in tabulate_formats:
+        raise click.BadParameter(f"unknown table format {table_format!r}", param_hint="--fmt")
 
 
 def print_json(data: Any) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from .common import SafePath, db_option, open_store
-from .output import output_options
+from .output import check_table_format, output_options
 
 class CourseId(click.ParamType):
     """A course id: a positive SQLite integer, so a huge number is refused in one line, not by the driver."""
@@ -217,10 +217,7 @@ def progress(client_id, course_id, force_ascii, as_json, table_format, db_path):
 
         print_json(result.to_dict())
         return
-    from tabulate import tabulate_formats
-
-    if table_format not in tabulate_formats:
-        raise click.BadParameter(f"unknown table format {table_format!r}", param_hint="--fmt")
+    check_table_format(table_format)
     click.echo(format_progress(result, table_format, ascii=_use_ascii(force_ascii)))
     if result.critical_items:
         last = result.critical_items[-1]
@@ -272,10 +269,9 @@ def caseload(sort, reverse, flagged, as_json, table_format, db_path):
 
         print_json([r.to_dict() for r in rows])
         return
-    from tabulate import tabulate, tabulate_formats
+    from tabulate import tabulate
 
-    if table_format not in tabulate_formats:
-        raise click.BadParameter(f"unknown table format {table_format!r}", param_hint="--fmt")
+    check_table_format(table_format)
     if not rows:
         click.echo("No active course." if not flagged else "No flagged course.")
         return
