@@ -117,12 +117,12 @@ def import_file(
             report.administrations += 1
             keys.append(item["administration"]["import_key"])
             if len(keys) >= 500:
-                report.skipped += _already_stored(store, keys)
+                report.skipped += len(store.stored_import_keys(keys))
                 keys = []
         else:
             report.rejected.extend(item)
             report.rejected_administrations += 1
-    report.skipped += _already_stored(store, keys)
+    report.skipped += len(store.stored_import_keys(keys))
     if dry_run or report.rejected:
         return report
 
@@ -136,13 +136,6 @@ def import_file(
     report.stored, report.skipped = counts["stored"], counts["skipped"]
     report.created = {k: counts[k] for k in ("clients", "courses", "sessions")}
     return report
-
-
-def _already_stored(store: Any, keys: list[str]) -> int:
-    if not keys:
-        return 0
-    marks = ",".join("?" * len(keys))
-    return store.query(f"SELECT count(*) FROM administrations WHERE import_key IN ({marks})", keys)[0][0]
 
 
 def _with_progress(parse, path: Path, progress, stage: str) -> Iterator[Parsed]:

@@ -542,6 +542,17 @@ class SQLiteStore:
             self._import_batch(batch, clients, courses, sessions, counts, seen)
         return counts
 
+    def stored_import_keys(self, keys: list[str]) -> set[str]:
+        """Which of these import keys are already stored (what a re-run import skips)."""
+        found: set[str] = set()
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                r[0] for r in self.conn.execute(f"SELECT import_key FROM administrations WHERE import_key IN ({marks})", chunk)
+            )
+        return found
+
     def _import_batch(self, batch, clients, courses, sessions, counts, seen=None) -> None:
         stamp = now()
         actor = _actor()
@@ -556,13 +567,7 @@ class SQLiteStore:
                 sessions.clear()
                 sessions.update(((r[0], r[1]), r[2]) for r in conn.execute("SELECT course_id, number, id FROM sessions"))
                 seen["version"] = version
-            existing: set[str] = set()
-            for start in range(0, len(keys), 500):
-                chunk = keys[start:start + 500]
-                marks = ",".join("?" * len(chunk))
-                existing.update(
-                    r[0] for r in conn.execute(f"SELECT import_key FROM administrations WHERE import_key IN ({marks})", chunk)
-                )
+            existing = self.stored_import_keys(keys)
             next_admin = (conn.execute("SELECT coalesce(max(id), 0) FROM administrations").fetchone()[0]) + 1
             next_score = (conn.execute("SELECT coalesce(max(id), 0) FROM scores").fetchone()[0]) + 1
             admins, responses, scores = [], [], []
