@@ -86,8 +86,8 @@ def test_csv_long_has_one_row_per_score(store):
     phq = [r for r in rows if r["instrument"] == "phq9"]
     assert [(r["session"], r["score"], r["band"]) for r in phq] == [
         ("1", "25", "severe"), ("2", "8", "mild"), ("8", "1", "minimal")]
-    assert phq[0]["critical_items"] == "9" and phq[1]["critical_items"] == ""
-    assert phq[1]["prorated"] == "yes" and phq[1]["missing"] == "1"
+    assert phq[0]["critical_items"] == "item 9" and phq[1]["critical_items"] == ""
+    assert phq[1]["prorated"] == "true" and phq[1]["missing"] == "1" and phq[0]["prorated"] == "false"
     zz = [(r["session"], r["scale"], r["score"], r["band"]) for r in rows if r["instrument"] == "zzcheck"]
     assert zz == [("1", "total", "6", "mid"), ("1", "a", "5", ""), ("2", "total", "4", "low"), ("2", "a", "", ""),
                   ("8", "total", "3", "low"), ("8", "a", "0", "")]
@@ -110,11 +110,13 @@ def test_csv_wide_has_one_row_per_client_and_session(store):
     ids = build_caseload(store, 2)
     rows = rows_of(run(store, "csv-wide"))
     assert [(r["client_id"], r["session"]) for r in rows] == [(c, s) for c in ids for s in ("1", "2", "8")]
-    assert list(rows[0])[-7:] == ["phq9_total", "phq9_band", "phq9_critical_items",
-                                  "zzcheck_total", "zzcheck_band", "zzcheck_a", "zzcheck_critical_items"]
+    assert list(rows[0])[-13:] == [
+        "phq9_administration", "phq9_status", "phq9_total", "phq9_band", "phq9_prorated", "phq9_critical_items",
+        "zzcheck_administration", "zzcheck_status", "zzcheck_total", "zzcheck_band", "zzcheck_a", "zzcheck_prorated",
+        "zzcheck_critical_items"]
     assert (rows[0]["phq9_total"], rows[0]["zzcheck_total"], rows[0]["zzcheck_a"]) == ("25", "6", "5")
-    assert (rows[1]["phq9_total"], rows[1]["zzcheck_a"]) == ("8", "")
-    assert rows[2]["zzcheck_critical_items"] == "4"
+    assert (rows[1]["phq9_total"], rows[1]["zzcheck_a"], rows[1]["phq9_prorated"]) == ("8", "", "true")
+    assert rows[2]["zzcheck_critical_items"] == "item 4"
 
 
 def test_csv_wide_keeps_a_repeated_instrument_on_its_own_row(store):
@@ -123,6 +125,81 @@ def test_csv_wide_keeps_a_repeated_instrument_on_its_own_row(store):
     rows = rows_of(run(store, "csv-wide"))
     session1 = [r for r in rows if r["session"] == "1"]
     assert [r["phq9_total"] for r in session1] == ["25", "0"]
+
+
+def test_csv_wide_marks_an_unscored_administration_and_names_each_one(store):
+    """Issue 13 part 4: an unscorable PHQ-9 (three items missing; Kroenke et al. 2010 allow two) was an
+    all-empty row, and two rows of one session had nothing to tell them apart."""
+    build_caseload(store, 1)
+    store.bulk_import([record(0, COURSE[0], "phq9", [1, 1, 1, None, None, None, 1, 1, 1])])
+    rows = rows_of(run(store, "csv-wide"))
+    session1 = [r for r in rows if r["session"] == "1"]
+    assert [(r["phq9_status"], r["phq9_total"]) for r in session1] == [("scored", "25"), ("not scored", "")]
+    ids = [r["phq9_administration"] for r in session1]
+    stored = [str(row[0]) for row in store.query("SELECT id FROM administrations WHERE instrument_id = 'phq9'"
+                                                 " ORDER BY id")]
+    assert ids[0] in stored and ids[1] == stored[-1] and ids[0] != ids[1]
+
+
+def test_csv_wide_column_names_have_no_hyphen(store):
+    """`qids-sr16_total` is not an identifier in pandas, R or SQL: `qids_sr16_total` is."""
+    build_caseload(store, 1)
+    store.bulk_import([record(0, COURSE[0], "qids-sr16", [1] * 16)])
+    header = next(csv.reader(io.StringIO(run(store, "csv-wide"))))
+    assert "qids_sr16_total" in header and "qids_sr16_critical_items" in header
+    assert not [name for name in header if "-" in name or "." in name]
+
+
+def test_csv_booleans_and_critical_items_read_as_what_they_are(store):
+    """true/false (not yes/no); critical items never a bare number that a loader turns into 9.0."""
+    build_caseload(store, 1)
+    for fmt in ("csv-long", "csv-wide"):
+        rows = rows_of(run(store, fmt))
+        for row in rows:
+            for name, value in row.items():
+                if name.endswith("prorated"):
+                    assert value in ("true", "false"), (fmt, name, value)
+                if name.endswith("critical_items") and value:
+                    with pytest.raises(ValueError):
+                        float(value)
+    items = rows_of(run(store, "csv-long", items=True))
+    assert {r["critical_items"] for r in items if r["instrument"] == "phq9" and r["session"] == "1"} == {"item 9"}
+
+
+def test_every_csv_cell_that_starts_a_formula_is_neutralised(store):
+    """Issue 10 part 6 (OWASP CSV injection): = + - @ tab CR at the start of a text cell get a leading quote;
+    numbers, negative ones included, stay numbers."""
+    from ipt_measures.exporters.cells import cell
+
+    hostile = ["=HYPERLINK(\"http://x\")", "+1+1", "-2+3+cmd|' /C calc'!A0", "@SUM(A1)", "\tx", "\rx"]
+    for text in hostile:
+        assert cell(text) == "'" + text
+    assert (cell(-5), cell(-2.5), cell(-3.0), cell("grief"), cell(True), cell(None)) == (-5, -2.5, -3, "grief",
+                                                                                          "true", "")
+    records = []
+    for n, name in enumerate(hostile):
+        rec = record(n, COURSE[0], "phq9", COURSE[0][3])
+        rec["display_name"] = name
+        rec["course"]["protocol"] = "@protocol"
+        records.append(rec)
+    store.bulk_import(records)
+    for fmt, kwargs in (("csv-long", {}), ("csv-long", {"items": True}), ("csv-wide", {})):
+        text = run(store, fmt, include_identifiers=True, **kwargs)
+        for row in csv.reader(io.StringIO(text, newline="")):
+            for value in row:
+                assert value[:1] not in ("=", "+", "-", "@", "\t", "\r"), (fmt, value)
+        names = {r["display_name"] for r in rows_of(text)}
+        assert names == {"'" + h for h in hostile}
+
+
+def test_excel_adds_a_utf8_bom_to_csv_only(store):
+    build_caseload(store, 1)
+    out = io.StringIO()
+    export(store, "csv-wide", out, excel=True)
+    assert out.getvalue().startswith("\ufeffclient_id,")
+    assert not run(store, "csv-wide").startswith("\ufeff")
+    with pytest.raises(UsageError, match="--excel"):
+        export(store, "fhir", io.StringIO(), excel=True)
 
 
 def test_json_holds_every_administration_with_answers(store):
@@ -262,6 +339,14 @@ def test_cli_export_to_a_file_is_owner_only(invoke, db, tmp_path):
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert len(rows_of(target.read_text())) == 6
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".partial")] == []
+
+
+def test_cli_export_excel_writes_a_bom_that_excel_reads_as_utf8(invoke, db, tmp_path):
+    target = tmp_path / "excel.csv"
+    result = invoke("export", "--all", "--format", "csv-long", "--excel", "-o", target)
+    assert result.exit_code == 0, result.output
+    assert target.read_bytes().startswith(b"\xef\xbb\xbfclient_id,")
+    assert invoke("export", "--all", "--format", "json", "--excel").exit_code != 0
 
 
 def test_cli_export_to_stdout_for_listed_clients(invoke, db):

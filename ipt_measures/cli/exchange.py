@@ -23,8 +23,10 @@ from .common import SafePath, db_option, open_store
               help="Secret key for --deidentify (created, owner-only, if it does not exist). Keep it safe.")
 @click.option("--shift-dates", is_flag=True, help="With --deidentify: move each client's dates by a keyed offset.")
 @click.option("--with-identifiers", is_flag=True, help="Add display names and birth years (never with --deidentify).")
+@click.option("--excel", is_flag=True, help="CSV formats: start with a UTF-8 byte-order mark so Excel reads accents right.")
 @db_option
-def export(clients, all_clients, fmt, items, output, deidentify, key_file, shift_dates, with_identifiers, db_path):
+def export(clients, all_clients, fmt, items, output, deidentify, key_file, shift_dates, with_identifiers, excel,
+           db_path):
     """Export scores for clinical review or research, streamed however large the caseload.
 
     Give client ids, or --all for the whole caseload. Only completed administrations are exported.
@@ -66,7 +68,7 @@ def export(clients, all_clients, fmt, items, output, deidentify, key_file, shift
 
     def write(out) -> int:
         return run_export(store, fmt, out, client_ids=None if all_clients else clients, items=items,
-                          deidentify=deid, include_identifiers=with_identifiers)
+                          deidentify=deid, include_identifiers=with_identifiers, excel=excel)
 
     try:
         if output:

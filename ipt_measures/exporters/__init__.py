@@ -18,6 +18,9 @@ must stream: write as it reads, never hold every row. Each record is a dict::
 De-identified records carry a pseudonym as client id, an opaque administration id, no names, birth
 years or end reasons, and (when asked) shifted dates; see :mod:`ipt_measures.deidentify`.
 
+A CSV writer passes every cell through :func:`ipt_measures.exporters.cells.cell` (numbers stay numbers,
+booleans are ``true``/``false``, text that a spreadsheet would run as a formula gets a leading ``'``).
+
 Options passed to every writer: ``items`` (bool: one row per item response where the format has rows),
 ``instruments`` (the instrument ids present in the export, sorted: a wide layout's columns), and
 ``deidentified`` (bool). Writers should accept ``**options`` and ignore what they do not use.
@@ -31,6 +34,8 @@ import inspect
 from typing import IO, Any, Iterable, Iterator, Optional
 
 from ..hookspecs import hookimpl
+
+UTF8_BOM = "\ufeff"
 
 BUILTIN_FORMATS = {
     # name: (module, writer, description, suffix)
@@ -90,6 +95,7 @@ def export(
     items: bool = False,
     deidentify: Any = None,
     include_identifiers: bool = False,
+    excel: bool = False,
 ) -> int:
     """Write every completed administration of ``client_ids`` (None: the whole caseload) to ``out``.
 
@@ -100,6 +106,8 @@ def export(
     :param items: one row per item response instead of per score (row formats).
     :param deidentify: a :class:`~ipt_measures.deidentify.Deidentifier`, or None.
     :param include_identifiers: add display names and birth years (refused with ``deidentify``).
+    :param excel: start a CSV format with a UTF-8 byte-order mark, which Excel needs to read the file as
+        UTF-8 rather than the system code page (refused for formats that are not CSV).
     :returns: the number of administrations written.
     """
     from ..errors import UsageError
@@ -110,6 +118,8 @@ def export(
         raise UsageError(f"unknown export format {fmt!r} (available: {', '.join(sorted(formats))})")
     if deidentify is not None and include_identifiers:
         raise UsageError("a de-identified export cannot include names or birth years")
+    if excel and formats[fmt].suffix != ".csv":
+        raise UsageError(f"--excel is for CSV formats; {fmt} is not one")
     ids = None if client_ids is None else list(dict.fromkeys(client_ids))
     if ids is not None:
         for client_id in ids:
@@ -120,6 +130,8 @@ def export(
         "deidentified": deidentify is not None,
     }
     writer = formats[fmt].writer
+    if excel:
+        out.write(UTF8_BOM)
     counter = _Counter(iter_records(store, ids, include_identifiers=include_identifiers, deidentify=deidentify,
                                     responses=_reads_responses(writer, options)))
     writer(counter, out, **_accepted(writer, options))

@@ -1,13 +1,16 @@
 """CSV long: one row per score (total and each subscale), or with ``items`` one row per item response.
 
 The item layout is also the import layout (``ipt import``): each row carries the administration's stated
-total, so an import can rescore the answers and report any disagreement.
+total, so an import can rescore the answers and report any disagreement. Every cell goes through
+:func:`~ipt_measures.exporters.cells.cell` (numbers stay numbers; text cannot start a formula).
 """
 
 from __future__ import annotations
 
 import csv
 from typing import IO, Any, Iterable
+
+from .cells import LINE_END, cell
 
 BASE = [
     "client_id", "course_start", "planned_sessions", "problem_areas", "protocol",
@@ -25,23 +28,13 @@ def columns(items: bool, identifiers: bool = False) -> list[str]:
     return base + (ITEM_COLUMNS if items else SCORE_COLUMNS)
 
 
-_PLAIN = frozenset({str, int})  # written as they are: the common case, tested first
-
-
-def cell(value: Any) -> Any:
-    if type(value) in _PLAIN:
-        return value
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
+CRITICAL_ITEM_PREFIX = "item "
 
 
 def critical_items(score: dict) -> str:
-    return LIST_SEPARATOR.join(dict.fromkeys(flag["item"] for flag in score.get("flags", [])))
+    """The endorsed critical items as text, e.g. ``item 9`` or ``item 9;item 12``: never a bare number, which
+    pandas and spreadsheets would read as 9 (or 9.0 in a column with blanks) and lose the list."""
+    return LIST_SEPARATOR.join(dict.fromkeys(CRITICAL_ITEM_PREFIX + flag["item"] for flag in score.get("flags", [])))
 
 
 def _base_row(record: dict, identifiers: bool) -> list[Any]:
@@ -68,7 +61,7 @@ def _base_row(record: dict, identifiers: bool) -> list[Any]:
         admin["respondent"],
         admin["finished_at"],
     ]
-    return [v if type(v) in _PLAIN else cell(v) for v in row]
+    return [cell(v) for v in row]
 
 
 def write(rows: Iterable[dict], out: IO[str], *, items: bool = False, **options: Any) -> None:
@@ -79,7 +72,7 @@ def write(rows: Iterable[dict], out: IO[str], *, items: bool = False, **options:
     for record in rows:
         if writerow is None:  # the header follows the first record (identifiers present or not)
             identifiers = "display_name" in record["client"]
-            writer = csv.writer(out, lineterminator="\n")
+            writer = csv.writer(out, lineterminator=LINE_END)
             writer.writerow(columns(items, identifiers))
             writerow = writer.writerow
         base = _base_row(record, identifiers)
@@ -106,6 +99,6 @@ def write(rows: Iterable[dict], out: IO[str], *, items: bool = False, **options:
                     scale.get("prorated"),
                     critical_items(score) if scale is total else "",
                 ]
-                writerow(base + [v if type(v) in _PLAIN else cell(v) for v in cells] + [scorer])
+                writerow(base + [cell(v) for v in cells] + [scorer])
     if writerow is None:  # an empty export still has its header
-        csv.writer(out, lineterminator="\n").writerow(columns(items))
+        csv.writer(out, lineterminator=LINE_END).writerow(columns(items))

@@ -1,9 +1,15 @@
-"""CSV wide: one row per client x session, with each instrument's total, band, subscales and critical items.
+"""CSV wide: one row per client x session, with each instrument's administration, total, band, subscales
+and critical items.
 
 Columns are known before the first row (the export passes the instruments present; subscale ids come
 from the registered definitions), so the file is written as it is read. If one instrument was given
 twice in the same session, the second administration starts a second row for that session rather
-than overwriting the first.
+than overwriting the first; the ``<instrument>_administration`` column tells the two apart.
+
+Column names are ``<instrument>_<column>`` with every ``-`` or ``.`` in an id written as ``_``
+(``qids_sr16_total``): names an analyst can use as identifiers in pandas, R, SPSS and SQL. An
+administration that could not be scored (too many missing answers) keeps its row, with an empty total
+and ``<instrument>_status`` ``not scored`` (``scored`` otherwise), so it is never an unexplained blank.
 """
 
 from __future__ import annotations
@@ -11,9 +17,16 @@ from __future__ import annotations
 import csv
 from typing import IO, Any, Iterable
 
-from .csv_long import LIST_SEPARATOR, cell, critical_items
+from .cells import LINE_END, cell
+from .csv_long import LIST_SEPARATOR, critical_items
 
 SESSION_COLUMNS = ["client_id", "course_start", "planned_sessions", "problem_areas", "session", "session_date", "phase"]
+SCORED, NOT_SCORED = "scored", "not scored"
+
+
+def column_name(*parts: str) -> str:
+    """``qids-sr16`` + ``total`` -> ``qids_sr16_total``: no hyphen or dot in a column name."""
+    return "_".join(parts).replace("-", "_").replace(".", "_")
 
 
 def _subscales(instrument_id: str) -> list[str]:
@@ -23,14 +36,21 @@ def _subscales(instrument_id: str) -> list[str]:
     return [scale.id for scale in instrument.scales[1:]] if instrument else []
 
 
+def instrument_columns(instrument_id: str, subscales: list[str]) -> dict[str, str]:
+    """The columns of one instrument, by role (``total``, ``sub:<id>``...), in file order."""
+    columns = {role: column_name(instrument_id, role) for role in ("administration", "status", "total", "band")}
+    columns.update({f"sub:{s}": column_name(instrument_id, s) for s in subscales})
+    columns.update({role: column_name(instrument_id, role) for role in ("prorated", "critical_items")})
+    return columns
+
+
 def write(rows: Iterable[dict], out: IO[str], *, instruments: Iterable[str] = (), **options: Any) -> None:
-    instruments = list(instruments)
-    per_instrument: dict[str, list[str]] = {}
-    score_columns: list[str] = []
-    for iid in instruments:
-        subs = _subscales(iid)
-        per_instrument[iid] = subs
-        score_columns += [f"{iid}_total", f"{iid}_band"] + [f"{iid}_{s}" for s in subs] + [f"{iid}_critical_items"]
+    per_instrument = {iid: instrument_columns(iid, _subscales(iid)) for iid in instruments}
+    score_columns = [name for columns in per_instrument.values() for name in columns.values()]
+    if len(set(score_columns)) != len(score_columns):
+        from ..errors import UsageError
+
+        raise UsageError("two instruments or subscales give the same csv-wide column name; use csv-long")
     writer = None
     key = None
     row: dict[str, Any] = {}
@@ -38,36 +58,41 @@ def write(rows: Iterable[dict], out: IO[str], *, instruments: Iterable[str] = ()
         if writer is None:
             identifiers = ["display_name", "birth_year"] if "display_name" in record["client"] else []
             header = SESSION_COLUMNS[:1] + identifiers + SESSION_COLUMNS[1:] + score_columns
-            writer = csv.DictWriter(out, header, lineterminator="\n", restval="")
+            writer = csv.DictWriter(out, header, lineterminator=LINE_END, restval="")
             writer.writeheader()
         course, session, admin = record["course"], record["session"], record["administration"]
         this = (record["client"]["id"], course["start_date"], session["number"])
         iid = admin["instrument_id"]
-        if this != key or f"{iid}_total" in row:
+        columns = per_instrument.get(iid) or instrument_columns(iid, [])
+        if this != key or columns["administration"] in row:
             if row:
                 writer.writerow(row)
             key = this
             row = {
-                "client_id": record["client"]["id"],
-                "course_start": course["start_date"],
-                "planned_sessions": course["planned_sessions"],
-                "problem_areas": LIST_SEPARATOR.join(course["problem_areas"]),
-                "session": session["number"],
-                "session_date": session["date"],
-                "phase": session["phase"],
+                "client_id": cell(record["client"]["id"]),
+                "course_start": cell(course["start_date"]),
+                "planned_sessions": cell(course["planned_sessions"]),
+                "problem_areas": cell(LIST_SEPARATOR.join(course["problem_areas"])),
+                "session": cell(session["number"]),
+                "session_date": cell(session["date"]),
+                "phase": cell(session["phase"]),
             }
             if "display_name" in record["client"]:
                 row["display_name"] = cell(record["client"]["display_name"])
                 row["birth_year"] = cell(record["client"]["birth_year"])
         score = record.get("score") or {}
         total = score.get("total") or {}
-        row[f"{iid}_total"] = cell(total.get("value"))
-        row[f"{iid}_band"] = cell(total.get("band"))
+        row[columns["administration"]] = cell(admin["id"])
+        row[columns["status"]] = SCORED if total.get("value") is not None else NOT_SCORED
+        row[columns["total"]] = cell(total.get("value"))
+        row[columns["band"]] = cell(total.get("band"))
         for sub in score.get("subscales", []):
-            if sub["id"] in per_instrument.get(iid, ()):
-                row[f"{iid}_{sub['id']}"] = cell(sub.get("value"))
-        row[f"{iid}_critical_items"] = critical_items(score)
+            name = columns.get(f"sub:{sub['id']}")
+            if name:
+                row[name] = cell(sub.get("value"))
+        row[columns["prorated"]] = cell(bool(total.get("prorated")))
+        row[columns["critical_items"]] = cell(critical_items(score))
     if writer is None:
-        csv.writer(out, lineterminator="\n").writerow(SESSION_COLUMNS + score_columns)
+        csv.writer(out, lineterminator=LINE_END).writerow(SESSION_COLUMNS + score_columns)
     elif row:
         writer.writerow(row)
