@@ -154,5 +154,5 @@ def score_lines(score: Score) -> list[str]:
             continue
         band = f", {scale.band}" if scale.band else ""
         note = f" [{scale.note}]" if scale.note else ""
-        lines.append(f"{label}: {scale.value:g}{band}{note}")
+        lines.append(f"{label}: {scale.display()}{band}{note}")
     return lines

@@ -430,6 +430,19 @@ class ScaleScore(BaseModel):
     missing: int
     prorated: bool = False
     note: Optional[str] = None
+    # Decimals the scale is reported to (display only: `value` is exact); absent means whole numbers.
+    decimals: Optional[int] = None
+
+    def display(self) -> str:
+        """The value as the clinician reads it: rounded half-up to the scale's decimals."""
+        return format_score(self.value, self.decimals or 0)
+
+
+def format_score(value: Optional[float], decimals: int = 0) -> str:
+    """One way to show a score: rounded half-up to the instrument's decimals, no trailing zeros."""
+    if value is None:
+        return "not scored"
+    return f"{round_half_up(value, decimals):g}"
 
 
 class Flag(BaseModel):

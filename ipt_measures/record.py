@@ -142,7 +142,8 @@ def list_sessions(store, client_id: str) -> list[dict]:
     for s in store.sessions(course["id"]):
         given = [a for a in admins if a["session_id"] == s["id"]]
         rows.append({**s, "measures": [
-            f"{a['instrument_id']} {_fmt(a['total'])}" if a["status"] == "complete" else f"{a['instrument_id']} ({a['status']})"
+            f"{a['instrument_id']} {_fmt(a['total'], a['score_data'])}" if a["status"] == "complete"
+            else f"{a['instrument_id']} ({a['status']})"
             for a in given
         ]})
     return rows
@@ -606,5 +607,9 @@ def audit(store, client_id: str) -> list[dict]:
     return store.audit_trail(client_id)
 
 
-def _fmt(value: Optional[float]) -> str:
-    return "not scored" if value is None else f"{value:g}"
+def _fmt(value: Optional[float], score_data: Optional[str] = None) -> str:
+    """A stored total as the clinician reads it, to the decimals its scale is reported to."""
+    from .models import format_score
+
+    decimals = (json.loads(score_data)["total"].get("decimals") or 0) if score_data else 0
+    return format_score(value, decimals)

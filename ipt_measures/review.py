@@ -68,6 +68,7 @@ class Point:
     is_baseline: bool = False
     change_from_baseline: Optional[float] = None
     reliable: Optional[str] = None  # "improved", "deteriorated", "no reliable change", or None
+    decimals: int = 0  # what the scale is reported to; `value` is exact (display rounds)
 
 
 @dataclass
@@ -219,6 +220,7 @@ def _series(registry: Any, instrument_id: str, rows: list[dict]) -> Series:
                 prorated=bool(total.get("prorated")),
                 missing=int(total.get("missing") or 0),
                 flags=list(data.get("flags") or []),
+                decimals=int(total.get("decimals") or 0),
             )
         )
     floor = lo_hi[0] if lo_hi else 0.0

@@ -128,10 +128,16 @@ def _score_scale(plan: "_ScalePlan", answers: Mapping[str, Answer]) -> ScaleScor
             extra["note"] = f"prorated from {len(answered)} of {len(components)} answers"
     scaled = raw * scale.multiplier
     # A whole-number sum is already rounded to 0 decimals: round_half_up would return it unchanged.
-    value = scaled if type(scaled) is int and scale.decimals == 0 else round_half_up(scaled, scale.decimals)
-    band = band_for(scale, value)
+    rounded = scaled if type(scaled) is int and scale.decimals == 0 else round_half_up(scaled, scale.decimals)
+    # Bands are published to the scale's decimals, so the band is read from the rounded value. A mean keeps its
+    # exact value (MSPSS answers summing to 45 are 3.75, not 3.8): rounding is display only. A sum keeps the
+    # rounded value, because there rounding a prorated total to whole points is the published rule itself.
+    value = scaled if scale.method == "mean" else rounded
+    band = band_for(scale, rounded)
     if band is not None:
         extra["band"], extra["band_severity"] = band.label, band.severity
+    if scale.decimals:
+        extra["decimals"] = scale.decimals
     result = ScaleScore(id=scale.id, name=scale.name, answered=len(answered), missing=missing, **extra)
     result.value = value  # assigned, not validated: a whole-number score stays an int, as it always has
     return result

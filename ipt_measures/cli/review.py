@@ -67,10 +67,12 @@ def _use_ascii(force: bool) -> bool:
 
 
 def _cell(point) -> str:
+    from ..models import format_score  # loaded already: the progress it formats was built from the models
+
     if point.value is None:
         text = "n/s"
     else:
-        text = _num(point.value) + ("~" if point.prorated else "")
+        text = format_score(point.value, point.decimals) + ("~" if point.prorated else "")
         if point.band:
             text += f" {point.band}"
     marks = []

@@ -2,7 +2,8 @@
 
 Expected values are worked by hand from the GDS-15 scoring key (Sheikh & Yesavage 1986; key as distributed with
 the short form): one point for 'no' to items 1, 5, 7, 11, 13 and for 'yes' to items 2, 3, 4, 6, 8, 9, 10, 12, 14,
-15; total 0-15; bands 0-4 normal, 5-8 mild, 9-11 moderate, 12-15 severe (sources in gds15.toml). Answers are
+15; total 0-15; bands by the distributed key: 0-5 normal, more than 5 suggests depression, 10 or more almost
+always indicates depression (sources in gds15.toml). Answers are
 entered as 1 = yes, 0 = no. Not scoring with any item missing is the project choice stated in gds15.toml.
 """
 
@@ -45,15 +46,16 @@ def test_minimum_and_maximum_by_the_key():
 
 
 def test_answering_yes_to_everything():
-    # 'Yes' scores on the ten negatively worded items only: 10, moderate.
+    # 'Yes' scores on the ten negatively worded items only: 10, the key's 'almost always depression'.
     result = gds(*[YES] * 15).total
-    assert (result.value, result.band) == (10, "moderate depression")
+    assert (result.value, result.band) == (10, "almost always indicates depression")
 
 
 def test_answering_no_to_everything():
-    # 'No' scores on the five positively worded items only: 5, mild.
+    # 'No' scores on the five positively worded items only: 5, still normal by the key (greater than 5 suggests
+    # depression); the dropped four-band scheme called this 'mild depression'.
     result = gds(*[NO] * 15).total
-    assert (result.value, result.band) == (5, "mild depression")
+    assert (result.value, result.band) == (5, "normal")
 
 
 @pytest.mark.parametrize("item", NO_IS_DEPRESSIVE)
@@ -73,13 +75,11 @@ def test_each_negatively_worded_item_scores_for_yes(item):
     "depressive, total, band",
     [
         (set(), 0, "normal"),
-        ({1, 2, 3, 4}, 4, "normal"),
-        ({1, 2, 3, 4, 5}, 5, "mild depression"),
-        ({1, 2, 3, 4, 5, 6, 7, 8}, 8, "mild depression"),
-        ({1, 2, 3, 4, 5, 6, 7, 8, 9}, 9, "moderate depression"),
-        ({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, 11, "moderate depression"),
-        ({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, 12, "severe depression"),
-        (set(range(1, 16)), 15, "severe depression"),
+        ({1, 2, 3, 4, 5}, 5, "normal"),
+        ({1, 2, 3, 4, 5, 6}, 6, "suggests depression: assess further"),
+        ({1, 2, 3, 4, 5, 6, 7, 8, 9}, 9, "suggests depression: assess further"),
+        ({1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, 10, "almost always indicates depression"),
+        (set(range(1, 16)), 15, "almost always indicates depression"),
     ],
 )
 def test_every_band_boundary(depressive, total, band):
@@ -110,10 +110,19 @@ def test_no_critical_items():
 def test_cli_score(invoke):
     result = invoke("score", "gds15", "--answers", ",".join(["1"] * 15))
     assert result.exit_code == 0
-    assert "Total: 10, moderate depression" in result.output
+    assert "Total: 10, almost always indicates depression" in result.output
 
 
 def test_cli_show_includes_citation(invoke):
     result = invoke("instruments", "show", "gds15")
     assert result.exit_code == 0
     assert "Sheikh JI, Yesavage JA" in result.output and "1986;5(1-2):165-173" in result.output
+
+
+def test_bands_follow_the_distributed_key_without_overlap():
+    # Issue 10: the old '5-8 mild' band was cited to a page printing overlapping bands; the key says 0-5 normal,
+    # more than 5 suggests depression, 10 or more almost always depression.
+    scale = get_instrument("gds15").primary
+    assert [(b.min, b.max) for b in scale.bands] == [(0, 5), (6, 9), (10, 15)]
+    assert scale.change.clinical_cutoff == 6
+    assert "Sheikh" in scale.bands_source

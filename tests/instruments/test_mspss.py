@@ -4,7 +4,7 @@ Expected values are worked by hand from Zimet et al. 1988 and the author's 2016 
 no reversed items; Significant Other = mean of items 1, 2, 5, 10; Family = mean of 3, 4, 8, 11; Friends =
 mean of 6, 7, 9, 12; total = mean of all 12; bands for any mean scale score 1-2.9 low, 3-5 moderate,
 5.1-7 high. Means are rounded half-up to one decimal before banding (this project's reading of bands
-written to one decimal). Missing rule (project choice, none published): total scored with up to 2 of 12
+written to one decimal); the stored value stays the exact mean and only its display is rounded. Missing rule (project choice, none published): total scored with up to 2 of 12
 missing, each subscale with up to 1 of 4 missing, as the mean of the answered items.
 
 Rounding edges: a mean of exactly 2.95 or 5.05 cannot come from real answers (k/12, k/11, k/10 and k/4
@@ -26,20 +26,32 @@ def sub(result, scale_id):
     return next(s for s in result.subscales if s.id == scale_id)
 
 
+def shown(scale):
+    """(exact value, value as displayed, band)."""
+    return scale.value, scale.display(), scale.band
+
+
 @pytest.mark.parametrize(
-    "answers, mean, band",
+    "answers, mean, display, band",
     [
-        ((1,) * 12, 1.0, "low support"),
-        ((3,) * 11 + (2,), 2.9, "low support"),       # 35 / 12 = 2.917 -> 2.9
-        ((3,) * 12, 3.0, "moderate support"),          # 36 / 12 = 3.0
-        ((5,) * 12, 5.0, "moderate support"),          # 60 / 12 = 5.0
-        ((5,) * 11 + (6,), 5.1, "high support"),      # 61 / 12 = 5.083 -> 5.1
-        ((7,) * 12, 7.0, "high support"),
+        ((1,) * 12, 1.0, "1", "low support"),
+        ((3,) * 11 + (2,), 35 / 12, "2.9", "low support"),       # 35 / 12 = 2.917 -> 2.9
+        ((3,) * 12, 3.0, "3", "moderate support"),               # 36 / 12 = 3.0
+        ((5,) * 12, 5.0, "5", "moderate support"),               # 60 / 12 = 5.0
+        ((5,) * 11 + (6,), 61 / 12, "5.1", "high support"),      # 61 / 12 = 5.083 -> 5.1
+        ((7,) * 12, 7.0, "7", "high support"),
     ],
 )
-def test_total_band_edges_on_both_sides(answers, mean, band):
-    result = mspss(*answers).total
-    assert (result.value, result.band) == (mean, band)
+def test_total_band_edges_on_both_sides(answers, mean, display, band):
+    assert shown(mspss(*answers).total) == (mean, display, band)
+
+
+def test_the_machine_readable_mean_is_exact():
+    # Issue 10: answers summing to 45 are a mean of 3.75; JSON, exports and the store keep 3.75 and only the
+    # display rounds (half-up) to the published one decimal.
+    result = mspss(4, 4, 4, 4, 4, 4, 4, 4, 4, 3, 3, 3)
+    assert shown(result.total) == (3.75, "3.8", "moderate support")
+    assert result.model_dump(mode="json")["total"]["value"] == 3.75
 
 
 def test_hand_worked_example_and_each_subscale():
@@ -55,12 +67,12 @@ def test_hand_worked_example_and_each_subscale():
 def test_subscale_rounding_edges():
     # Family items 3,4,8,11 = 2,3,3,3: 11/4 = 2.75 -> 2.8 low; all 3 -> 3.0 moderate.
     low = mspss(4, 4, 2, 3, 4, 4, 4, 3, 4, 4, 3, 4)
-    assert (sub(low, "family").value, sub(low, "family").band) == (2.8, "low support")
+    assert shown(sub(low, "family")) == (2.75, "2.8", "low support")
     moderate = mspss(4, 4, 3, 3, 4, 4, 4, 3, 4, 4, 3, 4)
     assert (sub(moderate, "family").value, sub(moderate, "family").band) == (3.0, "moderate support")
     # Friends items 6,7,9,12 = 5,5,5,6: 21/4 = 5.25 -> 5.3 high (half-up); all 5 -> 5.0 moderate.
     high = mspss(4, 4, 4, 4, 4, 5, 5, 4, 5, 4, 4, 6)
-    assert (sub(high, "friends").value, sub(high, "friends").band) == (5.3, "high support")
+    assert shown(sub(high, "friends")) == (5.25, "5.3", "high support")
     mid = mspss(4, 4, 4, 4, 4, 5, 5, 4, 5, 4, 4, 5)
     assert (sub(mid, "friends").value, sub(mid, "friends").band) == (5.0, "moderate support")
 
@@ -68,7 +80,7 @@ def test_subscale_rounding_edges():
 def test_half_up_not_bankers_rounding():
     # Significant Other items 1,2,5,10 = 2,2,2,3: 9/4 = 2.25 -> 2.3 (banker's rounding would give 2.2).
     result = mspss(2, 2, 4, 4, 2, 4, 4, 4, 4, 3, 4, 4)
-    assert sub(result, "significant-other").value == 2.3
+    assert shown(sub(result, "significant-other"))[1:] == ("2.3", "low support")
 
 
 def test_minimum_and_maximum():
@@ -92,7 +104,7 @@ def test_one_missing_in_a_subscale_is_the_mean_of_the_other_three():
     # Item 1 missing: Significant Other (2,5,10) = 6,6,7 -> 19/3 = 6.33 -> 6.3 high.
     result = mspss(None, 6, 4, 4, 6, 4, 4, 4, 4, 7, 4, 4)
     so = sub(result, "significant-other")
-    assert (so.value, so.band, so.missing) == (6.3, "high support", 1)
+    assert (so.value, so.display(), so.band, so.missing) == (19 / 3, "6.3", "high support", 1)
 
 
 def test_three_missing_leave_the_total_unscored():

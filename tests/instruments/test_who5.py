@@ -78,3 +78,16 @@ def test_cli_score_and_show(invoke):
     shown = invoke("instruments", "show", "who5")
     assert shown.exit_code == 0
     assert "Topp CW, Østergaard SD, Søndergaard S, Bech P" in shown.output
+
+
+def test_licence_is_not_public_domain_and_no_wording_is_shipped():
+    # WHO's current WHO-5 form is CC BY-NC-SA 3.0 IGO: free of charge, not public domain. Its NonCommercial
+    # term cannot pass through this Apache-2.0 package, so neither item nor answer wording ships.
+    inst = get_instrument("who5")
+    assert inst.licence.startswith("CC BY-NC-SA 3.0 IGO")
+    assert "public domain" not in inst.licence
+    assert all(item.text is None and item.label for item in inst.items)
+    labels = " ".join(o.label for o in inst.options)
+    for wording in ("All of the time", "Most of the time", "At no time"):
+        assert wording not in labels
+    assert "cheerful" not in inst.model_dump_json().lower()
