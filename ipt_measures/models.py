@@ -72,6 +72,13 @@ class ItemGroup(_Strict):
     id: str = Field(pattern=ITEM_ID_PATTERN)
     items: list[str] = Field(min_length=2)
     method: Literal["max", "sum", "mean"] = "max"
+    answered_when: Optional[int] = Field(
+        default=None,
+        ge=1,
+        description="How many of its items a fully answered group has (default: all of them). QIDS-SR16's "
+        "appetite/weight domain is complete with 2 of its 4 items (one of 6/7, one of 8/9). A max group "
+        "answered short of this is still scored, with a note that the domain may be higher.",
+    )
 
 
 class MissingRule(_Strict):
@@ -300,6 +307,9 @@ def _cross_check(inst: "Instrument") -> list[str]:
                 if member not in items:
                     problems.append(f"{where}.groups[{g}]: unknown item {member!r}")
                     broken = True
+            if group.answered_when is not None and group.answered_when > len(group.items):
+                problems.append(f"{where}.groups[{g}]: answered_when {group.answered_when} is more than its "
+                                f"{len(group.items)} items")
         for ref in scale.items:
             if ref not in items and ref not in group_ids:
                 problems.append(f"{where}.items: unknown item {ref!r}")

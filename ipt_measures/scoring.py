@@ -103,6 +103,7 @@ def _score_scale(plan: "_ScalePlan", answers: Mapping[str, Answer]) -> ScaleScor
         return value
 
     components: list[Optional[float]]
+    short: list[str] = []  # max groups scored from fewer items than a full answer has
     if plan.items_only and not reversal:  # the common case: one component per item, as answered
         components = [get(ref) for ref in scale.items]
     elif plan.items_only:
@@ -110,6 +111,7 @@ def _score_scale(plan: "_ScalePlan", answers: Mapping[str, Answer]) -> ScaleScor
     else:
         components = [value_of(ref) if group is None else _group_value(group, value_of)
                       for ref, group in plan.components]
+        short = _short_groups(plan, get)
 
     answered = [c for c in components if c is not None]
     missing = len(components) - len(answered)
@@ -138,6 +140,8 @@ def _score_scale(plan: "_ScalePlan", answers: Mapping[str, Answer]) -> ScaleScor
         extra["band"], extra["band_severity"] = band.label, band.severity
     if scale.decimals:
         extra["decimals"] = scale.decimals
+    if short:
+        extra["note"] = "; ".join(filter(None, [extra.get("note"), *short]))
     result = ScaleScore(id=scale.id, name=scale.name, answered=len(answered), missing=missing, **extra)
     result.value = value  # assigned, not validated: a whole-number score stays an int, as it always has
     return result
@@ -153,6 +157,24 @@ def _group_value(group, value_of) -> Optional[float]:
         # A partly answered summed group is prorated within the group.
         return sum(present) * len(group.items) / len(present)
     return sum(present) / len(present)
+
+
+def _short_groups(plan: "_ScalePlan", get) -> list[str]:
+    """Notes for max-of-items groups answered only in part: the highest blank item could raise the domain.
+
+    No published rule covers this (Rush et al. 2003 and ids-qids.org give none for QIDS-SR16), so the domain
+    is scored from its answered items, as a lower bound, and the score says so rather than passing as complete.
+    """
+    notes = []
+    for ref, group in plan.components:
+        if group is None or group.method != "max":
+            continue
+        answered = sum(1 for m in group.items if get(m) is not None)
+        needed = group.answered_when or len(group.items)
+        if 0 < answered < needed:
+            notes.append(f"{ref} scored from {answered} of {needed} expected answers "
+                         f"(items {', '.join(group.items)}): it may be higher")
+    return notes
 
 
 def band_for(scale: Scale, value: float):

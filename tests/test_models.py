@@ -121,3 +121,19 @@ def test_instrument_ids_are_short_lowercase_and_stable():
 @pytest.mark.parametrize("value, decimals, expected", [(2.5, 0, 3), (3.5, 0, 4), (2.45, 1, 2.5), (11.25, 1, 11.3), (2.449, 1, 2.4)])
 def test_round_half_up_is_not_bankers_rounding(value, decimals, expected):
     assert round_half_up(value, decimals) == expected
+
+
+def test_group_answered_when_cannot_exceed_its_items():
+    from ipt_measures.models import Instrument
+
+    data = {
+        "id": "grp", "name": "Group test", "version": "1", "citation": "c", "scoring_source": "s",
+        "licence": "l", "respondent": "self-report", "domain": "other",
+        "options": [{"value": 0, "label": "no"}, {"value": 1, "label": "yes"}],
+        "items": [{"id": str(n), "label": f"i{n}"} for n in (1, 2, 3)],
+        "scales": [{"id": "total", "name": "T", "items": ["g", "3"], "method": "sum", "range": [0, 2],
+                    "groups": [{"id": "g", "items": ["1", "2"], "method": "max", "answered_when": 3}],
+                    "missing": {"max_missing": 0, "source": "t"}}],
+    }
+    with pytest.raises(Exception, match="answered_when 3 is more than its 2 items"):
+        Instrument.model_validate(data)

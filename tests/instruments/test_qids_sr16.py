@@ -119,3 +119,29 @@ def test_cli_show_includes_citation(invoke):
     result = invoke("instruments", "show", "qids-sr16")
     assert result.exit_code == 0
     assert "Rush AJ, Trivedi MH" in result.output and "Biol Psychiatry. 2003;54(5):573-583" in result.output
+
+
+def test_partly_answered_max_domain_is_scored_with_a_note_not_as_complete():
+    # Issue 10: three of four sleep items blank was scored as complete ("missing 0"). No published rule covers
+    # it, so the domain is scored from what was answered (a lower bound) and the score says so.
+    # Sleep max(1)=1; sad 2; appetite/weight max(1,-,0,-)=1; conc 1; self 1; suicide 0; interest 1; energy 1;
+    # psychomotor max(0,2)=2: 1+2+1+1+1+0+1+1+2 = 10.
+    result = qids(1, _, _, _, 2, 1, _, 0, _, 1, 1, 0, 1, 1, 0, 2).total
+    assert (result.value, result.missing) == (10, 0)
+    assert result.note == "sleep scored from 1 of 4 expected answers (items 1, 2, 3, 4): it may be higher"
+
+
+def test_appetite_weight_is_complete_with_one_of_6_7_and_one_of_8_9():
+    complete = qids(*from_domains(3, 2, 1, 0, 0, 0, 0, 0, 0)).total
+    assert complete.note is None
+    # Only item 6 of the appetite/weight pair answered: one of its two expected answers.
+    values = from_domains(3, 2, 1, 0, 0, 0, 0, 0, 0)
+    values[7] = _
+    short = qids(*values).total
+    assert short.value == complete.value
+    assert short.note == "appetite_weight scored from 1 of 2 expected answers (items 6, 7, 8, 9): it may be higher"
+
+
+def test_every_item_of_a_domain_blank_is_a_missing_domain_not_a_note():
+    result = qids(_, _, _, _, 2, 1, _, 0, _, 1, 1, 0, 1, 1, 0, 2).total
+    assert (result.value, result.missing) == (None, 1)
