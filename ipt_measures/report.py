@@ -16,16 +16,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional
 
+from .charts import band_colours, chart_svg, number
 from .output import write_output
 from .review import Progress, Series
-
-# Calm, print-friendly tints from healthy to concerning (severity 0 up), chosen for contrast with the
-# dark score line rather than for meaning on their own: every band is also labelled in words.
-BAND_TINTS = ["#e3f1e7", "#eef4dc", "#fbf4d9", "#fbe8d3", "#f7dcd6", "#f0ccd2"]
-LINE = "#1f4e79"  # dark blue score line
-CUTOFF = "#4d4d4d"
-RELIABLE = "#8a8a8a"
-CRITICAL = "#b3261e"  # red, always with a triangle and the words "critical item"
 
 CATEGORY_CLASS = {
     "recovered": "good",
@@ -46,169 +39,10 @@ CATEGORY_HELP = [
 ]
 
 
-# -- charts --------------------------------------------------------------------------------------------
-
-
-def _band_edges(bands: list[dict], low: float, high: float) -> list[tuple[float, float, dict]]:
-    """Shade each band up to half way to the next one, so integer bands (0-4, 5-9) meet without a gap."""
-    edges = []
-    for n, band in enumerate(bands):
-        bottom = low if n == 0 else (bands[n - 1]["max"] + band["min"]) / 2
-        top = high if n == len(bands) - 1 else (band["max"] + bands[n + 1]["min"]) / 2
-        edges.append((bottom, top, band))
-    return edges
-
-
-def _tint(severity: int, max_severity: int) -> str:
-    if max_severity <= 0:
-        return BAND_TINTS[0]
-    return BAND_TINTS[round(severity / max_severity * (len(BAND_TINTS) - 1))]
-
-
-def band_colours(series: Series) -> list[tuple[dict, str]]:
-    top = max((b["severity"] for b in series.bands), default=0)
-    return [(b, _tint(b["severity"], top)) for b in series.bands]
-
-
-def draw_chart(fig: Any, ax: Any, series: Series, progress: Progress) -> None:
-    """Draw one instrument's course on ``ax``: bands, cut-off, reliable-change range, scores, critical items."""
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
-
-    points = series.points
-    last_session = max([s["number"] for s in progress.sessions] + [p.session for p in points] + [1])
-    x_max = max(last_session, progress.course.get("planned_sessions") or 0)
-    scored = [p for p in points if p.value is not None]
-    if series.range:
-        low, high = series.range
-    else:
-        values = [p.value for p in scored] or [0, 1]
-        low, high = min(values), max(values)
-    pad = (high - low) * 0.04 or 1
-    ax.set_xlim(0.5, x_max + 0.5)
-    ax.set_ylim(low - pad, high + pad)
-    handles = [Line2D([], [], color=LINE, marker="o", lw=2, label="score")]
-
-    top_severity = max((b["severity"] for b in series.bands), default=0)
-    for bottom, top, band in _band_edges(series.bands, low - pad, high + pad):
-        ax.axhspan(bottom, top, color=_tint(band["severity"], top_severity), lw=0, zorder=0)
-        ax.text(x_max + 0.4, (max(bottom, low) + min(top, high)) / 2, band["label"], ha="right", va="center",
-                fontsize=8, color="#555555", zorder=1)
-
-    summary = series.summary
-    threshold = series.threshold
-    baseline = summary.get("baseline")
-    if baseline is not None and threshold is not None:
-        start = summary["baseline_session"]
-        t = threshold["points"]
-        ax.fill_between([start, x_max + 0.5], baseline - t, baseline + t, facecolor="none", edgecolor=RELIABLE,
-                        hatch="////", lw=0, alpha=0.55, zorder=1)
-        ax.plot([start, x_max + 0.5], [baseline, baseline], color=RELIABLE, lw=1, ls=":", zorder=1)
-        handles.append(Patch(facecolor="none", edgecolor=RELIABLE, hatch="////",
-                             label=f"no reliable change: baseline {_num(baseline)} \u00b1 {_num(t)}"))
-
-    cutoff = series.clinical_cutoff
-    if cutoff is not None:
-        ax.axhline(cutoff, color=CUTOFF, lw=1.3, ls=(0, (6, 3)), zorder=2)
-        side = "or above" if series.higher_is_worse else "or below"
-        handles.append(Line2D([], [], color=CUTOFF, lw=1.3, ls=(0, (6, 3)),
-                              label=f"clinical cut-off {_num(cutoff)} (case at {side})"))
-
-    # Score line through the scored administrations; one that could not be scored is an x on the floor.
-    ax.plot([p.session for p in scored], [p.value for p in scored], color=LINE, lw=2, marker="o", ms=6,
-            mfc="white", mew=2, zorder=4)
-    for p in scored:
-        ax.annotate(_num(p.value), (p.session, p.value), textcoords="offset points", xytext=(0, 8),
-                    ha="center", fontsize=8.5, color=LINE, zorder=5,
-                    bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.75))
-    unscored = [p for p in points if p.value is None]
-    if unscored:
-        ax.plot([p.session for p in unscored], [low] * len(unscored), ls="none", marker="x", ms=7,
-                color="#555555", zorder=4)
-        handles.append(Line2D([], [], ls="none", marker="x", color="#555555", label="not scored (items missing)"))
-
-    flagged = [p for p in points if p.flags]
-    if flagged:
-        for p in flagged:
-            y = p.value if p.value is not None else low
-            ax.plot([p.session], [y], ls="none", marker="^", ms=13, color=CRITICAL, mec="black", mew=0.8, zorder=6)
-            items = ", ".join(f["item"] for f in p.flags)
-            # A red rule down the session and a label at the top, clear of the score line.
-            ax.axvline(p.session, color=CRITICAL, lw=1, ls=(0, (2, 2)), alpha=0.8, zorder=3)
-            ax.text(p.session, 0.97, f"critical item {items}", transform=ax.get_xaxis_transform(), ha="center",
-                    va="top", fontsize=8, color=CRITICAL, fontweight="bold", zorder=7,
-                    bbox=dict(boxstyle="round,pad=0.2", fc="white", ec=CRITICAL, lw=0.8))
-        handles.append(Line2D([], [], ls="none", marker="^", ms=10, color=CRITICAL, mec="black",
-                              label="critical item endorsed"))
-
-    # IPT phases above the plot, from the sessions held.
-    phase_start: list[tuple[int, str]] = []
-    for s in progress.sessions:
-        if not phase_start or phase_start[-1][1] != s["phase"]:
-            phase_start.append((s["number"], s["phase"]))
-    for n, (number, phase) in enumerate(phase_start):
-        if n:
-            ax.axvline(number - 0.5, color="#9a9a9a", lw=0.8, ls=":", zorder=1)
-        ax.text(number - 0.45, 1.015, f"{phase} phase", transform=ax.get_xaxis_transform(), fontsize=7.5,
-                color="#555555", va="bottom")
-
-    ax.set_xticks(range(1, x_max + 1))
-    ax.set_xlabel("session")
-    better = {True: "lower is better", False: "higher is better"}.get(series.higher_is_worse, "")
-    ax.set_ylabel(f"{series.short_name} total" + (f"\n({better})" if better else ""), fontsize=9)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    ax.tick_params(labelsize=8.5)
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=min(len(handles), 3),
-              fontsize=8, frameon=False)
-
-
-def chart_svg(series: Series, progress: Progress) -> str:
-    """One instrument's chart as an inline <svg> element (no XML prolog), text kept as text."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
-
-    with matplotlib.rc_context({
-        "svg.fonttype": "none",  # text stays text: searchable, selectable, and small
-        "svg.hashsalt": f"ipt-{series.instrument_id}",  # deterministic ids, distinct between charts
-        "font.family": ["DejaVu Sans", "sans-serif"],
-        "hatch.linewidth": 0.6,
-    }):
-        fig = Figure(figsize=(8.2, 3.5))
-        ax = fig.add_subplot()
-        draw_chart(fig, ax, series, progress)
-        fig.subplots_adjust(left=0.1, right=0.98, top=0.93, bottom=0.3)
-        buffer = io.StringIO()
-        fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": "ipt-measures (matplotlib)"})
-    text = buffer.getvalue()
-    text = text[text.index("<svg"):]
-    # matplotlib numbers its elements per figure (figure_1, patch_1...): prefix every id and reference so
-    # several charts inline in one page never share an id (a clip path or hatch taken from another chart).
-    prefix = "c-" + re.sub(r"[^A-Za-z0-9_-]", "_", series.instrument_id) + "-"
-    text = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{prefix}{m.group(1)}"', text)
-    text = re.sub(r"url\(#([^)]+)\)", lambda m: f"url(#{prefix}{m.group(1)})", text)
-    text = re.sub(r'href="#([^"]+)"', lambda m: f'href="#{prefix}{m.group(1)}"', text)
-    # Let the browser scale the chart to the page width, keeping its aspect ratio.
-    scores = ", ".join(
-        f"{'not scored' if p.value is None else _num(p.value)} at session {p.session}"
-        + (" with a critical item" if p.flags else "")
-        for p in series.points
-    )
-    label = html.escape(f"{series.short_name} total by session: {scores}.", quote=True)
-    return re.sub(r'<svg([^>]*?) width="[^"]+" height="[^"]+"',
-                  lambda m: f'<svg{m.group(1)} class="chart" role="img" aria-label="{label}"', text, count=1)
-
-
 # -- HTML ----------------------------------------------------------------------------------------------
 
 
-def _num(value: Any) -> str:
-    if value is None:
-        return ""
-    text = f"{value:.2f}".rstrip("0").rstrip(".")
-    return "0" if text == "-0" else text
+_num = number
 
 
 def _signed(value: Any) -> str:
@@ -446,7 +280,7 @@ def _instrument_figure(series: Series, progress: Progress) -> str:
         swatches = "".join(
             f'<li><span class="swatch" style="background:{colour}"></span>{_num(b["min"])}&ndash;{_num(b["max"])} '
             f"{e(b['label'])}</li>"
-            for b, colour in band_colours(series)
+            for b, colour in band_colours(series.bands)
         )
         out.append(f'<ul class="bands" aria-label="bands">{swatches}</ul>')
     out.append(_scores_table(series))
@@ -499,55 +333,124 @@ def _help_section(progress: Progress) -> str:
 
 # -- PDF -----------------------------------------------------------------------------------------------
 
+A4 = (8.27, 11.69)  # inches
+INK = "#1d2733"
+GREY = "#5b6670"
+
+
+class PdfFlow:
+    """Lays text, tables and charts down A4 pages from the top, starting a new page when one is full.
+
+    Text is wrapped to the page's margins as the renderer measures it, so no line runs off the page
+    (a long NHS Talking Therapies line used to) and wrapped lines push what follows down.
+    """
+
+    LEFT, RIGHT, TOP, BOTTOM = 0.08, 0.92, 0.955, 0.045  # margins, as fractions of the page
+
+    def __init__(self) -> None:
+        self.pages: list[Any] = []
+        self.fig: Any = None
+        self.y = self.TOP
+
+    def new_page(self) -> None:
+        from matplotlib.figure import Figure
+
+        from .charts import renderer_of
+
+        self.fig = Figure(figsize=A4)
+        renderer_of(self.fig)
+        self.pages.append(self.fig)
+        self.y = self.TOP
+
+    def need(self, height: float) -> None:
+        """Start a new page unless ``height`` (a fraction of the page) still fits on this one."""
+        if self.fig is None or self.y - height < self.BOTTOM:
+            self.new_page()
+
+    def space(self, height: float) -> None:
+        self.y -= height
+
+    def text(self, text: str, size: float = 10, weight: str = "normal", colour: str = INK, indent: float = 0.0,
+             after: float = 0.006) -> None:
+        from .charts import renderer_of, wrap_to_width
+
+        if self.fig is None:
+            self.new_page()
+        width = (self.RIGHT - self.LEFT - indent) * self.fig.bbox.width
+        line_height = size * 1.4 / 72 / A4[1]
+        for line in wrap_to_width(text, width, size, renderer_of(self.fig), weight):
+            self.need(line_height)
+            self.fig.text(self.LEFT + indent, self.y, line, fontsize=size, fontweight=weight, color=colour, va="top")
+            self.y -= line_height
+        self.y -= after
+
+    def heading(self, text: str, size: float = 13) -> None:
+        self.need(0.09)  # never a heading alone at the foot of a page
+        self.space(0.008)
+        self.text(text, size, "bold", after=0.008)
+
+    def table(self, header: list[str], rows: list[list[str]], widths: list[float], size: float = 8.5) -> None:
+        row_height = size * 2.1 / 72 / A4[1]
+        height = row_height * (len(rows) + 1)
+        self.need(height)
+        ax = self.fig.add_axes((self.LEFT, self.y - height, self.RIGHT - self.LEFT, height))
+        ax.axis("off")
+        table = ax.table(cellText=rows, colLabels=header, cellLoc="left", colLoc="left", bbox=(0, 0, 1, 1),
+                         colWidths=widths)
+        table.auto_set_font_size(False)
+        table.set_fontsize(size)
+        for (row, _), cell in table.get_celld().items():
+            cell.set_edgecolor("#d5dbe0")
+            if row == 0:
+                cell.set_facecolor("#f3f5f7")
+        self.y -= height + 0.012
+
+    def axes(self, height: float, left: float = 0.0, right: float = 0.0, above: float = 0.0,
+             below: float = 0.0) -> Any:
+        """Axes ``height`` tall, with room ``above`` and ``below`` it and inset ``left``/``right`` (page fractions)."""
+        self.need(above + height + below)
+        self.y -= above
+        ax = self.fig.add_axes((self.LEFT + left, self.y - height, self.RIGHT - self.LEFT - left - right, height))
+        self.y -= height + below
+        return ax
+
 
 def render_pdf(progress: Progress, path: Any, generated_at: Optional[datetime] = None) -> None:
-    """The same content as a PDF: a summary page (course, outcome, critical items), then two charts a page."""
+    """The same content as a PDF: the summary (course, outcome, critical items), then the charts."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     from matplotlib.backends.backend_pdf import PdfPages
-    from matplotlib.figure import Figure
 
     from . import __version__
+    from .charts import chart_style
 
-    generated_at = generated_at or datetime.now(timezone.utc)
-    a4 = (8.27, 11.69)
-    with matplotlib.rc_context({"font.family": ["DejaVu Sans", "sans-serif"], "hatch.linewidth": 0.6}):
+    with matplotlib.rc_context(chart_style()):
+        pages = pdf_pages(progress, generated_at)
         with PdfPages(path, metadata={"Title": f"Clinical review: client {progress.client_id}",
                                       "Creator": f"ipt-measures {__version__}"}) as pdf:
-            pdf.savefig(_pdf_summary_page(Figure(figsize=a4), progress, generated_at))
-            charts = list(progress.series)
-            for start in range(0, len(charts), 2):
-                fig = Figure(figsize=a4)
-                for n, series in enumerate(charts[start:start + 2]):
-                    ax = fig.add_axes((0.12, 0.58 - n * 0.48, 0.83, 0.32))
-                    title = f"{series.short_name}: {series.name}" if series.short_name != series.name else series.name
-                    ax.set_title(title, loc="left", fontsize=11, fontweight="bold", pad=18)
-                    draw_chart(fig, ax, series, progress)
-                pdf.savefig(fig)
+            for page in pages:
+                pdf.savefig(page)
 
 
-def _pdf_summary_page(fig: Any, progress: Progress, generated_at: datetime) -> Any:
+def pdf_pages(progress: Progress, generated_at: Optional[datetime] = None) -> list[Any]:
+    """The PDF's pages as matplotlib Figures (A4): what :func:`render_pdf` saves and the tests measure."""
+    from .charts import CRITICAL, LINE, draw_chart
+
+    generated_at = generated_at or datetime.now(timezone.utc)
     c = progress.course
-    y = 0.95
-
-    def line(text: str, size: float = 10, weight: str = "normal", colour: str = "#1d2733", gap: float = 0.022):
-        nonlocal y
-        fig.text(0.08, y, text, fontsize=size, fontweight=weight, color=colour, va="top", wrap=True)
-        y -= gap
-
-    line(f"Clinical review: client {progress.client_id}", 17, "bold", LINE, 0.03)
-    line(f"Course {c['id']} - generated {generated_at.strftime('%Y-%m-%d %H:%M UTC')} - confidential clinical record",
-         8.5, colour="#5b6670", gap=0.035)
+    flow = PdfFlow()
+    flow.text(f"Clinical review: client {progress.client_id}", 17, "bold", LINE, after=0.004)
+    flow.text(f"Course {c['id']} - generated {generated_at.strftime('%Y-%m-%d %H:%M UTC')} - confidential clinical "
+              "record", 8.5, colour=GREY, after=0.016)
     if progress.critical_items:
-        line(f"CRITICAL ITEM{'S' if len(progress.critical_items) > 1 else ''} ENDORSED IN THIS COURSE: "
-             f"{len(progress.critical_items)}", 12, "bold", CRITICAL, 0.026)
+        flow.text(f"CRITICAL ITEM{'S' if len(progress.critical_items) > 1 else ''} ENDORSED IN THIS COURSE: "
+                  f"{len(progress.critical_items)}", 12, "bold", CRITICAL)
         for item in progress.critical_items:
-            line(f"  Session {item['session']} ({item['date']}), {item['instrument_name']} item {item['item']} "
-                 f"\"{item['answer']}\"", 9.5, "bold", CRITICAL, 0.018)
-            line(f"    {item['message']}", 8.5, colour=CRITICAL, gap=0.022)
-        y -= 0.01
-    line("Course of treatment", 13, "bold", gap=0.026)
+            flow.text(f"Session {item['session']} ({item['date']}), {item['instrument_name']} item {item['item']} "
+                      f"\"{item['answer']}\"", 9.5, "bold", CRITICAL, indent=0.015, after=0.002)
+            flow.text(item["message"], 8.5, colour=CRITICAL, indent=0.03)
+    flow.heading("Course of treatment")
     status = "active" if c["active"] else f"ended {c.get('end_date')}"
     for label, value in (
         ("Problem area(s)", ", ".join(a.replace("-", " ") for a in c["problem_areas"])),
@@ -557,9 +460,8 @@ def _pdf_summary_page(fig: Any, progress: Progress, generated_at: datetime) -> A
          if c["current_session"] else "none yet"),
         ("Status", status),
     ):
-        line(f"{label}:  {value}", 10, gap=0.02)
-    y -= 0.015
-    line("Change summary and outcome", 13, "bold", gap=0.03)
+        flow.text(f"{label}:  {value}", 10, after=0.002)
+    flow.heading("Change summary and outcome")
     if progress.series:
         rows = []
         for series in progress.series:
@@ -567,33 +469,30 @@ def _pdf_summary_page(fig: Any, progress: Progress, generated_at: datetime) -> A
             rows.append([series.short_name, _num(s["baseline"]), _num(s["latest"]), _signed(s["change_from_baseline"]),
                          _threshold_text(series).replace("&amp;", "&"), s["category"], _yes_no(s["responded"]),
                          _yes_no(s["in_remission"])])
-        height = 0.022 * (len(rows) + 1)
-        ax = fig.add_axes((0.08, y - height, 0.86, height))
-        ax.axis("off")
-        table = ax.table(cellText=rows, colLabels=["Measure", "Baseline", "Latest", "Change", "Reliable change",
-                                                   "Category", "Response", "Remission"],
-                         cellLoc="left", colLoc="left", bbox=(0, 0, 1, 1),
-                         colWidths=[0.1, 0.09, 0.08, 0.08, 0.24, 0.19, 0.1, 0.1])
-        table.auto_set_font_size(False)
-        table.set_fontsize(8.5)
-        for (row, _), cell in table.get_celld().items():
-            cell.set_edgecolor("#d5dbe0")
-            if row == 0:
-                cell.set_facecolor("#f3f5f7")
-        y -= height + 0.03
+        flow.table(["Measure", "Baseline", "Latest", "Change", "Reliable change", "Category", "Response", "Remission"],
+                   rows, [0.1, 0.09, 0.08, 0.08, 0.25, 0.2, 0.1, 0.1])
     tt = progress.talking_therapies
     if tt and tt["assessable"]:
-        line("NHS Talking Therapies (PHQ-9 + GAD-7): " + ", ".join(
+        flow.text("NHS Talking Therapies (PHQ-9 + GAD-7): " + ", ".join(
             f"{k.replace('_', ' ')} {_yes_no(tt[k])}"
             for k in ("recovery", "reliable_improvement", "reliable_recovery", "reliable_deterioration")), 9.5)
     if not progress.critical_items:
-        line("Critical items: none endorsed in this course.", 10)
-    y -= 0.01
-    line("Baseline is the first scored administration; change is latest minus baseline. Categories follow "
-         "Jacobson & Truax (1991);", 8, colour="#5b6670", gap=0.016)
-    line("reliable-change thresholds and cut-offs are those published for each measure (sources in the HTML report).",
-         8, colour="#5b6670")
-    return fig
+        flow.text("Critical items: none endorsed in this course.", 10)
+    flow.space(0.006)
+    flow.text("Baseline is the first scored administration; change is latest minus baseline. Categories follow "
+              "Jacobson & Truax (1991); reliable-change thresholds and cut-offs are those published for each "
+              "measure (sources in the HTML report).", 8, colour=GREY)
+
+    # Charts: the axes leave room left for the scale, right for the band names, below for the legend.
+    for n, series in enumerate(progress.series):
+        if n % 2 == 0:
+            flow.new_page()
+        title = f"{series.short_name}: {series.name}" if series.short_name != series.name else series.name
+        flow.need(0.42)
+        flow.text(title, 11, "bold")
+        ax = flow.axes(0.27, left=0.09, right=0.19, above=0.025, below=0.11)
+        draw_chart(flow.fig, ax, series, progress)
+    return flow.pages
 
 
 # -- entry point ---------------------------------------------------------------------------------------

@@ -175,3 +175,95 @@ def test_report_screenshot(tmp_path):
                     "--window-size=1100,3000", f"--screenshot={shot}", page.as_uri()],
                    capture_output=True, timeout=120)
     assert shot.exists() and shot.stat().st_size > 50_000
+
+
+# -- the charts, as looked at in a browser (issue 14): nothing drawn over anything else --------------------
+
+# The course a new user charted: PHQ-9 at every one of 16 sessions from 2025-12-29, item 9 endorsed at
+# session 1 (beside the y-axis), a 15 in "moderately severe" and a 12 in "moderate" at the right-hand edge
+# where the band names used to be printed.
+SIXTEEN = [13, 8, 10, 11, 14, 10, 13, 13, 13, 12, 11, 12, 10, 11, 15, 12]
+
+
+def phq9_answers(total, item9=0):
+    """Nine PHQ-9 answers (0-3) adding up to ``total``, with item 9 as given."""
+    answers, left = [], total - item9
+    for _ in range(8):
+        answers.append(min(3, left))
+        left -= answers[-1]
+    return answers + [item9]
+
+
+def sixteen_sessions(store, client="c-16", critical=(1,)):
+    store.bulk_import([
+        record(client, n, "phq9", phq9_answers(total, 1 if n in critical else 0), start="2025-12-29", planned=16)
+        for n, total in enumerate(SIXTEEN, start=1)
+    ])
+    return progress(store, client)
+
+
+def collisions(fig):
+    from ipt_measures.charts import overlaps, text_boxes
+
+    boxes = text_boxes(fig)
+    return [(a, b) for n, (a, box_a) in enumerate(boxes) for b, box_b in boxes[n + 1:]
+            if overlaps(box_a, box_b, pad=0)]
+
+
+def outside(fig, left=0.0, right=1.0, bottom=0.0, top=1.0):
+    from ipt_measures.charts import text_boxes
+
+    w, h = fig.bbox.width, fig.bbox.height
+    return [t for t, b in text_boxes(fig)
+            if b.x0 < left * w - 0.5 or b.x1 > right * w + 0.5 or b.y0 < bottom * h - 0.5 or b.y1 > top * h + 0.5]
+
+
+def test_chart_labels_never_overlap(tmp_path):
+    """Band names, score numbers, the critical-item tag and the axis numbers each stay clear of the others."""
+    from ipt_measures.charts import chart_figure
+
+    with open_store(tmp_path / "c.db") as store:
+        course = sixteen_sessions(store)
+        crowded = sixteen_sessions(store, "c-crowd", critical=(1, 2, 3, 15, 16))
+    for p in (course, crowded):
+        fig = chart_figure(p.get("phq9"), p)
+        assert collisions(fig) == []
+        assert outside(fig) == []  # nothing cut off at the figure's edge either
+    # The tag beside the y-axis sits inside the plot, right of its numbers ("25" used to be under it).
+    fig = chart_figure(course.get("phq9"), course)
+    from ipt_measures.charts import text_boxes
+
+    boxes = dict(text_boxes(fig))
+    axes = fig.axes[0].get_window_extent()
+    assert boxes["critical item 9"].x0 >= axes.x0
+
+
+def test_chart_legend_names_the_dotted_baseline(html):
+    phq, gad = svgs(html)
+    assert "baseline 16 (session 1)" in phq and "baseline 12 (session 1)" in gad
+
+
+def test_spread_moves_overlapping_labels_apart_within_bounds():
+    from ipt_measures.charts import spread
+
+    # Two 10-high labels centred 4 apart move apart symmetrically-enough to clear each other.
+    a, b = spread([50, 54], [10, 10], 0, 100)
+    assert b - a >= 10 and 40 <= a and b <= 64
+    # Pushed against the top, they are moved down rather than out.
+    centres = spread([95, 97, 99], [10, 10, 10], 0, 100, gap=1)
+    assert max(centres) + 5 <= 100 and all(y - x >= 11 for x, y in zip(centres, centres[1:]))
+    # Labels already clear of each other stay where they are.
+    assert spread([10, 50, 90], [10, 10, 10], 0, 100) == [10, 50, 90]
+
+
+def test_pdf_text_stays_inside_the_page_margins(db):
+    """The NHS Talking Therapies line ran off the page: every line is wrapped to the margins now."""
+    from ipt_measures.report import PdfFlow, pdf_pages
+
+    with open_store(db) as store:
+        pages = pdf_pages(progress(store, "c-rec"), generated_at=WHEN)
+    summary = pages[0]
+    assert any("NHS Talking Therapies" in t for t, _ in __import__("ipt_measures.charts").charts.text_boxes(summary))
+    for page in pages:
+        assert outside(page, PdfFlow.LEFT, PdfFlow.RIGHT, PdfFlow.BOTTOM, PdfFlow.TOP) == []
+        assert collisions(page) == []
