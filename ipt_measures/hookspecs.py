@@ -70,6 +70,23 @@ def register_exporters(register: Callable[..., None]) -> None:
 
 
 @hookspec
+def register_importers(register: Callable[..., None]) -> None:
+    """Add import formats for ``ipt import --format NAME``.
+
+    Call ``register(name, reader, description="...", suffixes=(".xml",))``. ``reader`` is called as
+    ``reader(path, update)`` and yields, per administration in file order, either a record in the shape
+    ``store.bulk_import`` takes or a list of :class:`ipt_measures.exchange.Rejection` (where, why); see
+    :mod:`ipt_measures.exchange`. The helpers in :mod:`ipt_measures.exchange.records` check fields and
+    rescore. ``update(n)``, when not None, is told each ``n`` bytes read (a progress bar). Records are
+    checked and rescored again by the import before anything is stored. ``suffixes`` let ``ipt import``
+    guess the format from a file name. Format names are unique across plugins.
+
+    :param register: callback ``register(name, reader, description="", suffixes=())``.
+    :returns: nothing.
+    """
+
+
+@hookspec
 def register_commands(cli: "click.Group") -> None:
     """Add commands to the ``ipt`` command line.
 

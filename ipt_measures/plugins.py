@@ -24,7 +24,7 @@ LOAD_ENV = "IPT_LOAD_PLUGINS"
 DEBUG_ENV = "IPT_DEBUG"
 
 # Core behaviour that is itself a plugin, so a plugin can replace it (the generic scorer is trylast).
-DEFAULT_PLUGINS = ("ipt_measures.default_plugins", "ipt_measures.exporters")
+DEFAULT_PLUGINS = ("ipt_measures.default_plugins", "ipt_measures.exporters", "ipt_measures.exchange")
 
 
 class PluginInfo:
@@ -55,6 +55,13 @@ class Exporter:
         self.name, self.writer, self.description, self.suffix, self.plugin = name, writer, description, suffix, plugin
 
 
+class Importer:
+    """An import format: its reader, the file suffixes it claims, and the plugin that registered it."""
+
+    def __init__(self, name: str, reader: Callable[..., Any], description: str, suffixes: tuple[str, ...], plugin: str):
+        self.name, self.reader, self.description, self.suffixes, self.plugin = name, reader, description, suffixes, plugin
+
+
 class _Collected:
     """A Registry attribute that collects the plugins' registrations the first time it is read."""
 
@@ -79,6 +86,7 @@ class Registry:
         self._protocols: dict[str, Any] = {}
         self._protocol_plugin: dict[str, str] = {}
         self._exporters: dict[str, Exporter] = {}
+        self._importers: dict[str, Importer] = {}
         self._collected = False
 
     # What plugins registered is collected on first use, not at load: `ipt --help` needs only the
@@ -88,6 +96,7 @@ class Registry:
     protocols = _Collected()  # id -> Protocol
     protocol_plugin = _Collected()  # protocol id -> plugin name
     exporters = _Collected()  # format name -> Exporter
+    importers = _Collected()  # format name -> Importer
 
     # -- building ------------------------------------------------------------------------------
 
@@ -103,6 +112,7 @@ class Registry:
         self._call_each("register_instruments", self._instrument_register)
         self._call_each("register_protocols", self._protocol_register)
         self._call_each("register_exporters", self._exporter_register)
+        self._call_each("register_importers", self._importer_register)
 
     def _call_each(self, hook_name: str, make_register: Callable[[str], Callable]) -> None:
         """Call a "register" hook plugin by plugin (in load order), so one failing plugin cannot stop the others."""
@@ -184,6 +194,23 @@ class Registry:
                 return
             self._exporters[name] = Exporter(name, writer, description, suffix, plugin_name)
             info.registered.append(f"exporter {name}")
+
+        return register
+
+    def _importer_register(self, plugin_name: str) -> Callable[..., None]:
+        info = self._info(plugin_name)
+
+        def register(name: str, reader: Callable[..., Any], description: str = "", suffixes: Any = ()) -> None:
+            if not isinstance(name, str) or not name or not callable(reader):
+                info.errors.append(f"invalid importer {name!r} refused: needs a name and a callable reader")
+                return
+            if name in self._importers:
+                owner = self._importers[name].plugin
+                info.errors.append(f"duplicate importer {name!r} refused: already registered by {owner!r}")
+                return
+            suffixes = (suffixes,) if isinstance(suffixes, str) else tuple(suffixes)
+            self._importers[name] = Importer(name, reader, description, tuple(s.lower() for s in suffixes), plugin_name)
+            info.registered.append(f"importer {name}")
 
         return register
 

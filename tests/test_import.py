@@ -13,7 +13,7 @@ import json
 import pytest
 
 from ipt_measures.errors import UsageError
-from ipt_measures.importer import import_file
+from ipt_measures.exchange.importing import import_file
 from ipt_measures.store import open_store
 
 from test_export import build_caseload

@@ -207,6 +207,59 @@ def test_hook_register_exporters():
     assert any("duplicate exporter 'lines'" in e for e in registry.plugins["ExporterPlugin"].errors)
 
 
+class ImporterPlugin:
+    """A clinic's own one-line format: ``client;YYYY-MM-DD;nine PHQ-9 answers`` (session 1 of a 12-session course)."""
+
+    @hookimpl
+    def register_importers(self, register):
+        def read(path, update=None):
+            from ipt_measures.exchange import Rejection
+            from ipt_measures.exchange.records import import_key, instrument_for, rescore
+
+            phq9 = instrument_for("phq9", None)
+            for n, line in enumerate(open(path, encoding="utf-8"), start=1):
+                client, day, answers = line.strip().split(";")
+                responses = [(str(i), int(v), "answered") for i, v in enumerate(answers.split(","), start=1)]
+                if len(responses) != 9:
+                    yield [Rejection(f"line {n}", "nine answers expected")]
+                    continue
+                yield {"client_id": client, "course": {"start_date": day, "planned_sessions": 12,
+                                                       "problem_areas": ["grief"], "protocol": None},
+                       "session": {"number": 1, "date": day, "phase": "initial"},
+                       "administration": {"instrument_id": "phq9", "instrument_version": phq9.version,
+                                          "respondent": "self-report", "source": "import",
+                                          "import_key": import_key("lines", client, day)},
+                       "responses": responses, "score": rescore(phq9, responses, None)}
+
+        register("phq9-lines", read, description="client;date;answers", suffixes=(".phq",))
+        register("phq9-lines", read)
+
+
+def test_hook_register_importers(tmp_path):
+    from ipt_measures.exchange.importing import import_file
+    from ipt_measures.store import open_store
+
+    registry = build_registry(ImporterPlugin())
+    use_registry(registry)
+    try:
+        assert registry.importers["phq9-lines"].description == "client;date;answers"
+        assert {"csv", "fhir"} <= set(registry.importers)
+        assert any("duplicate importer 'phq9-lines'" in e for e in registry.plugins["ImporterPlugin"].errors)
+        path = tmp_path / "week.phq"
+        path.write_text("c1;2026-01-05;3,3,3,3,3,3,3,3,1\nc2;2026-01-06;0,1,0\n")
+        with open_store(tmp_path / "x.db") as store:
+            report = import_file(store, path)  # the format is guessed from the suffix the plugin claimed
+            assert (report.format, report.administrations, report.stored) == ("phq9-lines", 1, 0)
+            assert str(report.rejected[0]) == "line 2: nine answers expected"
+            path.write_text("c1;2026-01-05;3,3,3,3,3,3,3,3,1\n")
+            report = import_file(store, path)
+            assert report.stored == 1
+            admin = store.query("SELECT id FROM administrations")[0][0]
+            assert store.current_score(admin)["total"]["value"] == 25
+    finally:
+        use_registry(None)
+
+
 class CommandPlugin:
     @hookimpl
     def register_commands(self, cli):

@@ -1,4 +1,4 @@
-"""``ipt export`` and ``ipt import``: Click wiring over ipt_measures.exporters and ipt_measures.importer."""
+"""``ipt export`` and ``ipt import``: Click wiring over ipt_measures.exporters and ipt_measures.exchange."""
 
 from __future__ import annotations
 
@@ -107,8 +107,9 @@ PROGRESS_BYTES = 1_000_000
 
 @click.command("import")
 @click.argument("file", type=SafePath(exists=True, dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["csv", "fhir"]), default=None,
-              help="csv (the csv-long --items layout) or fhir (Bundle or QuestionnaireResponse); default: guessed.")
+@click.option("--format", "fmt", default=None, metavar="FORMAT",
+              help="csv (the csv-long --items layout), fhir (Bundle or QuestionnaireResponse), or a format a "
+              "plugin adds; default: guessed from the file.")
 @click.option("--dry-run", is_flag=True, help="Check and rescore every row; store nothing.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: for files over 1 MB when stderr is a terminal).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
@@ -126,7 +127,7 @@ def import_command(file, fmt, dry_run, progress, as_json, db_path):
       ipt import scores.csv --dry-run
       ipt import bundle.json --format fhir
     """
-    from ..importer import import_file
+    from ..exchange.importing import import_file
     from .output import print_json
 
     # By default a bar only for a large file on a terminal: a small import finishes before a bar is worth drawing.
