@@ -17,6 +17,11 @@ from ipt_measures.plugins import use_registry
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# `python -m pytest` puts the project root on sys.path, and a stale ipt_measures.egg-info there (left by an
+# older setuptools; an editable install no longer refreshes it) would shadow the installed metadata and hide
+# every entry point added since. The package is imported through its editable install, never from the root.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT]
+
 
 @pytest.fixture(autouse=True)
 def isolated_data(tmp_path, monkeypatch):
