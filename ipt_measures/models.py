@@ -235,6 +235,11 @@ class Instrument(_Strict):
     critical: list[CriticalRule] = Field(default_factory=list)
     loinc: Optional[str] = Field(default=None, description="LOINC panel code, only where verified.")
     notes: Optional[str] = None
+    individualised: Optional[Literal["goals"]] = Field(
+        default=None,
+        description="The item text is the client's own, set per course: 'goals' asks item N about the course's "
+        "goal N (ipt goals add) and only the goals agreed. That text stays in the record: never in an export.",
+    )
 
     @field_validator("items")
     @classmethod

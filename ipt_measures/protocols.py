@@ -2,15 +2,13 @@
 
 Two rules are fixed here and documented in the README (Measurement protocols):
 
-- Phase of a session, from its number and the course's planned length. Weissman, Markowitz & Klerman
-  (Comprehensive Guide to Interpersonal Psychotherapy, Basic Books 2000, ch. 2-3 and 7; The Guide to
-  Interpersonal Psychotherapy, updated ed., Oxford University Press 2018) describe an initial phase of
-  "usually 1-3 sessions" and say termination "should be specifically discussed at least two to four sessions
-  before it occurs". We take initial = sessions 1-3 and termination = the last 3 planned sessions (the middle
-  of "two to four"); the sessions between are the middle phase, and any session beyond the planned length is
-  termination. A 16-session course is 1-3 / 4-13 / 14-16; a 12-session course is 1-3 / 4-9 / 10-12.
-  The phase stored with a session can be corrected (``ipt session amend``); this is only the default.
-- The "mid" session of a protocol is ceil(planned / 2): session 8 of 16, 6 of 12, 7 of 13.
+- Phase of a session, from its number, the course's planned length and its type: each course type in
+  :mod:`ipt_measures.domain` states its initial and termination phases with their sources. A standard course
+  (Weissman, Markowitz & Klerman 2000 and 2018) is initial = sessions 1-3 and termination = the last 3 planned
+  sessions: 16 sessions are 1-3 / 4-13 / 14-16, 12 sessions 1-3 / 4-9 / 10-12; brief IPT (8 sessions) is
+  1-2 / 3-6 / 7-8. Any session beyond the planned length is termination. The phase stored with a session can
+  be corrected (``ipt session amend``); this is only the default.
+- The "mid" session of a protocol is ceil(planned / 2): session 8 of 16, 6 of 12, 4 of 8, 7 of 13.
 
 No I/O here: the services pass in the course, the session number and what has been given.
 """
@@ -21,19 +19,12 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Iterable, Mapping, Optional
 
-INITIAL_SESSIONS = 3  # Weissman, Markowitz & Klerman 2000: initial phase "usually 1-3 sessions".
-TERMINATION_SESSIONS = 3  # ibid., ch. 7: termination discussed "at least two to four sessions" before the end.
 
-
-def derive_phase(number: int, planned: int) -> str:
+def derive_phase(number: int, planned: int, course_type: Optional[str] = None) -> str:
     """The default IPT phase of session ``number`` in a course planned for ``planned`` sessions."""
-    if number < 1:
-        raise ValueError("session numbers start at 1")
-    if number <= INITIAL_SESSIONS:
-        return "initial"
-    if number > planned - TERMINATION_SESSIONS:
-        return "termination"
-    return "middle"
+    from .domain import course_type as kind
+
+    return kind(course_type).phase(number, planned)
 
 
 def mid_session(planned: int) -> int:
@@ -78,7 +69,9 @@ class DueItem:
     kind: str  # "due" (scheduled for this session) or "overdue" (scheduled earlier, never given since)
     scheduled: int  # the session it was scheduled for
     why: str
-    state: str = "to do"  # "to do", "in progress", "done" (this session), "unavailable" (not registered)
+    # "to do", "in progress", "done" (this session), "unavailable" (not registered), "not set up" (an
+    # individualised measure with nothing to ask yet, e.g. no goals agreed for the course)
+    state: str = "to do"
     note: str = ""
 
     def as_dict(self) -> dict:
@@ -126,6 +119,7 @@ def due_at(
     in_progress: Iterable[str] = (),
     available: Optional[Iterable[str]] = None,
     started: bool = True,
+    course_type: Optional[str] = None,
 ) -> DueReport:
     """What ``protocol`` asks for at ``session`` of a course.
 
@@ -144,7 +138,7 @@ def due_at(
     known = None if available is None else set(available)
     report = DueReport(
         protocol=getattr(protocol, "id", None), session=session, planned=planned,
-        phase=derive_phase(session, planned), started=started,
+        phase=derive_phase(session, planned, course_type), started=started,
     )
     if protocol is None:
         return report

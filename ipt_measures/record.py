@@ -69,19 +69,31 @@ def start_course(
     store,
     client_id: str,
     problem_areas: Sequence[str],
-    planned_sessions: int = 16,
+    planned_sessions: Optional[int] = None,
     start_date: Optional[str] = None,
     protocol: Optional[str] = DEFAULT_PROTOCOL,
     registry=None,
+    course_type: Optional[str] = None,
 ) -> dict:
-    """Start a 12-16 session IPT course with its problem area(s) and measurement protocol."""
+    """Start an IPT course with its type, length, problem area(s) and measurement protocol.
+
+    ``course_type`` is one of :data:`ipt_measures.domain.COURSE_TYPES` (standard 12-16 weekly, the default;
+    brief 8; maintenance 6-36 monthly). Without a type, 8 planned sessions mean brief IPT; without a length,
+    the type's default length (16 for a standard course)."""
+    from .domain import infer_course_type
+
+    try:
+        kind, planned_sessions = infer_course_type(planned_sessions, course_type)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     if protocol:
         protocols = _registry(registry).protocols
         if protocol not in protocols:
             known = ", ".join(sorted(protocols)) or "none registered"
             raise UsageError(f"unknown protocol {protocol!r} (known: {known}; see: ipt plugins)")
     areas = list(dict.fromkeys(problem_areas))
-    return store.start_course(client_id, _check_date(start_date, "start date"), planned_sessions, areas, protocol)
+    return store.start_course(client_id, _check_date(start_date, "start date"), planned_sessions, areas, protocol,
+                              kind.id)
 
 
 def list_courses(store, client_id: str) -> list[dict]:
@@ -118,7 +130,8 @@ def start_session(store, client_id: str, date: Optional[str] = None, phase: Opti
     when = _check_date(date)
     if existing and when < existing[-1]["date"]:
         raise UsageError(f"session {number} cannot be dated {when}, before session {existing[-1]['number']} ({existing[-1]['date']})")
-    return store.add_session(course["id"], number, when, phase or derive_phase(number, course["planned_sessions"]))
+    phase = phase or derive_phase(number, course["planned_sessions"], course.get("course_type"))
+    return store.add_session(course["id"], number, when, phase)
 
 
 def get_session(store, client_id: str, number: Optional[int] = None) -> dict:
@@ -195,10 +208,13 @@ class Result:
 def begin(store, client_id: str, instrument_id: str, session_number: Optional[int] = None, registry=None,
           source: str = "interactive") -> Administration:
     """Start a new administration of an instrument in a session (the latest unless a number is given)."""
+    from .ipt_record import personalise
+
     instrument = _registry(registry).instrument(instrument_id)
     session = get_session(store, client_id, session_number)
+    asked = personalise(store, instrument, session["course_id"])
     admin_id = store.start_administration(session["id"], instrument.id, instrument.version, instrument.respondent, source)
-    return Administration(store, instrument, admin_id)
+    return Administration(store, asked, admin_id)
 
 
 def unfinished(store, client_id: str, instrument_id: Optional[str] = None) -> list[dict]:
@@ -223,7 +239,9 @@ def resume(store, administration_id: int, registry=None) -> Administration:
             f"administration {administration_id} was started with {instrument.id} version "
             f"{record['instrument_version']}, now {instrument.version}; abandon it and start again"
         )
-    return Administration(store, instrument, administration_id)
+    from .ipt_record import personalise
+
+    return Administration(store, personalise(store, instrument, record["course_id"]), administration_id)
 
 
 def abandon(store, administration_id: int, reason: str = "", client_id: Optional[str] = None) -> dict:
@@ -339,6 +357,8 @@ def enter_answers(store, client_id: str, entries: Sequence[Entry], session_numbe
     Each entry is stored atomically (responses, completion and score together). Should storing fail part-way
     (disk full, say), the error names how many entries were stored; those are complete and scored.
     """
+    from .ipt_record import check_personal_answers
+
     registry = _registry(registry)
     checked = []
     for entry in entries:
@@ -351,6 +371,7 @@ def enter_answers(store, client_id: str, entries: Sequence[Entry], session_numbe
                     f"session {session['number']}: resume it (ipt administer {client_id}) or abandon it "
                     f"(ipt administer {client_id} --abandon {a['id']}) first"
                 )
+        check_personal_answers(store, instrument, session["course_id"], answers)
         checked.append((instrument, answers, session))
     results = []
     for n, (instrument, answers, session) in enumerate(checked):
@@ -546,10 +567,18 @@ def due(store, client_id: str, session_number: Optional[int] = None, registry=No
             running.append(a["instrument_id"])
     report = due_at(protocol, planned=course["planned_sessions"], problem_areas=course["problem_areas"],
                     session=session_number, given=given, in_progress=running,
-                    available=registry.instruments.keys(), started=started)
+                    available=registry.instruments.keys(), started=started, course_type=course.get("course_type"))
     stored = next((s for s in sessions if s["number"] == session_number), None)
     if stored:
         report.phase = stored["phase"]
+    from .ipt_record import needs_setting_up
+
+    for item in report.items:
+        instrument = registry.instruments.get(item.instrument)
+        why = needs_setting_up(store, instrument, course["id"]) if instrument is not None else None
+        if why and item.state == "to do":
+            item.state = "not set up"
+            item.note = (item.note + "; " if item.note else "") + why.replace("CLIENT", client_id)
     return report
 
 

@@ -529,3 +529,72 @@ def sparkline(
         fraction = min(max((value - lo) / span, 0.0), 1.0)
         out.append(blocks[min(int(fraction * len(blocks)), len(blocks) - 1)])
     return "".join(out)
+
+
+# -- IPT's own terms: the end-of-treatment summary -------------------------------------------------------
+
+
+def ipt_summary(store: Any, client_id: str, course_id: Optional[int] = None, registry: Any = None) -> dict:
+    """What an IPT termination summary shows beside the symptom outcome: one call for the report.
+
+    Returns a dict with ``client_id``, ``course_id``, ``course_type`` (id, name, frequency, source),
+    ``planned_sessions``, ``sessions_attended``, ``start_date``, ``end_date``, ``end_reason``, ``active``,
+    ``problem_areas``, ``mid_course_review`` (the session it falls on, or None), ``inventory`` (each relationship
+    with its ``start`` and ``end`` ratings and every rating, dated), ``goals`` (each with its text, problem area
+    and ``ratings``: ``[{"session", "date", "value"}]`` per session rated, plus ``first``, ``latest`` and
+    ``change``), ``goal_instrument`` (the individualised instrument they are rated on), ``warning_signs`` and
+    ``plan`` (the clinician's free text; None until set). Goal texts, labels and the free text are record-only:
+    exports never carry them.
+    """
+    if registry is None:
+        from .plugins import get_registry
+
+        registry = get_registry()
+    from .domain import course_type, mid_review_session
+    from .ipt_record import inventory
+
+    course = find_course(store, client_id, course_id)
+    kind = course_type(course.get("course_type"))
+    sessions = store.sessions(course["id"])
+    individual = {iid for iid, inst in registry.instruments.items() if getattr(inst, "individualised", None) == "goals"}
+    ratings: dict[int, list[dict]] = {}
+    goal_instrument = None
+    for a in store.administrations(course["id"], status="complete"):
+        if a["instrument_id"] not in individual:
+            continue
+        goal_instrument = a["instrument_id"]
+        for item_id, response in store.responses(a["id"]).items():
+            if response["value"] is None or not item_id.isdigit():
+                continue
+            ratings.setdefault(int(item_id), []).append(
+                {"session": a["session_number"], "date": a["session_date"], "value": response["value"]}
+            )
+    goals = []
+    for g in store.goals(course["id"]):
+        points = ratings.get(g["number"], [])
+        first = points[0]["value"] if points else None
+        latest = points[-1]["value"] if points else None
+        goals.append({
+            "number": g["number"], "text": g["text"], "problem_area": g["problem_area"], "ratings": points,
+            "first": first, "latest": latest,
+            "change": None if first is None or len(points) < 2 else latest - first,
+        })
+    summary = store.course_summary(course["id"])
+    return {
+        "client_id": client_id,
+        "course_id": course["id"],
+        "course_type": {"id": kind.id, "name": kind.name, "frequency": kind.frequency, "source": kind.source},
+        "planned_sessions": course["planned_sessions"],
+        "sessions_attended": len(sessions),
+        "start_date": course["start_date"],
+        "end_date": course["end_date"],
+        "end_reason": course["end_reason"],
+        "active": not course["end_date"],
+        "problem_areas": list(course["problem_areas"]),
+        "mid_course_review": mid_review_session(course["planned_sessions"], kind.id),
+        "inventory": inventory(store, client_id, course["id"])["relationships"],
+        "goals": goals,
+        "goal_instrument": goal_instrument or (sorted(individual)[0] if individual else None),
+        "warning_signs": summary["warning_signs"],
+        "plan": summary["plan"],
+    }

@@ -123,15 +123,16 @@ def test_protocols_from_plugins_default_and_clinic():
 
 
 def test_default_protocol_battery():
-    """README, Measurement protocols: PHQ-9 + GAD-7 every session; MSPSS + WSAS first/mid/last; ICG then too for grief."""
+    """README, Measurement protocols: PHQ-9 + GAD-7 every session; MSPSS + WSAS first/mid/last; ICG then too for
+    grief; the goals (GBO) every session."""
     default = build_registry().protocols["ipt-default"]
     grief = dict(planned=16, problem_areas=["grief"], given={})
-    assert names(due_at(default, session=1, **grief)) == ["phq9", "gad7", "mspss", "wsas", "icg"]
+    assert names(due_at(default, session=1, **grief)) == ["phq9", "gad7", "mspss", "wsas", "icg", "gbo"]
     after_first = dict(planned=16, problem_areas=["grief"], given={"mspss": [1], "wsas": [1], "icg": [1]})
-    assert names(due_at(default, session=2, **after_first)) == ["phq9", "gad7"]
-    assert names(due_at(default, session=16, **grief), "due") == ["phq9", "gad7", "mspss", "wsas", "icg"]
+    assert names(due_at(default, session=2, **after_first)) == ["phq9", "gad7", "gbo"]
+    assert names(due_at(default, session=16, **grief), "due") == ["phq9", "gad7", "mspss", "wsas", "icg", "gbo"]
     dispute = dict(planned=12, problem_areas=["role-disputes"], given={"mspss": [1], "wsas": [1]})
-    assert names(due_at(default, session=6, **dispute)) == ["phq9", "gad7", "mspss", "wsas"]  # 6 = mid of 12
+    assert names(due_at(default, session=6, **dispute)) == ["phq9", "gad7", "mspss", "wsas", "gbo"]  # 6 = mid of 12
 
 
 def test_clinic_protocol_example_in_the_docs_is_valid():

@@ -29,6 +29,9 @@ COMMANDS = {
     "due": "ipt_measures.cli.record:due",
     "audit": "ipt_measures.cli.record:audit",
     "amend": "ipt_measures.cli.record:amend",
+    # IPT's own terms: the interpersonal inventory and goals (cli/ipt.py)
+    "inventory": "ipt_measures.cli.ipt:inventory",
+    "goals": "ipt_measures.cli.ipt:goals",
     # change and clinical review (cli/review.py)
     "progress": "ipt_measures.cli.review:progress",
     "caseload": "ipt_measures.cli.review:caseload",

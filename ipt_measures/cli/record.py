@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from ..domain import COURSE_TYPES
 from .common import SafePath, db_option, open_store
 from .output import critical, emit, output_options, print_json
 
@@ -147,33 +148,38 @@ def _num(value):
 
 @click.group()
 def course():
-    """Start, end and show a client's IPT course (12-16 sessions)."""
+    """Start, end and show a client's IPT course (standard 12-16 weekly, brief 8, maintenance monthly)."""
 
 
 @course.command("start")
 @click.argument("client_id")
 @click.option("--problem-area", "problem_areas", multiple=True, required=True, type=click.Choice(PROBLEM_AREAS),
               help="IPT problem area; repeat for more than one.")
-@click.option("--sessions", "planned", type=click.IntRange(12, 16), default=16, show_default=True,
-              help="Planned number of sessions (12-16).")
+@click.option("--type", "course_type", type=click.Choice(tuple(COURSE_TYPES)), default=None,
+              help="Course type: standard (12-16 weekly, the default), brief (IPT-B, 8), maintenance (6-36 monthly).")
+@click.option("--sessions", "planned", type=click.IntRange(1, 100), default=None,
+              help="Planned number of sessions (default: the type's usual length, 16 for a standard course; "
+                   "8 alone means brief IPT).")
 @click.option("--start", "start_date", metavar="YYYY-MM-DD", default=None, help="Start date (default: today).")
 @click.option("--protocol", default="ipt-default", show_default=True,
               help="Measurement protocol id (see the README (Measurement protocols)); 'none' for no protocol.")
 @db_option
-def course_start(client_id, problem_areas, planned, start_date, protocol, db_path):
+def course_start(client_id, problem_areas, course_type, planned, start_date, protocol, db_path):
     """Start a course of IPT for a client.
 
     \b
     Example:
       ipt course start c001 --problem-area grief --sessions 16
       ipt course start c002 --problem-area role-disputes --problem-area role-transitions --sessions 12
+      ipt course start c003 --problem-area role-transitions --sessions 8          (brief IPT)
+      ipt course start c004 --problem-area grief --type maintenance --sessions 12 (monthly)
     """
     from .. import record
 
     with open_store(db_path) as store:
         c = record.start_course(store, client_id, problem_areas, planned, start_date,
-                                None if protocol == "none" else protocol)
-    click.echo(f"Started course {c['id']} for {client_id}: {c['planned_sessions']} sessions from {c['start_date']}, "
+                                None if protocol == "none" else protocol, course_type=course_type)
+    click.echo(f"Started {c['course_type']} course {c['id']} for {client_id}: {c['planned_sessions']} sessions from {c['start_date']}, "
                f"{', '.join(c['problem_areas'])}, protocol {c['protocol'] or 'none'}. Next: ipt session start {client_id}")
 
 
@@ -196,6 +202,45 @@ def course_end(client_id, reason, date, db_path):
     click.echo(f"Ended course {c['id']} of {client_id} on {c['end_date']}: {c['end_reason']}")
 
 
+@course.command("summary")
+@click.argument("client_id")
+@click.option("--warning-signs", default=None, help="Warning signs of relapse the client and clinician agreed (free text).")
+@click.option("--plan", default=None, help="The plan after treatment: what to do if warning signs return (free text).")
+@click.option("--course", "course_id", type=int, default=None, help="Course id (default: the active course, else the latest).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+@_by_option
+@db_option
+def course_summary(client_id, warning_signs, plan, course_id, as_json, actor, db_path):
+    """The IPT end-of-treatment summary: set the warning signs and plan, or show the summary.
+
+    The text is kept in the record (changes audited with the old and new text) and never exported
+    de-identified. Without --warning-signs or --plan, shows the course type, problem areas, the inventory
+    start -> end, the goals start -> latest, and the warning signs and plan.
+
+    \b
+    Examples:
+      ipt course summary c001 --warning-signs "Sleeping badly; avoiding my sister" --plan "Call the GP; use the list"
+      ipt course summary c001
+    """
+    from .. import ipt_record
+    from ..review import ipt_summary
+    from .review import format_ipt_summary
+
+    with open_store(db_path) as store:
+        if warning_signs is not None or plan is not None:
+            ipt_record.set_summary(store, client_id, warning_signs=warning_signs, plan=plan, course_id=course_id,
+                                   actor=actor)
+            if not as_json:
+                click.echo(f"Saved the end-of-treatment summary of {client_id} (ipt audit {client_id} keeps the history).")
+                return
+        data = ipt_summary(store, client_id, course_id)
+    if as_json:
+        print_json(data)
+        return
+    for line in format_ipt_summary(data):
+        click.echo(line)
+
+
 @course.command("show")
 @click.argument("client_id")
 @output_options
@@ -212,7 +257,7 @@ def course_show(client_id, as_json, table_format, db_path):
     with open_store(db_path) as store:
         rows = record.list_courses(store, client_id)
     emit(rows, as_json=as_json, table_format=table_format,
-         columns=["id", "start_date", "planned_sessions", "sessions_held", "problem_areas", "protocol", "end_date", "end_reason"])
+         columns=["id", "course_type", "start_date", "planned_sessions", "sessions_held", "problem_areas", "protocol", "end_date", "end_reason"])
 
 
 # -- sessions ------------------------------------------------------------------------------------------

@@ -184,6 +184,43 @@ def format_progress(progress, table_format: str = "simple", ascii: bool = False)
     return "\n".join(lines)
 
 
+def format_ipt_summary(data: dict) -> list[str]:
+    """The IPT summary as lines of text (``ipt course summary`` and ``ipt progress``)."""
+    kind = data["course_type"]
+    lines = [f"{kind['name']} ({kind['frequency']}), {data['planned_sessions']} sessions planned, "
+             f"{data['sessions_attended']} held; problem areas: {', '.join(data['problem_areas'])}"]
+    if data["mid_course_review"]:
+        lines.append(f"Mid-course review at session {data['mid_course_review']}.")
+    if data["inventory"]:
+        lines.append("Interpersonal inventory (start -> latest; support and conflict 0-4):")
+        for r in data["inventory"]:
+            start, end = r["start"], r["end"]
+            text = f"  {r['label']} ({r['relationship_type']}): {_rating_text(start)}"
+            text += f" -> {_rating_text(end)}" if end else " (not re-rated yet)"
+            lines.append(text)
+    if data["goals"]:
+        lines.append("Goals (0-10, first -> latest):")
+        for g in data["goals"]:
+            if g["first"] is None:
+                span = "not rated yet"
+            elif len(g["ratings"]) == 1:
+                span = f"{g['first']} (rated once)"
+            else:
+                span = f"{g['first']} -> {g['latest']}"
+            if g["change"] is not None:
+                span += f" ({g['change']:+d})"
+            lines.append(f"  {g['number']}. [{g['problem_area']}] {g['text']}: {span}")
+    if data["warning_signs"]:
+        lines.append(f"Warning signs: {data['warning_signs']}")
+    if data["plan"]:
+        lines.append(f"Plan: {data['plan']}")
+    return lines
+
+
+def _rating_text(r: dict) -> str:
+    return f"{r['closeness']}, support {r['support']}, conflict {r['conflict']} (s{r['session_number'] or '-'})"
+
+
 def _spark(series, ascii: bool) -> str:
     from ..review import sparkline
 
@@ -210,17 +247,21 @@ def progress(client_id, course_id, force_ascii, as_json, table_format, db_path):
       ipt progress c001 --json
       ipt progress c001 --course 2 --fmt github
     """
+    from ..review import ipt_summary
     from ..review import progress as build
 
     with open_store(db_path) as store:
         result = build(store, client_id, course_id)
+        ipt = ipt_summary(store, client_id, result.course["id"])
     if as_json:
         from .output import print_json
 
-        print_json(result.to_dict())
+        print_json({**result.to_dict(), "ipt": ipt})
         return
     check_table_format(table_format)
     click.echo(format_progress(result, table_format, ascii=_use_ascii(force_ascii)))
+    click.echo("")
+    click.echo("\n".join(format_ipt_summary(ipt)))
     if result.critical_items:
         last = result.critical_items[-1]
         if result.course["current_session"] == last["session"]:

@@ -108,4 +108,80 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX courses_active ON courses(client_id) WHERE end_date IS NULL;
         """,
     ),
+    (
+        "0010_ipt_record",
+        """
+        -- IPT itself in the record (issue 14). Courses gain a type (standard, brief, maintenance: their
+        -- lengths and phase rules live in ipt_measures/domain.py, and the services check them); the 12-16
+        -- CHECK of 0001 would refuse an 8-session IPT-B course, and SQLite cannot drop a CHECK, so the table
+        -- is rebuilt (SQLite's documented procedure; the runner turns foreign keys off around a migration and
+        -- checks them before it commits).
+        CREATE TABLE courses_0010 (
+            id                INTEGER PRIMARY KEY,
+            client_id         TEXT NOT NULL REFERENCES clients(id),
+            start_date        TEXT NOT NULL,
+            planned_sessions  INTEGER NOT NULL CHECK (planned_sessions BETWEEN 1 AND 100),
+            problem_areas     TEXT NOT NULL,
+            protocol          TEXT,
+            end_date          TEXT,
+            end_reason        TEXT,
+            created_at        TEXT NOT NULL,
+            course_type       TEXT NOT NULL DEFAULT 'standard'
+        );
+        INSERT INTO courses_0010 (id, client_id, start_date, planned_sessions, problem_areas, protocol, end_date,
+                                  end_reason, created_at)
+            SELECT id, client_id, start_date, planned_sessions, problem_areas, protocol, end_date, end_reason,
+                   created_at FROM courses;
+        DROP TABLE courses;
+        ALTER TABLE courses_0010 RENAME TO courses;
+        CREATE INDEX courses_client ON courses(client_id);
+        CREATE INDEX courses_active ON courses(client_id) WHERE end_date IS NULL;
+
+        -- The interpersonal inventory: the client's key relationships in a course, each under a pseudonymous
+        -- label the clinician chooses ("partner", "colleague A"; never a name), and their ratings. Ratings
+        -- are only ever added (start of the course, end, and whenever the clinician re-rates): never updated.
+        CREATE TABLE relationships (
+            id                 INTEGER PRIMARY KEY,
+            course_id          INTEGER NOT NULL REFERENCES courses(id),
+            label              TEXT NOT NULL,
+            relationship_type  TEXT NOT NULL,
+            created_at         TEXT NOT NULL,
+            UNIQUE (course_id, label)
+        );
+        CREATE TABLE relationship_ratings (
+            id               INTEGER PRIMARY KEY,
+            relationship_id  INTEGER NOT NULL REFERENCES relationships(id),
+            rated_on         TEXT NOT NULL,            -- ISO date
+            session_number   INTEGER,                  -- the session it was rated in, if one was started
+            closeness        TEXT NOT NULL CHECK (closeness IN ('inner', 'middle', 'outer')),
+            support          INTEGER NOT NULL CHECK (support BETWEEN 0 AND 4),
+            conflict         INTEGER NOT NULL CHECK (conflict BETWEEN 0 AND 4),
+            contact          TEXT NOT NULL,
+            wanted_change    TEXT,                     -- the change the client wants, in the record only
+            created_at       TEXT NOT NULL
+        );
+        CREATE INDEX relationship_ratings_relationship ON relationship_ratings(relationship_id, id);
+
+        -- Goals agreed for the problem area: up to three per course, rated each session as administrations
+        -- of the goals measure (item N = goal N). The text is the client's own: never de-identified out.
+        CREATE TABLE goals (
+            id            INTEGER PRIMARY KEY,
+            course_id     INTEGER NOT NULL REFERENCES courses(id),
+            number        INTEGER NOT NULL CHECK (number BETWEEN 1 AND 3),
+            text          TEXT NOT NULL,
+            problem_area  TEXT NOT NULL,
+            created_at    TEXT NOT NULL,
+            UNIQUE (course_id, number)
+        );
+
+        -- The clinician's end-of-treatment summary: warning signs and plan, free text kept in the record
+        -- (changes are audited with the old and new text; never in a de-identified export).
+        CREATE TABLE course_summaries (
+            course_id      INTEGER PRIMARY KEY REFERENCES courses(id),
+            warning_signs  TEXT,
+            plan           TEXT,
+            updated_at     TEXT NOT NULL
+        );
+        """,
+    ),
 ]

@@ -181,14 +181,25 @@ class SQLiteStore:
                 f"{self.path} was written by a newer ipt-measures (schema {sorted(unknown)[-1]}); upgrade to open it"
             )
         done = []
-        for name, sql in MIGRATIONS:
-            if name in applied:
-                continue
-            with self.transaction() as conn:
-                for statement in _statements(sql):
-                    conn.execute(statement)
-                conn.execute("INSERT INTO schema_migrations VALUES (?, ?)", (name, now()))
-            done.append(name)
+        pending = [(name, sql) for name, sql in MIGRATIONS if name not in applied]
+        if not pending:
+            return done
+        # SQLite's procedure for changing a table it cannot ALTER (rebuild, drop, rename) needs foreign keys
+        # off, which only takes effect outside a transaction; each migration checks them before it commits.
+        self.conn.execute("PRAGMA foreign_keys = OFF")
+        try:
+            for name, sql in pending:
+                with self.transaction() as conn:
+                    for statement in _statements(sql):
+                        conn.execute(statement)
+                    broken = conn.execute("PRAGMA foreign_key_check").fetchone()
+                    if broken:
+                        raise StoreError(f"migration {name} would break a reference in table {broken[0]}; "
+                                         "nothing was changed")
+                    conn.execute("INSERT INTO schema_migrations VALUES (?, ?)", (name, now()))
+                done.append(name)
+        finally:
+            self.conn.execute("PRAGMA foreign_keys = ON")
         return done
 
     def schema_version(self) -> str:
@@ -237,11 +248,16 @@ class SQLiteStore:
     # -- courses -----------------------------------------------------------------------------------
 
     def start_course(
-        self, client_id: str, start_date: str, planned_sessions: int, problem_areas: list[str], protocol: Optional[str]
+        self, client_id: str, start_date: str, planned_sessions: int, problem_areas: list[str], protocol: Optional[str],
+        course_type: str = "standard",
     ) -> dict:
+        from ..domain import infer_course_type
+
         self.get_client(client_id)
-        if not 12 <= planned_sessions <= 16:
-            raise UsageError("an IPT course is planned for 12 to 16 sessions")
+        try:
+            infer_course_type(planned_sessions, course_type)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
         bad = [p for p in problem_areas if p not in PROBLEM_AREAS]
         if bad or not problem_areas:
             raise UsageError(f"problem areas are one or more of: {', '.join(PROBLEM_AREAS)}")
@@ -249,12 +265,12 @@ class SQLiteStore:
             if self._active_course(conn, client_id):
                 raise UsageError(f"client {client_id!r} already has an active course; end it first")
             cur = conn.execute(
-                "INSERT INTO courses (client_id, start_date, planned_sessions, problem_areas, protocol, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (client_id, start_date, planned_sessions, json.dumps(problem_areas), protocol, now()),
+                "INSERT INTO courses (client_id, start_date, planned_sessions, problem_areas, protocol, created_at,"
+                " course_type) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (client_id, start_date, planned_sessions, json.dumps(problem_areas), protocol, now(), course_type),
             )
             self._audit(conn, client_id, "course started", "course", cur.lastrowid,
-                        new=f"{planned_sessions} sessions, {', '.join(problem_areas)}")
+                        new=f"{course_type}, {planned_sessions} sessions, {', '.join(problem_areas)}")
         return self.get_course(cur.lastrowid)
 
     def _active_course(self, conn, client_id: str):
@@ -284,6 +300,111 @@ class SQLiteStore:
             conn.execute("UPDATE courses SET end_date = ?, end_reason = ? WHERE id = ?", (end_date, reason, course_id))
             self._audit(conn, course["client_id"], "course ended", "course", course_id, new=end_date, reason=reason)
         return self.get_course(course_id)
+
+    # -- the IPT record: interpersonal inventory, goals, end-of-treatment summary -------------------
+
+    def add_relationship(self, course_id: int, label: str, relationship_type: str, rating: dict) -> dict:
+        """Add a key relationship to a course's inventory with its first rating, in one transaction.
+
+        ``rating`` holds rated_on, session_number, closeness, support, conflict, contact, wanted_change."""
+        course = self.get_course(course_id)
+        with self.transaction() as conn:
+            if conn.execute("SELECT 1 FROM relationships WHERE course_id = ? AND label = ?", (course_id, label)).fetchone():
+                raise UsageError(f"the inventory already has {label!r}; re-rate it with: ipt inventory "
+                                 f"{course['client_id']} rate {label!r} ...")
+            cur = conn.execute(
+                "INSERT INTO relationships (course_id, label, relationship_type, created_at) VALUES (?, ?, ?, ?)",
+                (course_id, label, relationship_type, now()),
+            )
+            self._insert_rating(conn, cur.lastrowid, rating)
+            self._audit(conn, course["client_id"], "relationship added", "relationship", cur.lastrowid,
+                        new=f"{label} ({relationship_type})")
+        return self.get_relationship(course_id, label)
+
+    def rate_relationship(self, course_id: int, label: str, rating: dict) -> dict:
+        """Add a rating to a relationship of a course's inventory (ratings are never overwritten)."""
+        course = self.get_course(course_id)
+        relationship = self.get_relationship(course_id, label)
+        with self.transaction() as conn:
+            self._insert_rating(conn, relationship["id"], rating)
+            self._audit(conn, course["client_id"], "relationship rated", "relationship", relationship["id"],
+                        new=f"{label}: {rating['closeness']}, support {rating['support']}, conflict {rating['conflict']}")
+        return self.get_relationship(course_id, label)
+
+    def _insert_rating(self, conn, relationship_id: int, r: dict) -> None:
+        conn.execute(
+            "INSERT INTO relationship_ratings (relationship_id, rated_on, session_number, closeness, support, conflict,"
+            " contact, wanted_change, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (relationship_id, r["rated_on"], r.get("session_number"), r["closeness"], r["support"], r["conflict"],
+             r["contact"], r.get("wanted_change"), now()),
+        )
+
+    def get_relationship(self, course_id: int, label: str) -> dict:
+        row = self.conn.execute(
+            "SELECT * FROM relationships WHERE course_id = ? AND label = ?", (course_id, label)
+        ).fetchone()
+        if row is None:
+            known = ", ".join(r["label"] for r in self.relationships(course_id)) or "none yet"
+            raise NotFound(f"no relationship {label!r} in this course's inventory (known: {known})")
+        return self._with_ratings(dict(row))
+
+    def relationships(self, course_id: int) -> list[dict]:
+        """A course's inventory: each relationship with its ratings, oldest first."""
+        rows = [dict(r) for r in self.query("SELECT * FROM relationships WHERE course_id = ? ORDER BY id", (course_id,))]
+        return [self._with_ratings(r) for r in rows]
+
+    def _with_ratings(self, relationship: dict) -> dict:
+        relationship["ratings"] = [
+            dict(r) for r in self.query(
+                "SELECT id, rated_on, session_number, closeness, support, conflict, contact, wanted_change, created_at"
+                " FROM relationship_ratings WHERE relationship_id = ? ORDER BY rated_on, id", (relationship["id"],)
+            )
+        ]
+        return relationship
+
+    def add_goal(self, course_id: int, number: int, text: str, problem_area: str) -> dict:
+        course = self.get_course(course_id)
+        with self.transaction() as conn:
+            if conn.execute("SELECT 1 FROM goals WHERE course_id = ? AND number = ?", (course_id, number)).fetchone():
+                raise UsageError(f"goal {number} of this course already exists")
+            cur = conn.execute(
+                "INSERT INTO goals (course_id, number, text, problem_area, created_at) VALUES (?, ?, ?, ?, ?)",
+                (course_id, number, text, problem_area, now()),
+            )
+            self._audit(conn, course["client_id"], "goal added", "goal", cur.lastrowid,
+                        new=f"goal {number} ({problem_area})")
+        return next(g for g in self.goals(course_id) if g["number"] == number)
+
+    def goals(self, course_id: int) -> list[dict]:
+        return [dict(r) for r in self.query("SELECT * FROM goals WHERE course_id = ? ORDER BY number", (course_id,))]
+
+    def set_course_summary(self, course_id: int, *, warning_signs: Optional[str] = None, plan: Optional[str] = None,
+                           actor: Optional[str] = None) -> dict:
+        """Set the warning signs and/or plan of a course's end-of-treatment summary; each change is audited
+        with the old and the new text (None leaves a field as it is)."""
+        course = self.get_course(course_id)
+        before = self.course_summary(course_id)
+        values = {"warning_signs": before["warning_signs"], "plan": before["plan"]}
+        with self.transaction() as conn:
+            for name, value in (("warning_signs", warning_signs), ("plan", plan)):
+                if value is None or value == before[name]:
+                    continue
+                values[name] = value
+                self._audit(conn, course["client_id"], "summary updated", "course", course_id, name, before[name],
+                            value, actor=actor)
+            conn.execute(
+                "INSERT INTO course_summaries (course_id, warning_signs, plan, updated_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (course_id) DO UPDATE SET warning_signs = excluded.warning_signs, plan = excluded.plan,"
+                " updated_at = excluded.updated_at",
+                (course_id, values["warning_signs"], values["plan"], now()),
+            )
+        return self.course_summary(course_id)
+
+    def course_summary(self, course_id: int) -> dict:
+        row = self.conn.execute("SELECT * FROM course_summaries WHERE course_id = ?", (course_id,)).fetchone()
+        if row is None:
+            return {"course_id": course_id, "warning_signs": None, "plan": None, "updated_at": None}
+        return dict(row)
 
     # -- sessions ----------------------------------------------------------------------------------
 

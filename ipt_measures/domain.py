@@ -1,0 +1,193 @@
+"""The IPT vocabulary and rules, once: course types with their lengths and phases, and the interpersonal inventory.
+
+Pure data and pure functions (standard library only, no dataclasses: the command line imports this at start-up),
+so every layer can import it: the services validate
+against it, the stores persist what it allows, the command line offers its choices.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple, Optional
+
+# -- course types -------------------------------------------------------------------------------------
+
+
+class CourseType(NamedTuple):
+    """One kind of IPT course: how many sessions it is planned for, how often, and its phase rules.
+
+    ``initial_sessions`` and ``termination_sessions`` give the default phase of each session (initial = the
+    first N, termination = the last M, middle = the sessions between; a session beyond the planned length is
+    termination). ``mid_review`` says whether the mid-course review applies (see :func:`mid_review_session`).
+    """
+
+    id: str
+    name: str
+    min_sessions: int
+    max_sessions: int
+    default_sessions: int
+    frequency: str
+    initial_sessions: int
+    termination_sessions: int
+    mid_review: bool
+    source: str
+
+    def phase(self, number: int, planned: int) -> str:
+        """The default phase of session ``number`` of a course of this type planned for ``planned`` sessions."""
+        if number < 1:
+            raise ValueError("session numbers start at 1")
+        if number <= self.initial_sessions:
+            return "initial"
+        if number > planned - self.termination_sessions:
+            return "termination"
+        return "middle"
+
+
+COURSE_TYPES: dict[str, CourseType] = {
+    t.id: t
+    for t in (
+        CourseType(
+            id="standard",
+            name="standard IPT",
+            min_sessions=12,
+            max_sessions=16,
+            default_sessions=16,
+            frequency="weekly",
+            # Weissman, Markowitz & Klerman, Comprehensive Guide to Interpersonal Psychotherapy (Basic Books
+            # 2000, ch. 2-3 and 7) and The Guide to Interpersonal Psychotherapy (updated ed., OUP 2018): 12-16
+            # weekly sessions; the initial phase "usually 1-3 sessions"; termination discussed "at least two to
+            # four sessions" before it occurs, so the last 3 planned sessions (the middle of two to four).
+            initial_sessions=3,
+            termination_sessions=3,
+            mid_review=True,
+            source="Weissman, Markowitz & Klerman 2000 (Basic Books) and 2018 (OUP): 12-16 weekly sessions, "
+            "initial phase 1-3 sessions, termination discussed two to four sessions before the end.",
+        ),
+        CourseType(
+            id="brief",
+            name="brief IPT (IPT-B)",
+            min_sessions=8,
+            max_sessions=8,
+            default_sessions=8,
+            frequency="weekly",
+            # Swartz HA, Frank E, Shear MK, Thase ME, Fleming MAD, Scott J. A pilot study of brief interpersonal
+            # psychotherapy for depression among women. Psychiatr Serv 2004;55(4):448-450 (eight sessions);
+            # Swartz HA, Grote NK, Graham P. Brief Interpersonal Psychotherapy (IPT-B): overview and review of
+            # evidence. Am J Psychother 2014;68(4):443-462: IPT-B keeps the structure of IPT, its initial phase
+            # "limited to 2 (rather than 3) sessions". Termination: the last 2 sessions, the lower end of the
+            # standard "two to four" (project choice, scaled to the shorter course).
+            initial_sessions=2,
+            termination_sessions=2,
+            mid_review=True,
+            source="Swartz et al. 2004, Psychiatr Serv 55:448-450 (8 sessions); Swartz, Grote & Graham 2014, "
+            "Am J Psychother 68:443-462 (initial phase 2 sessions). Termination = last 2: project choice.",
+        ),
+        CourseType(
+            id="maintenance",
+            name="maintenance IPT (IPT-M)",
+            min_sessions=6,
+            max_sessions=36,
+            default_sessions=12,
+            frequency="monthly",
+            # Frank E, Kupfer DJ, Perel JM, et al. Three-year outcomes for maintenance therapies in recurrent
+            # depression. Arch Gen Psychiatry 1990;47(12):1093-1099 (monthly IPT-M for up to 3 years = 36
+            # sessions, after remission on acute treatment); Frank E, Kupfer DJ, Buysse DJ, et al. Randomized
+            # trial of weekly, twice-monthly, and monthly interpersonal psychotherapy as maintenance treatment
+            # for women with recurrent depression. Am J Psychiatry 2007;164(5):761-767 (2 years). The course
+            # follows acute treatment, so one initial session re-contracts the focus and the last 2 prepare
+            # the ending (project choice). No mid-course review: clients start remitted, so "no improvement
+            # from baseline" is the aim of maintenance, not a warning; reliable deterioration still alerts.
+            initial_sessions=1,
+            termination_sessions=2,
+            mid_review=False,
+            source="Frank et al. 1990, Arch Gen Psychiatry 47:1093-1099 (monthly, up to 3 years); Frank et al. "
+            "2007, Am J Psychiatry 164:761-767. Phases (1 initial, last 2 termination): project choice.",
+        ),
+    )
+}
+DEFAULT_COURSE_TYPE = "standard"
+
+
+def course_type(type_id: Optional[str]) -> CourseType:
+    """A course type by id (None: the standard course); ValueError naming the types that exist."""
+    key = type_id or DEFAULT_COURSE_TYPE
+    try:
+        return COURSE_TYPES[key]
+    except KeyError:
+        raise ValueError(f"unknown course type {key!r} (types: {', '.join(COURSE_TYPES)})") from None
+
+
+def describe_lengths() -> str:
+    """The course types and their lengths, for one-line error messages and help texts."""
+    parts = []
+    for t in COURSE_TYPES.values():
+        span = str(t.min_sessions) if t.min_sessions == t.max_sessions else f"{t.min_sessions}-{t.max_sessions}"
+        parts.append(f"{t.id} {span} {t.frequency}")
+    return ", ".join(parts)
+
+
+def infer_course_type(planned: Optional[int], type_id: Optional[str] = None) -> tuple[CourseType, int]:
+    """The course type and planned length of a new course, checked against the type's range.
+
+    With no type, the standard course is meant unless the length fits only the brief course (8 sessions);
+    a maintenance course is always asked for by name, since its range overlaps the standard one.
+    """
+    if type_id is None and planned is not None:
+        fitting = [t for t in COURSE_TYPES.values()
+                   if t.id != "maintenance" and t.min_sessions <= planned <= t.max_sessions]
+        kind = fitting[0] if fitting else None
+        if kind is None:
+            raise ValueError(f"no course type is planned for {planned} sessions ({describe_lengths()})")
+        return kind, planned
+    kind = course_type(type_id)
+    planned = kind.default_sessions if planned is None else planned
+    if not kind.min_sessions <= planned <= kind.max_sessions:
+        span = (str(kind.min_sessions) if kind.min_sessions == kind.max_sessions
+                else f"{kind.min_sessions} to {kind.max_sessions}")
+        raise ValueError(f"a {kind.name} course is planned for {span} sessions, not {planned}")
+    return kind, planned
+
+
+def mid_review_session(planned: int, type_id: Optional[str] = None) -> Optional[int]:
+    """The session of the mid-course review: the first session of the last third of the middle phase.
+
+    16 sessions (middle 4-13): session 10; 12 sessions (middle 4-9): session 8; IPT-B 8 sessions (middle 3-6):
+    session 5. None for a course type without one (maintenance) or a course too short to have a middle phase.
+    Weissman, Markowitz & Klerman advise re-evaluating a client who has not improved by mid-treatment
+    (see the README, IPT in the record); the last third of the middle phase leaves sessions to act on it.
+    """
+    kind = course_type(type_id)
+    if not kind.mid_review:
+        return None
+    first = kind.initial_sessions + 1
+    last = planned - kind.termination_sessions
+    if last < first:
+        return None
+    length = last - first + 1
+    return last - math.ceil(length / 3) + 1
+
+
+# -- the interpersonal inventory --------------------------------------------------------------------
+
+# The closeness circles of Stuart & Robertson's Interpersonal Circle (Stuart S, Robertson M. Interpersonal
+# Psychotherapy: A Clinician's Guide, 2nd ed., CRC Press 2012, ch. 6, the Interpersonal Inventory), adapted
+# from Kahn & Antonucci's convoy model (Kahn RL, Antonucci TC. Convoys over the life course. In: Baltes PB,
+# Brim OG, eds. Life-Span Development and Behavior vol. 3, Academic Press 1980:253-286): three concentric
+# circles, the inner holding those closest to the client.
+CLOSENESS_CIRCLES = ("inner", "middle", "outer")
+
+RELATIONSHIP_TYPES = ("partner", "parent", "child", "sibling", "other-family", "friend", "colleague", "other")
+
+CONTACT_FREQUENCIES = ("daily", "weekly", "monthly", "less-than-monthly", "none")
+
+# Support and conflict are rated 0-4 with these anchors. The IPT inventory is a clinical review, not a
+# standardised instrument (Weissman, Markowitz & Klerman 2018, ch. 3), so no published scale exists: the
+# five-point anchors are a project choice, stated here and in the README so ratings are comparable over time.
+RATING_MIN, RATING_MAX = 0, 4
+RATING_ANCHORS = {0: "none", 1: "a little", 2: "some", 3: "a lot", 4: "a great deal"}
+
+# A relationship label is a pseudonym chosen by the clinician ("partner", "mother", "colleague A"): never a
+# name. Short, so it cannot carry a history; the README says so too.
+LABEL_MAX = 40
+
+MAX_GOALS = 3  # Law & Jacob 2015 (Goals and Goal Based Outcomes, CAMHS Press): up to three goals.
