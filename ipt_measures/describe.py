@@ -133,6 +133,9 @@ def instrument_text(instrument: Instrument, plugin: str | None = None) -> str:
                 facts.append(f"remission {'below' if c.higher_is_worse else 'above'} {c.remission:g}")
             out.append("  Change: " + ", ".join(facts) + ".")
             out.append(f"    Source: {c.source}")
+            if c.reliable_change is None and (c.reliability is None or c.sd is None):
+                out.append("  Reliable change: not assessable (no published threshold, and no reliability and SD "
+                           "from one sample verified); change is shown as points and cut-off crossing only.")
     if instrument.critical:
         out += ["", "Critical items (shown to the clinician at once)"]
         for rule in instrument.critical:

@@ -81,3 +81,16 @@ def test_cli_score_and_show(invoke):
     shown = invoke("instruments", "show", "wsas")
     assert shown.exit_code == 0
     assert "Mundt JC, Marks IM, Shear MK, Greist JH" in shown.output
+
+
+@pytest.mark.parametrize("instrument_id", ["wsas", "mspss", "ucla3"])
+def test_show_says_reliable_change_is_not_assessable(invoke, instrument_id):
+    # Issue 14: no reliability and SD from one sample (nor a published threshold) could be verified for the
+    # interpersonal measures, so `instruments show` says reliable change is not assessable rather than inventing it.
+    shown = invoke("instruments", "show", instrument_id)
+    assert shown.exit_code == 0
+    assert "Reliable change: not assessable" in shown.output
+
+
+def test_show_does_not_say_not_assessable_where_a_threshold_exists(invoke):
+    assert "not assessable" not in invoke("instruments", "show", "phq9").output
