@@ -11,7 +11,10 @@ can be linked by whoever holds the key, and by nobody else:
   the same for every date of that client, so intervals within a course are kept exactly;
 - display name, birth year and free-text fields (a course's end reason) are dropped;
 - an administration's internal id becomes HMAC(key, ``"administration:" + id``), so the order in which
-  records were entered across clients (which a date shift is meant to hide) does not show through.
+  records were entered across clients (which a date shift is meant to hide) does not show through;
+  an alert's id likewise;
+- amendments keep what changed and when (shifted), not who made them or why (free text); alerts keep
+  their kind, message, action and times (shifted), not who acknowledged them or the note.
 
 Standard library only: this module is imported by the export command.
 """
@@ -127,12 +130,37 @@ class Deidentifier:
                 for name in fields:
                     holder[name] = shift(holder.get(name), days)
         out = dict(record)
+        if "amendments" in record:
+            out["amendments"] = [self._amendment(a, days) for a in record["amendments"]]
+        if "alerts" in record:
+            out["alerts"] = [self._alert(a, pseudonym, days) for a in record["alerts"]]
         out["client"] = {"id": pseudonym}
         out["course"] = course
         out["session"] = session
         out["administration"] = admin
         out["deidentified"] = True
         return out
+
+    def _amendment(self, amendment: dict, days: int) -> dict:
+        """An amendment without who made it or the free-text reason; its time (and a session date it
+        changed) shifted like every other date of the client."""
+        out = dict(amendment, actor=REDACTED, reason=None, at=shift(amendment["at"], days))
+        if days and amendment.get("field") == "date":
+            out["old"], out["new"] = shift(amendment.get("old"), days), shift(amendment.get("new"), days)
+        return out
+
+    def _alert(self, alert: dict, pseudonym: str, days: int) -> dict:
+        """An alert with keyed ids, no acknowledger's name and no free-text note; its times shifted."""
+        out = dict(alert, id=self.administration_ref(f"alert:{alert['id']}"), client_id=pseudonym,
+                   course_id=None, acknowledged_by=None, note=None)
+        if alert.get("administration_id") is not None:
+            out["administration_id"] = self.administration_ref(alert["administration_id"])
+        for name in ("raised_at", "acknowledged_at"):
+            out[name] = shift(alert.get(name), days)
+        return out
+
+
+REDACTED = "redacted"
 
 
 def shift(value: Optional[str], days: int) -> Optional[str]:

@@ -171,4 +171,13 @@ def test_fhir_urls_come_from_the_pseudonym(db, key_file):
     text = out.getvalue()
     plain = full_url(names(0)[0], first_admin, "QuestionnaireResponse")
     assert plain not in text
-    assert json.loads(text)["entry"][0]["resource"]["subject"]["reference"].startswith("Patient/p-")
+    from ipt_measures.exporters.fhir import PSEUDONYM_SYSTEM, patient_url
+
+    assert patient_url(names(0)[0]) not in text
+    patient = json.loads(text)["entry"][0]
+    assert patient["resource"]["resourceType"] == "Patient"
+    pseudonyms = {deid.pseudonym(names(i)[0]) for i in range(CLIENTS)}
+    (identifier,) = patient["resource"]["identifier"]
+    assert identifier["system"] == PSEUDONYM_SYSTEM and identifier["value"] in pseudonyms
+    assert set(patient["resource"]) == {"resourceType", "identifier"}  # nothing else about the client
+    assert json.loads(text)["entry"][1]["resource"]["subject"]["reference"] == patient["fullUrl"]

@@ -16,6 +16,7 @@ import json
 import pytest
 
 import ipt_measures
+from ipt_measures import record as record_service
 from ipt_measures.exporters import export
 from ipt_measures.store import open_store
 
@@ -56,12 +57,20 @@ def by_type(bundle: dict, kind: str) -> list[dict]:
     return [e for e in bundle["entry"] if e["resource"]["resourceType"] == kind]
 
 
+def patient_of(bundle: dict, client_id: str) -> str:
+    """The fullUrl of the one Patient whose identifier is ``client_id``."""
+    (url,) = [e["fullUrl"] for e in by_type(bundle, "Patient")
+              if e["resource"]["identifier"][0]["value"] == client_id]
+    return url
+
+
 def test_synthetic_course_validates_as_an_r4_bundle(store):
     build_caseload(store, 2)
     data = fhir_export(store)
     bundle = Bundle.model_validate(data)
     assert bundle.type == "collection"
-    assert len(bundle.entry) == 2 * 3 * 2 * 2  # clients x sessions x instruments x (response + observation)
+    # a Patient per client + clients x sessions x instruments x (response + observation)
+    assert len(bundle.entry) == 2 + 2 * 3 * 2 * 2
     urls = [e["fullUrl"] for e in data["entry"]]
     assert len(set(urls)) == len(urls) and all(u.startswith("urn:uuid:") for u in urls)
 
@@ -74,7 +83,7 @@ def test_questionnaire_responses(store):
     for entry in responses:
         qr = entry["resource"]
         assert qr["status"] == "completed"
-        assert qr["subject"]["reference"] == "Patient/ZZCLIENT-0000"
+        assert qr["subject"]["reference"] == patient_of(data, "ZZCLIENT-0000")
         assert qr["questionnaire"] in ("https://ipt-measures.org/fhir/Questionnaire/phq9|1",
                                        "https://ipt-measures.org/fhir/Questionnaire/zzcheck|1")
     first = responses[0]["resource"]
@@ -106,7 +115,7 @@ def test_total_score_observations(store):
         assert obs["category"][0]["coding"][0]["system"] == "http://terminology.hl7.org/CodeSystem/observation-category"
         assert obs["category"][0]["coding"][0]["code"] == "survey"
         assert obs["derivedFrom"][0]["reference"] in qr_urls
-        assert obs["subject"]["reference"] == "Patient/ZZCLIENT-0000"
+        assert obs["subject"]["reference"] == patient_of(data, "ZZCLIENT-0000")
     phq = [o for o in observations if o["code"]["coding"][0]["code"] == "44261-6"]
     assert [o["valueQuantity"]["value"] for o in phq] == [25, 8, 1]  # hand-worked, see test_export.py
     assert phq[0]["valueQuantity"]["unit"] == "{score}" and phq[0]["valueQuantity"]["system"] == "http://unitsofmeasure.org"
@@ -176,6 +185,255 @@ def test_validation_really_checks_structure(store):
 
     build_caseload(store, 1)
     data = fhir_export(store)
-    del data["entry"][0]["resource"]["status"]
+    del by_type(data, "QuestionnaireResponse")[0]["resource"]["status"]
     with pytest.raises(ValidationError):
         Bundle.model_validate(data)
+
+
+# -- issue 13 part 1: what the export says, and a Bundle a server takes -------------------------------------
+
+
+def references(node):
+    """Every ``reference`` string anywhere in a resource."""
+    if isinstance(node, dict):
+        if isinstance(node.get("reference"), str):
+            yield node["reference"]
+        for value in node.values():
+            yield from references(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from references(value)
+
+
+def test_dates_are_when_the_form_was_answered_not_when_it_was_typed_in(store):
+    """A paper form from the session on 2025-01-06 typed in on 2026-11-29 was exported as 2026-11-29."""
+    paper = record(0, (1, "2025-01-06", "initial"), "phq9", [1] * 9, start="2025-01-06")
+    paper["administration"].update(source="file", started_at="2026-11-29T09:00:00+00:00",
+                                   finished_at="2026-11-29T09:01:00+00:00")
+    live = record(0, (2, "2025-01-13", "initial"), "phq9", [0] * 9, start="2025-01-06")  # answered in session
+    late_live = record(0, (3, "2025-01-20", "initial"), "phq9", [2] * 9, start="2025-01-06")
+    late_live["administration"]["finished_at"] = "2025-01-22T08:00:00+00:00"  # finished days later
+    store.bulk_import([paper, live, late_live])
+    data = fhir_export(store)
+    Bundle.model_validate(data)
+    responses = [e["resource"] for e in by_type(data, "QuestionnaireResponse")]
+    observations = [e["resource"] for e in by_type(data, "Observation")]
+    assert [r["authored"] for r in responses] == ["2025-01-06", "2025-01-13T10:09:00+00:00", "2025-01-20"]
+    assert [o["effectiveDateTime"] for o in observations] == [r["authored"] for r in responses]
+    entered = [next(p["valueDateTime"] for p in r["extension"][0]["extension"] if p["url"] == "enteredAt")
+               for r in responses]
+    assert entered == ["2026-11-29T09:01:00+00:00", "2025-01-13T10:09:00+00:00", "2025-01-22T08:00:00+00:00"]
+
+
+def test_every_subject_is_a_patient_in_the_bundle_whatever_its_id(store):
+    """632 of 632 resources referenced a Patient the Bundle did not hold; ids with _ or / got no reference."""
+    ids = ["ZZ_CLIENT_1", "ZZ/CLIENT/2", "ZZCLIENT-0003"]
+    records = []
+    for client_id in ids:
+        for instrument, answers in (("phq9", COURSE[0][3]), ("zzcheck", COURSE[0][4])):
+            rec = record(0, COURSE[0], instrument, answers)
+            rec["client_id"] = client_id
+            records.append(rec)
+    store.bulk_import(records)
+    data = fhir_export(store)
+    Bundle.model_validate(data)
+    patients = by_type(data, "Patient")
+    assert sorted(p["resource"]["identifier"][0]["value"] for p in patients) == sorted(ids)
+    assert all(set(p["resource"]) == {"resourceType", "identifier"} for p in patients)  # nothing identifying
+    urls = {e["fullUrl"] for e in data["entry"]}
+    for entry in data["entry"]:
+        if entry["resource"]["resourceType"] in ("QuestionnaireResponse", "Observation"):
+            assert entry["resource"]["subject"]["reference"] in {p["fullUrl"] for p in patients}
+        assert set(references(entry["resource"])) <= urls
+    named = fhir_export(store, include_identifiers=True)
+    assert {p["resource"]["name"][0]["text"] for p in by_type(named, "Patient")} == {"Test Person A"}
+
+
+def test_a_transaction_bundle_resolves_every_reference_inside_itself(store):
+    build_caseload(store, 2)
+    client = "ZZCLIENT-0000"
+    record_service.amend_response(store, client, "9", 0, "typed 1 for 0", instrument_id="phq9",
+                                       session_number=1, actor="Clinician X")
+    for kwargs in ({}, {"with_definitions": True}):
+        data = fhir_export(store, bundle_type="transaction", **kwargs)
+        Bundle.model_validate(data)
+        assert data["type"] == "transaction"
+        urls = [e["fullUrl"] for e in data["entry"]]
+        assert len(set(urls)) == len(urls) and all(u.startswith("urn:uuid:") for u in urls)
+        for entry in data["entry"]:
+            resource = entry["resource"]
+            assert "id" not in resource  # a create: the server assigns the id
+            assert entry["request"]["method"] == "POST" and entry["request"]["url"] == resource["resourceType"]
+            assert set(references(resource)) <= set(urls), resource["resourceType"]
+        patients = by_type(data, "Patient")
+        assert len(patients) == 2
+        for patient in patients:
+            value = patient["resource"]["identifier"][0]["value"]
+            assert patient["request"]["ifNoneExist"] == f"identifier=https://ipt-measures.org/fhir/client-id|{value}"
+        kinds = {e["resource"]["resourceType"] for e in data["entry"]}
+        assert {"Patient", "QuestionnaireResponse", "Observation", "Provenance"} <= kinds
+    questionnaire = by_type(data, "Questionnaire")[0]
+    assert questionnaire["request"]["ifNoneExist"].startswith("url=https://ipt-measures.org/fhir/Questionnaire/")
+
+
+def test_an_amended_response_is_amended_and_says_what_changed(store):
+    build_caseload(store, 1)
+    client = "ZZCLIENT-0000"
+    record_service.amend_response(store, client, "9", 0, "typed 1 for 0", instrument_id="phq9",
+                                       session_number=1, actor="Clinician X")
+    data = fhir_export(store)
+    Bundle.model_validate(data)
+    responses = by_type(data, "QuestionnaireResponse")
+    observations = by_type(data, "Observation")
+    assert [e["resource"]["status"] for e in responses] == ["amended"] + ["completed"] * 5
+    assert [e["resource"]["status"] for e in observations] == ["amended"] + ["final"] * 5
+    assert observations[0]["resource"]["valueQuantity"]["value"] == 24  # 25 with item 9 from 1 to 0
+    (provenance,) = by_type(data, "Provenance")
+    prov = provenance["resource"]
+    assert [t["reference"] for t in prov["target"]] == [responses[0]["fullUrl"], observations[0]["fullUrl"]]
+    assert prov["agent"][0]["who"]["display"] == "Clinician X"
+    assert prov["reason"] == [{"text": "typed 1 for 0"}]
+    assert "item 9 changed from 1 to 0" in prov["entity"][0]["what"]["display"]
+    assert prov["entity"][0]["role"] == "revision"
+    # amendments of a session (its date) amend every response given in it
+    record_service.amend_session(store, client, 8, "wrong day", date="2026-03-03")
+    data = fhir_export(store)
+    assert [e["resource"]["status"] for e in by_type(data, "QuestionnaireResponse")] == (
+        ["amended", "completed", "completed", "completed", "amended", "amended"])
+
+
+def test_amendments_in_a_deidentified_export_say_what_not_who_or_why(store, tmp_path):
+    from ipt_measures.deidentify import Deidentifier
+
+    build_caseload(store, 1)
+    record_service.amend_response(store, "ZZCLIENT-0000", "9", 0, "Test Person A asked", instrument_id="phq9",
+                                       session_number=1, actor="Clinician X")
+    out = io.StringIO()
+    export(store, "fhir", out, deidentify=Deidentifier(bytes(range(32)), shift_dates=True))
+    text = out.getvalue()
+    assert "Clinician X" not in text and "Test Person" not in text and "ZZCLIENT" not in text
+    prov = by_type(json.loads(text), "Provenance")[0]["resource"]
+    assert "item 9 changed from 1 to 0" in prov["entity"][0]["what"]["display"]
+    assert not prov["recorded"].startswith(store.query("SELECT at FROM audit WHERE action = 'amendment'")[0][0][:10])
+
+
+def test_an_unscorable_total_is_unknown_not_a_system_error(store):
+    """data-absent-reason `error` means a system failure; a total the missing-item rule does not allow is unknown."""
+    store.bulk_import([record(0, COURSE[0], "phq9", [1, 1, 1, 1, 1, 1, None, None, None])])
+    obs = by_type(fhir_export(store), "Observation")[0]["resource"]
+    coding = obs["dataAbsentReason"]["coding"][0]
+    assert coding["code"] == "unknown" and obs["dataAbsentReason"]["text"]
+
+
+def test_a_prorated_total_is_marked_as_in_the_csv(store):
+    build_caseload(store, 1)
+    observations = [e["resource"] for e in by_type(fhir_export(store), "Observation")
+                    if e["resource"]["code"]["coding"][0]["code"] == "44261-6"]
+    assert [o.get("method", {}).get("coding", [{}])[0].get("code") for o in observations] == [None, "prorated", None]
+    assert "8 of 9" in observations[1]["method"]["text"]
+
+
+def test_item_weights_only_on_scored_items_so_they_sum_to_the_total(store):
+    """PHQ-9 item 10 (difficulty) is not scored: its answer has no weight, and complete responses' weights
+    add up to their total."""
+    build_caseload(store, 1)
+    data = fhir_export(store)
+    totals = {e["resource"]["derivedFrom"][0]["reference"]: e["resource"] for e in by_type(data, "Observation")}
+    checked = 0
+    for entry in by_type(data, "QuestionnaireResponse"):
+        qr = entry["resource"]
+        weights = {i["linkId"]: i["answer"][0]["valueCoding"].get("extension") for i in qr["item"] if "answer" in i}
+        if "phq9" in qr["questionnaire"] and "10" in weights:
+            assert weights["10"] is None
+        total = totals[entry["fullUrl"]]
+        if "zzcheck" in qr["questionnaire"] or len(weights) < 9 or total.get("method"):
+            continue  # ZZ-check reverses items; prorated totals are scaled
+        assert sum(w[0]["valueDecimal"] for w in weights.values() if w) == total["valueQuantity"]["value"]
+        checked += 1
+    assert checked == 2
+
+
+def test_gad7_item_8_has_no_weight(store):
+    if "gad7" not in ipt_measures.get_instruments():
+        pytest.skip("the GAD-7 plugin is not installed")
+    store.bulk_import([record(0, COURSE[0], "gad7", [1, 1, 1, 1, 1, 1, 1, 2])])
+    qr = by_type(fhir_export(store), "QuestionnaireResponse")[0]["resource"]
+    item8 = next(i for i in qr["item"] if i["linkId"] == "8")
+    assert "extension" not in item8["answer"][0]["valueCoding"]
+
+
+# -- definitions that resolve ----------------------------------------------------------------------------
+
+
+def test_with_definitions_every_canonical_and_code_of_ours_resolves(store):
+    build_caseload(store, 1)
+    data = fhir_export(store, with_definitions=True)
+    Bundle.model_validate(data)
+    resources = [e["resource"] for e in data["entry"]]
+    questionnaires = {(r["url"], r["version"]): r for r in resources if r["resourceType"] == "Questionnaire"}
+    systems = {r["url"]: {c["code"] for c in r["concept"]} for r in resources if r["resourceType"] == "CodeSystem"}
+    extensions = {r["url"]: r for r in resources if r["resourceType"] == "StructureDefinition"}
+    for qr in (r for r in resources if r["resourceType"] == "QuestionnaireResponse"):
+        url, version = qr["questionnaire"].split("|")
+        questionnaire = questionnaires[(url, version)]
+        options = {i["linkId"]: [o["valueCoding"] for o in i["answerOption"]] for i in questionnaire["item"]}
+        for item in qr["item"]:
+            for answer in item.get("answer", []):
+                assert answer["valueCoding"] in options[item["linkId"]]  # the very coding, weight and all
+        session = extensions[qr["extension"][0]["url"]]
+        slices = {e["sliceName"] for e in session["differential"]["element"] if "sliceName" in e}
+        assert {p["url"] for p in qr["extension"][0]["extension"]} <= slices
+    for coding in codings(resources):
+        if coding["system"].startswith("https://ipt-measures.org/"):
+            assert coding["code"] in systems[coding["system"]], coding
+
+
+def test_questionnaires_ship_item_text_only_where_the_licence_allows(store):
+    from ipt_measures.exporters.definitions import definitions_bundle
+
+    bundle = definitions_bundle()
+    Bundle.model_validate(bundle)
+    registry = ipt_measures.get_instruments()
+    questionnaires = {e["resource"]["id"]: e["resource"] for e in bundle["entry"]
+                      if e["resource"]["resourceType"] == "Questionnaire"}
+    assert set(questionnaires) == set(registry)
+    verified = set()
+    for iid, instrument in registry.items():
+        verified |= {c for c in [instrument.loinc] + [i.loinc for i in instrument.items] if c}
+        verified |= {o.loinc for i in instrument.items for o in instrument.options_for(i) if o.loinc}
+        for item, q_item in zip(instrument.items, questionnaires[iid]["item"]):
+            assert q_item["linkId"] == item.id
+            assert q_item["text"] == (item.text or item.label or f"Item {item.id}")
+            if item.text is None:  # licence does not allow the wording: the neutral label only
+                assert q_item["text"] != "" and q_item["text"] == (item.label or f"Item {item.id}")
+    loinc = {c["code"] for c in codings([e["resource"] for e in bundle["entry"]]) if c["system"] == LOINC}
+    assert loinc <= verified  # no LOINC code the plugins do not carry as verified
+    phq = questionnaires["phq9"]
+    assert phq["code"] == [{"system": LOINC, "code": "44249-1", "display": "Patient Health Questionnaire-9"}]
+    assert "extension" not in phq["item"][9]["answerOption"][0]["valueCoding"]  # item 10 is not scored
+    assert phq["item"][0]["answerOption"][3]["valueCoding"]["extension"][0]["valueDecimal"] == 3
+
+
+def test_cli_instruments_export(invoke, isolated_data, tmp_path):
+    one = invoke("instruments", "export", "phq9", "--format", "fhir")
+    assert one.exit_code == 0, one.output
+    assert json.loads(one.stdout)["resourceType"] == "Questionnaire"
+    target = tmp_path / "definitions.json"
+    every = invoke("instruments", "export", "--all", "--format", "fhir", "-o", target)
+    assert every.exit_code == 0, every.output
+    bundle = json.loads(target.read_text())
+    Bundle.model_validate(bundle)
+    kinds = [e["resource"]["resourceType"] for e in bundle["entry"]]
+    assert kinds.count("StructureDefinition") == 2 and "CodeSystem" in kinds
+    bad = invoke("instruments", "export", "nope")
+    assert bad.exit_code != 0 and "nope" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_cli_export_transaction_with_definitions(invoke, isolated_data, zzcheck):
+    with open_store(isolated_data / "ipt.db") as s:
+        build_caseload(s, 1)
+    result = invoke("export", "--all", "--format", "fhir", "--bundle-type", "transaction", "--with-definitions")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["type"] == "transaction" and by_type(data, "Questionnaire")
+    assert invoke("export", "--all", "--format", "csv-long", "--bundle-type", "transaction").exit_code != 0

@@ -24,9 +24,13 @@ from .common import SafePath, db_option, open_store
 @click.option("--shift-dates", is_flag=True, help="With --deidentify: move each client's dates by a keyed offset.")
 @click.option("--with-identifiers", is_flag=True, help="Add display names and birth years (never with --deidentify).")
 @click.option("--excel", is_flag=True, help="CSV formats: start with a UTF-8 byte-order mark so Excel reads accents right.")
+@click.option("--bundle-type", type=click.Choice(["collection", "transaction"]), default="collection", show_default=True,
+              help="fhir: a collection (a file) or a transaction a FHIR server runs (POST it to the server's base).")
+@click.option("--with-definitions", is_flag=True,
+              help="fhir: include the Questionnaires, CodeSystems and StructureDefinitions the resources point to.")
 @db_option
 def export(clients, all_clients, fmt, items, output, deidentify, key_file, shift_dates, with_identifiers, excel,
-           db_path):
+           bundle_type, with_definitions, db_path):
     """Export scores for clinical review or research, streamed however large the caseload.
 
     Give client ids, or --all for the whole caseload. Only completed administrations are exported.
@@ -37,6 +41,7 @@ def export(clients, all_clients, fmt, items, output, deidentify, key_file, shift
       ipt export c001 --format csv-long --items -o c001.csv
       ipt export --all --format csv-wide -o caseload.csv
       ipt export --all --format fhir -o bundle.json
+      ipt export --all --format fhir --bundle-type transaction --with-definitions -o transaction.json
       ipt export --all --deidentify --key-file ~/ipt-export.key --shift-dates -o research.csv
     """
     from ..errors import UsageError
@@ -68,7 +73,8 @@ def export(clients, all_clients, fmt, items, output, deidentify, key_file, shift
 
     def write(out) -> int:
         return run_export(store, fmt, out, client_ids=None if all_clients else clients, items=items,
-                          deidentify=deid, include_identifiers=with_identifiers, excel=excel)
+                          deidentify=deid, include_identifiers=with_identifiers, excel=excel,
+                          bundle_type=bundle_type, with_definitions=with_definitions)
 
     try:
         if output:

@@ -1,4 +1,4 @@
-"""Commands about instruments and plugins: list, show, validate, score, plugins, schemas."""
+"""Commands about instruments and plugins: list, show, export, validate, score, plugins, schemas."""
 
 from __future__ import annotations
 
@@ -62,6 +62,45 @@ def instruments_show(instrument_id, as_json):
         print_json(instrument_detail(instrument, plugin))
     else:
         click.echo(instrument_text(instrument, plugin))
+
+
+@instruments.command("export")
+@click.argument("instrument_ids", nargs=-1)
+@click.option("--all", "all_instruments", is_flag=True, help="Every registered instrument, with the CodeSystems and "
+              "StructureDefinitions, as one Bundle.")
+@click.option("--format", "fmt", type=click.Choice(["fhir"]), default="fhir", show_default=True,
+              help="fhir: FHIR R4 Questionnaire(s).")
+@click.option("-o", "--output", type=SafePath(dir_okay=False), help="Write to FILE (default: standard output).")
+def instruments_export(instrument_ids, all_instruments, fmt, output):
+    """Export instrument definitions as FHIR R4 Questionnaires (SDC style: answer weights as itemWeight).
+
+    One instrument id prints its Questionnaire; several, or --all, print a Bundle that also holds the
+    CodeSystems of our answer, score and alert codes and the StructureDefinitions of our extensions, so
+    every canonical URL in an `ipt export --format fhir` resolves. Item text is included only where the
+    instrument's licence allows shipping it (otherwise its neutral label).
+
+    \b
+    Examples:
+      ipt instruments export phq9 --format fhir
+      ipt instruments export --all --format fhir -o definitions.json
+    """
+    import json
+    from pathlib import Path
+
+    from ..errors import UsageError
+    from ..exporters.definitions import instrument_definitions
+
+    if bool(instrument_ids) == bool(all_instruments):
+        raise UsageError("give instrument ids or --all (not both)")
+    resource = instrument_definitions(None if all_instruments else list(instrument_ids))
+    text = json.dumps(resource, ensure_ascii=False, indent=1) + "\n"
+    if output:
+        from ..output import write_output
+
+        write_output(Path(output), lambda out: out.write(text))
+        click.echo(f"Wrote {resource['resourceType']} to {output}.", err=True)
+    else:
+        click.echo(text, nl=False)
 
 
 @instruments.command("validate")

@@ -22,8 +22,9 @@ A CSV writer passes every cell through :func:`ipt_measures.exporters.cells.cell`
 booleans are ``true``/``false``, text that a spreadsheet would run as a formula gets a leading ``'``).
 
 Options passed to every writer: ``items`` (bool: one row per item response where the format has rows),
-``instruments`` (the instrument ids present in the export, sorted: a wide layout's columns), and
-``deidentified`` (bool). Writers should accept ``**options`` and ignore what they do not use.
+``instruments`` (the instrument ids present in the export, sorted: a wide layout's columns),
+``deidentified`` (bool), and the FHIR options ``bundle_type`` (``collection`` or ``transaction``) and
+``with_definitions`` (bool). Writers should accept ``**options`` and ignore what they do not use.
 
 Top-level imports are the standard library only: this module is a plugin, loaded for ``ipt --help``.
 """
@@ -42,7 +43,8 @@ BUILTIN_FORMATS = {
     "csv-long": ("csv_long", "write", "CSV, one row per score (with --items: per item response)", ".csv"),
     "csv-wide": ("csv_wide", "write", "CSV, one row per client x session, a column per instrument score", ".csv"),
     "json": ("jsonout", "write", "JSON: every administration with its answers and score", ".json"),
-    "fhir": ("fhir", "write", "FHIR R4 Bundle: QuestionnaireResponse + total-score Observation", ".json"),
+    "fhir": ("fhir", "write", "FHIR R4 Bundle: Patient, QuestionnaireResponse, total-score Observation, "
+                              "Provenance of amendments, Flag per alert", ".json"),
 }
 
 # Whether a built-in format writes the item responses, given the export's options. Records for a format
@@ -52,6 +54,8 @@ _READS_RESPONSES = {
     "csv_long": lambda options: bool(options.get("items")),  # only with --items
     "csv_wide": lambda options: False,  # scores only
 }
+# Record keys beyond the documented ones that a built-in format writes: read only for that format.
+_READS_EXTRAS = {"fhir": frozenset({"amendments", "alerts"})}
 
 
 def _lazy_writer(module: str, attr: str):
@@ -65,6 +69,8 @@ def _lazy_writer(module: str, attr: str):
     writer.__name__ = f"{module}.{attr}"
     if module in _READS_RESPONSES:
         writer.reads_responses = _READS_RESPONSES[module]
+    writer.reads_extras = _READS_EXTRAS.get(module, frozenset())
+    writer.builtin = True
     return writer
 
 
@@ -96,6 +102,8 @@ def export(
     deidentify: Any = None,
     include_identifiers: bool = False,
     excel: bool = False,
+    bundle_type: str = "collection",
+    with_definitions: bool = False,
 ) -> int:
     """Write every completed administration of ``client_ids`` (None: the whole caseload) to ``out``.
 
@@ -108,6 +116,9 @@ def export(
     :param include_identifiers: add display names and birth years (refused with ``deidentify``).
     :param excel: start a CSV format with a UTF-8 byte-order mark, which Excel needs to read the file as
         UTF-8 rather than the system code page (refused for formats that are not CSV).
+    :param bundle_type: FHIR: ``collection`` (a file) or ``transaction`` (a Bundle a server runs).
+    :param with_definitions: FHIR: put the Questionnaires, CodeSystems and StructureDefinitions the
+        resources point to in the Bundle.
     :returns: the number of administrations written.
     """
     from ..errors import UsageError
@@ -124,16 +135,22 @@ def export(
     if ids is not None:
         for client_id in ids:
             store.get_client(client_id)  # NotFound names the unknown id before a byte is written
+    writer = formats[fmt].writer
+    fhir_options = {"bundle_type": bundle_type, "with_definitions": with_definitions}
+    if getattr(writer, "builtin", False) and fmt != "fhir" and (bundle_type != "collection" or with_definitions):
+        raise UsageError(f"--bundle-type and --with-definitions are for the fhir format, not {fmt}")
     options = {
         "items": items,
         "instruments": instrument_ids(store, ids),
         "deidentified": deidentify is not None,
+        **fhir_options,
     }
-    writer = formats[fmt].writer
+    extras = getattr(writer, "reads_extras", frozenset())
     if excel:
         out.write(UTF8_BOM)
     counter = _Counter(iter_records(store, ids, include_identifiers=include_identifiers, deidentify=deidentify,
-                                    responses=_reads_responses(writer, options)))
+                                    responses=_reads_responses(writer, options),
+                                    amendments="amendments" in extras, alerts="alerts" in extras))
     writer(counter, out, **_accepted(writer, options))
     return counter.count
 

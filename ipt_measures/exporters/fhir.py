@@ -1,25 +1,35 @@
-"""FHIR R4: a Bundle (type ``collection``) of one QuestionnaireResponse and one Observation per administration.
+"""FHIR R4: a Bundle of a Patient per client and, per administration, a QuestionnaireResponse, its total-score
+Observation, a Provenance when it was amended and a Flag per alert it raised.
 
-Conventions (see the README, Exports and imports, for the reasoning and sources):
+Conventions (see the README, Exchanging data, for the reasoning and sources):
 
-- ``collection``, not ``transaction``: the file is a set of records for review or archiving, not
-  instructions to a server; a transaction needs a ``request`` per entry and a server to run it.
+- Bundle type ``collection`` (a file for review or archiving) or, with ``bundle_type="transaction"``, a
+  transaction a server runs (HAPI and Medplum refuse a ``collection`` posted to their base): every entry
+  then has a ``request``; the Patient is created only if none has its identifier (``ifNoneExist``), so
+  posting a second export for the same client does not duplicate them; definitions likewise by canonical
+  URL and version. Entries carry no ``id`` in a transaction (a server assigns one on create).
 - ``fullUrl`` is ``urn:uuid:`` + a UUID-5 of the (exported) client id and administration id, so the same
-  record exports to the same file; references between entries use these urns.
-- QuestionnaireResponse: ``status`` completed, ``questionnaire`` our canonical
-  ``https://ipt-measures.org/fhir/Questionnaire/<instrument>|<version>``, ``subject`` a reference to
-  ``Patient/<client id>`` with the id also as an identifier, ``authored`` the completion time,
-  ``item[].linkId`` our item id (one rule for every instrument; the import also accepts ``/<LOINC>``,
-  the US Core form). Each answer is a ``valueCoding``: the LOINC answer code where the option has a
-  verified one (LL358-3 for PHQ-9/GAD-7), otherwise our own per-instrument code system, always with the
-  scored value in the ``itemWeight`` extension (HL7 extensions pack; formerly ``ordinalValue``). A skipped
-  or declined item keeps its place with a ``data-absent-reason`` extension instead of an answer.
-- Observation: ``status`` final, category ``survey``, ``code`` the LOINC total-score code where the
-  instrument definition carries a verified one (``scale.loinc``) plus always our own code, ``valueQuantity``
-  in ``{score}``, ``derivedFrom`` the QuestionnaireResponse, the band as ``interpretation.text``,
-  subscales and critical items as components (a critical item also as a note).
-- The session, course and respondent travel in one extension of our own (``ipt-session``) on the
-  QuestionnaireResponse, so ``ipt import`` can put the record back where it was.
+  record exports to the same file; every reference between entries is such a urn and resolves inside the
+  Bundle (a server rewrites them on a transaction).
+- One **Patient** per client, before that client's first response: a pseudonymous identifier only (the
+  clinic's client id, or with ``--deidentify`` the pseudonym under its own system); a name and birth year
+  only when the export was asked to include identifiers.
+- **QuestionnaireResponse**: ``questionnaire`` our canonical ``.../Questionnaire/<instrument>|<version>``
+  (``--with-definitions`` puts the Questionnaire in the Bundle); ``authored`` is when the form was
+  answered: the completion time when it was given live in the session (terminal or page, finished on the
+  session's date), otherwise the session's date (a paper form entered later, an import). The entry time
+  is the ``enteredAt`` part of the session extension. ``item[].linkId`` our item id; each answer a
+  ``valueCoding`` (LOINC where verified, otherwise our per-instrument code system) with its weight in the
+  ``itemWeight`` extension **only where the item is scored** (PHQ-9 item 10 and GAD-7 item 8, the
+  difficulty questions, are recorded but not scored, so the weights sum to the total). A skipped or
+  declined item keeps its place with a ``data-absent-reason`` extension.
+- **Observation** of the total: ``effectiveDateTime`` the same time as ``authored``; LOINC code only where
+  the definition carries a verified one, always our own; a prorated total has ``method`` ``prorated`` (our
+  scoring-method code system) and says from how many answers; an unscorable total has
+  ``dataAbsentReason`` ``unknown`` (see :data:`NOT_SCORED_REASON`).
+- After an amendment the QuestionnaireResponse is ``amended``, the Observation ``amended``, and a
+  **Provenance** targets both, saying what changed (each old and new answer), when, by whom and why.
+- Each alert raised by the administration (open or acknowledged) is a **Flag** (see :func:`flag`).
 """
 
 from __future__ import annotations
@@ -28,14 +38,19 @@ import json
 import re
 import uuid
 from typing import IO, Any, Iterable, Optional
+from urllib.parse import quote
 
 BASE = "https://ipt-measures.org/fhir"
 QUESTIONNAIRE = BASE + "/Questionnaire/"
 SESSION_EXTENSION = BASE + "/StructureDefinition/ipt-session"
+ALERT_EXTENSION = BASE + "/StructureDefinition/ipt-alert"
 SCORE_SYSTEM = BASE + "/CodeSystem/score"
 FLAG_SYSTEM = BASE + "/CodeSystem/flag"
+METHOD_SYSTEM = BASE + "/CodeSystem/scoring-method"
 CLIENT_SYSTEM = BASE + "/client-id"
+PSEUDONYM_SYSTEM = BASE + "/client-pseudonym"
 ADMINISTRATION_SYSTEM = BASE + "/administration"
+ALERT_SYSTEM = BASE + "/alert"
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
 ITEM_WEIGHT = "http://hl7.org/fhir/StructureDefinition/itemWeight"
@@ -43,8 +58,28 @@ ORDINAL_VALUE = "http://hl7.org/fhir/StructureDefinition/ordinalValue"  # the R4
 DATA_ABSENT = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
 DATA_ABSENT_SYSTEM = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
 CATEGORY_SYSTEM = "http://terminology.hl7.org/CodeSystem/observation-category"
+FLAG_CATEGORY_SYSTEM = "http://terminology.hl7.org/CodeSystem/flag-category"
+FLAG_DETAIL = "http://hl7.org/fhir/StructureDefinition/flag-detail"  # R4 core extension: Reference(Any)
+FLAG_PRIORITY = "http://hl7.org/fhir/StructureDefinition/flag-priority"  # R4 core extension
+FLAG_PRIORITY_SYSTEM = "http://hl7.org/fhir/flag-priority-code"
+DATA_OPERATION_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-DataOperation"
+PROVENANCE_ROLE_SYSTEM = "http://terminology.hl7.org/CodeSystem/provenance-participant-type"
 # A skipped item: the respondent gave no answer; a declined one: asked and refused to answer.
 ABSENT_REASON = {"skipped": "unknown", "declined": "asked-declined"}
+# A total (or subscale) the published missing-item rule does not allow scoring. Not ``error``, which the
+# data-absent-reason code system defines as "some system or workflow process error means that the
+# information is not available": nothing failed. The score exists in principle (the respondent has a
+# level of symptoms) but is not known from the answers given: ``unknown`` ("the value is expected to
+# exist but is not known"), with the scorer's reason as text. Not ``asked-declined`` (the total was never
+# asked for) nor ``not-performed`` (the questionnaire was given).
+NOT_SCORED_REASON = "unknown"
+BUNDLE_TYPES = ("collection", "transaction")
+# Alert severity -> the R4 flag-priority code (PH high, PM medium, PL low).
+FLAG_PRIORITY_CODE = {"critical": ("PH", "High priority"), "warning": ("PM", "Medium priority"),
+                      "info": ("PL", "Low priority")}
+# Sources whose completion time is when the respondent answered; any other (a paper form typed in with
+# --answers or --file, an import) only says when someone entered it.
+ENTERED_LATER = frozenset({"answers", "file", "import"})
 FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 _NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, BASE)
 
@@ -61,17 +96,110 @@ def full_url(client_id: str, administration_id: Any, kind: str) -> str:
     return "urn:uuid:" + str(uuid.uuid5(_NAMESPACE, f"{client_id}|{administration_id}|{kind}"))
 
 
-def subject(client_id: str) -> dict:
-    ref: dict[str, Any] = {"identifier": {"system": CLIENT_SYSTEM, "value": client_id}}
-    if FHIR_ID.match(client_id):  # a FHIR id allows letters, digits, '-' and '.' only
-        ref = {"reference": f"Patient/{client_id}", **ref}
-    return ref
+def patient_url(client_id: str) -> str:
+    """The fullUrl of a client's Patient: every subject reference points here, whatever the id holds."""
+    return "urn:uuid:" + str(uuid.uuid5(_NAMESPACE, f"patient|{client_id}"))
+
+
+def client_identifier(client_id: str, deidentified: bool) -> dict:
+    return {"system": PSEUDONYM_SYSTEM if deidentified else CLIENT_SYSTEM, "value": client_id}
+
+
+def subject(client_id: str, deidentified: bool = False) -> dict:
+    return {"reference": patient_url(client_id), "identifier": client_identifier(client_id, deidentified)}
+
+
+def answered_at(record: dict) -> str:
+    """When the form was answered: the completion time if it was given live on the session's date,
+    otherwise the session's date (FHIR dateTime allows a bare date)."""
+    admin, day = record["administration"], record["session"]["date"]
+    finished = admin.get("finished_at")
+    if finished and finished[:10] == day and admin.get("source") not in ENTERED_LATER:
+        return finished
+    return day
 
 
 def _instrument(instrument_id: str):
     from ..plugins import get_registry
 
     return get_registry().instruments.get(instrument_id)
+
+
+def scored_items(instrument: Any) -> set[str]:
+    """Item ids that count towards some scale (directly or through a group): the items with weights."""
+    ids: set[str] = set()
+    for scale in instrument.scales:
+        groups = {g.id: g.items for g in scale.groups}
+        for part in scale.items:
+            ids.update(groups.get(part, [part]))
+    return ids
+
+
+def answer_coding(instrument: Any, instrument_id: str, option: Any, scored: bool) -> dict:
+    """The valueCoding of one answer option: LOINC where verified, else our code system; its weight when scored.
+    The same coding in a QuestionnaireResponse answer and in the Questionnaire's answerOption."""
+    coding: dict[str, Any] = {}
+    if scored:
+        coding["extension"] = [{"url": ITEM_WEIGHT, "valueDecimal": option.value}]
+    if option.loinc:
+        coding.update(system=LOINC, code=option.loinc, display=option.label)
+    else:
+        coding.update(system=answer_system(instrument_id), code=str(option.value), display=option.label)
+    return coding
+
+
+class _Plan:
+    """What one instrument's records share, worked out once per export rather than once per answer: the
+    answer items by (item, value), the codes of its scales, its title."""
+
+    def __init__(self, instrument_id: str):
+        self.instrument_id = instrument_id
+        self.instrument = instrument = _instrument(instrument_id)
+        self.answers: dict[tuple[str, Any, str], dict] = {}
+        self.scales: dict[str, Any] = {}
+        if instrument is None:
+            self.title = instrument_id
+            self.items: dict[str, Any] = {}
+            self.scored: set[str] = set()
+            return
+        self.title = instrument.short_name or instrument.name
+        self.items = {item.id: item for item in instrument.items}
+        self.scored = scored_items(instrument)
+        self.scales = {scale.id: scale for scale in instrument.scales}
+
+    def answer(self, response: dict) -> dict:
+        key = (response["item_id"], response["value"], response["status"])
+        entry = self.answers.get(key)
+        if entry is None:
+            entry = self.answers[key] = self._answer(*key)
+        return entry
+
+    def _answer(self, item_id: str, value: Any, status: str) -> dict:
+        item = self.items.get(item_id)
+        entry: dict[str, Any] = {"linkId": item_id}
+        if item is not None:
+            entry["text"] = item.display()
+        if status != "answered":
+            entry["extension"] = [{"url": DATA_ABSENT, "valueCode": ABSENT_REASON[status]}]
+            return entry
+        option = None
+        if item is not None:
+            option = next((o for o in self.instrument.options_for(item) if o.value == value), None)
+        if option is not None:
+            coding = answer_coding(self.instrument, self.instrument_id, option, item_id in self.scored)
+        else:  # an answer the current definition does not list (a plugin changed): keep what was stored
+            coding = {"extension": [{"url": ITEM_WEIGHT, "valueDecimal": value}],
+                      "system": answer_system(self.instrument_id), "code": str(value)}
+        entry["answer"] = [{"valueCoding": coding}]
+        return entry
+
+    def scale_code(self, scale: dict) -> dict:
+        coding = []
+        scale_def = self.scales.get(scale["id"])
+        if scale_def is not None and scale_def.loinc:  # only codes the definition carries as verified
+            coding.append({"system": LOINC, "code": scale_def.loinc})
+        coding.append({"system": SCORE_SYSTEM, "code": f"{self.instrument_id}.{scale['id']}"})
+        return {"coding": coding, "text": f"{self.title}: {scale['name']}"}
 
 
 def _session_extension(record: dict) -> dict:
@@ -87,35 +215,9 @@ def _session_extension(record: dict) -> dict:
               {"url": "sessionDate", "valueDate": session["date"]},
               {"url": "phase", "valueCode": session["phase"]},
               {"url": "respondent", "valueCode": admin["respondent"]}]
+    if admin.get("finished_at"):
+        parts.append({"url": "enteredAt", "valueDateTime": admin["finished_at"]})
     return {"url": SESSION_EXTENSION, "extension": parts}
-
-
-def _answer_item(instrument: Any, instrument_id: str, response: dict) -> dict:
-    item_def = None
-    if instrument is not None:
-        try:
-            item_def = instrument.item(response["item_id"])
-        except KeyError:
-            item_def = None
-    entry: dict[str, Any] = {"linkId": response["item_id"]}
-    if item_def is not None:
-        entry["text"] = item_def.display()
-    if response["status"] != "answered":
-        entry["extension"] = [{"url": DATA_ABSENT, "valueCode": ABSENT_REASON[response["status"]]}]
-        return entry
-    value = response["value"]
-    option = None
-    if item_def is not None:
-        option = next((o for o in instrument.options_for(item_def) if o.value == value), None)
-    coding: dict[str, Any] = {"extension": [{"url": ITEM_WEIGHT, "valueDecimal": value}]}
-    if option is not None and option.loinc:
-        coding.update(system=LOINC, code=option.loinc, display=option.label)
-    else:
-        coding.update(system=answer_system(instrument_id), code=str(value))
-        if option is not None:
-            coding["display"] = option.label
-    entry["answer"] = [{"valueCoding": coding}]
-    return entry
 
 
 def _quantity(value: Any) -> dict:
@@ -125,57 +227,72 @@ def _quantity(value: Any) -> dict:
 
 
 def _absent(note: Optional[str]) -> dict:
-    concept: dict[str, Any] = {"coding": [{"system": DATA_ABSENT_SYSTEM, "code": "error"}]}
+    concept: dict[str, Any] = {"coding": [{"system": DATA_ABSENT_SYSTEM, "code": NOT_SCORED_REASON}]}
     if note:
         concept["text"] = note
     return concept
 
 
-def _scale_code(instrument: Any, instrument_id: str, scale: dict, title: str) -> dict:
-    coding = []
-    scale_def = None
-    if instrument is not None:
-        scale_def = next((s for s in instrument.scales if s.id == scale["id"]), None)
-    if scale_def is not None and scale_def.loinc:  # only codes the definition carries as verified
-        coding.append({"system": LOINC, "code": scale_def.loinc})
-    coding.append({"system": SCORE_SYSTEM, "code": f"{instrument_id}.{scale['id']}"})
-    return {"coding": coding, "text": f"{title}: {scale['name']}"}
+def patient(client_id: str, client: dict, deidentified: bool) -> dict:
+    """A client's Patient: the pseudonymous identifier, and a name and birth year only if the export has them."""
+    resource: dict[str, Any] = {"resourceType": "Patient",
+                                "identifier": [client_identifier(client_id, deidentified)]}
+    if client.get("display_name"):
+        resource["name"] = [{"text": client["display_name"]}]
+    if client.get("birth_year"):
+        resource["birthDate"] = str(client["birth_year"])
+    return resource
 
 
-def resources(record: dict) -> tuple[tuple[str, dict], Optional[tuple[str, dict]]]:
-    """The (fullUrl, QuestionnaireResponse) and (fullUrl, Observation) of one export record."""
+def resources(record: dict, plans: Optional[dict] = None, deidentified: bool = False) -> list[tuple[str, dict]]:
+    """The (fullUrl, resource) pairs of one export record: QuestionnaireResponse, Observation (if scored),
+    Provenance (if amended), a Flag per alert."""
     admin = record["administration"]
     client_id = record["client"]["id"]
     instrument_id = admin["instrument_id"]
-    instrument = _instrument(instrument_id)
-    when = admin["finished_at"] or record["session"]["date"]
+    plans = {} if plans is None else plans
+    plan = plans.get(instrument_id)
+    if plan is None:
+        plan = plans[instrument_id] = _Plan(instrument_id)
+    when = answered_at(record)
+    amendments = record.get("amendments") or []
+    status = "amended" if amendments else None
+    who = subject(client_id, deidentified)
     qr_url = full_url(client_id, admin["id"], "QuestionnaireResponse")
     qr: dict[str, Any] = {
         "resourceType": "QuestionnaireResponse",
-        "id": qr_url.rsplit(":", 1)[1],
+        "id": qr_url[9:],
         "extension": [_session_extension(record)],
         "identifier": {"system": ADMINISTRATION_SYSTEM, "value": str(admin["id"])},
         "questionnaire": questionnaire_url(instrument_id, admin["instrument_version"]),
-        "status": "completed",
-        "subject": subject(client_id),
+        "status": status or "completed",
+        "subject": who,
         "authored": when,
-        "item": [_answer_item(instrument, instrument_id, r) for r in record["responses"]],
     }
-    if not qr["item"]:
-        del qr["item"]
+    if record["responses"]:
+        qr["item"] = [plan.answer(r) for r in record["responses"]]
+    out = [(qr_url, qr)]
     score = record.get("score")
-    if not score:
-        return (qr_url, qr), None
-    title = (instrument.short_name or instrument.name) if instrument is not None else instrument_id
+    obs_url = None
+    if score:
+        obs_url = full_url(client_id, admin["id"], "Observation")
+        out.append((obs_url, _observation(obs_url, qr_url, plan, score, who, when, status or "final")))
+    if amendments:
+        out.append(_provenance(client_id, admin["id"], [qr_url] + ([obs_url] if obs_url else []), amendments))
+    for alert in record.get("alerts") or []:
+        out.append(flag(client_id, alert, who, qr_url if alert.get("administration_id") is not None else None))
+    return out
+
+
+def _observation(obs_url: str, qr_url: str, plan: _Plan, score: dict, who: dict, when: str, status: str) -> dict:
     total = score["total"]
-    obs_url = full_url(client_id, admin["id"], "Observation")
     obs: dict[str, Any] = {
         "resourceType": "Observation",
-        "id": obs_url.rsplit(":", 1)[1],
-        "status": "final",
+        "id": obs_url[9:],
+        "status": status,
         "category": [{"coding": [{"system": CATEGORY_SYSTEM, "code": "survey", "display": "Survey"}]}],
-        "code": _scale_code(instrument, instrument_id, total, title),
-        "subject": subject(client_id),
+        "code": plan.scale_code(total),
+        "subject": who,
         "effectiveDateTime": when,
     }
     if total.get("value") is not None:
@@ -184,9 +301,12 @@ def resources(record: dict) -> tuple[tuple[str, dict], Optional[tuple[str, dict]
         obs["dataAbsentReason"] = _absent(total.get("note"))
     if total.get("band"):
         obs["interpretation"] = [{"text": total["band"]}]
+    if total.get("prorated"):
+        obs["method"] = {"coding": [{"system": METHOD_SYSTEM, "code": "prorated", "display": "Prorated"}],
+                         "text": total.get("note") or "prorated"}
     components = []
     for sub in score.get("subscales", []):
-        component: dict[str, Any] = {"code": _scale_code(instrument, instrument_id, sub, title)}
+        component: dict[str, Any] = {"code": plan.scale_code(sub)}
         if sub.get("value") is not None:
             component["valueQuantity"] = _quantity(sub["value"])
         else:
@@ -195,28 +315,142 @@ def resources(record: dict) -> tuple[tuple[str, dict], Optional[tuple[str, dict]
             component["interpretation"] = [{"text": sub["band"]}]
         components.append(component)
     notes = []
-    for flag in score.get("flags", []):
+    for item_flag in score.get("flags", []):
         components.append({
             "code": {"coding": [{"system": FLAG_SYSTEM, "code": "critical-item"}],
-                     "text": f"Critical item {flag['item']} ({flag['kind']})"},
-            "valueString": f"{flag['message']} (item {flag['item']}: {flag['answer']})",
+                     "text": f"Critical item {item_flag['item']} ({item_flag['kind']})"},
+            "valueString": f"{item_flag['message']} (item {item_flag['item']}: {item_flag['answer']})",
         })
-        notes.append({"text": f"CRITICAL ITEM: {flag['message']} (item {flag['item']}: {flag['answer']})"})
+        notes.append({"text": f"CRITICAL ITEM: {item_flag['message']} (item {item_flag['item']}: "
+                              f"{item_flag['answer']})"})
     if components:
         obs["component"] = components
     if notes:
         obs["note"] = notes
     obs["derivedFrom"] = [{"reference": qr_url}]
-    return (qr_url, qr), (obs_url, obs)
+    return obs
 
 
-def write(rows: Iterable[dict], out: IO[str], **options: Any) -> None:
-    head = '{"resourceType":"Bundle","type":"collection"'
+def _provenance(client_id: str, administration_id: Any, targets: list[str], amendments: list[dict]) -> tuple[str, dict]:
+    """Who changed what and why: one Provenance for the amended response and its score.
+
+    ``recorded`` is the last amendment; each change is an ``entity`` of role ``revision`` whose display
+    says what the record held before and holds now (FHIR has no field for a diff; the audit keeps it)."""
+    url = full_url(client_id, administration_id, "Provenance")
+    last = amendments[-1]
+    actors = list(dict.fromkeys(a.get("actor") or "unknown" for a in amendments))
+    resource: dict[str, Any] = {
+        "resourceType": "Provenance",
+        "id": url[9:],
+        "target": [{"reference": t} for t in targets],
+        "recorded": last["at"],
+        "activity": {"coding": [{"system": DATA_OPERATION_SYSTEM, "code": "UPDATE", "display": "revise"}],
+                     "text": "amended"},
+        "agent": [{"type": {"coding": [{"system": PROVENANCE_ROLE_SYSTEM, "code": "author", "display": "Author"}]},
+                   "who": {"display": actor}} for actor in actors],
+        "entity": [{"role": "revision", "what": {"display": _change_text(a)}} for a in amendments],
+    }
+    reasons = list(dict.fromkeys(a["reason"] for a in amendments if a.get("reason")))
+    if reasons:
+        resource["reason"] = [{"text": r} for r in reasons]
+    return url, resource
+
+
+def _change_text(amendment: dict) -> str:
+    what = amendment.get("field") or "record"
+    return f"{amendment['at']}: {what} changed from {amendment.get('old')} to {amendment.get('new')}"
+
+
+def flag(client_id: str, alert: dict, who: dict, qr_url: Optional[str]) -> tuple[str, dict]:
+    """One alert as a FHIR ``Flag``, pointing at the QuestionnaireResponse that raised it.
+
+    Flag, not DetectedIssue: an alert here is a warning that must stay in front of whoever cares for the
+    client until someone acts on it, which is what Flag is for ("prospective warnings of potential issues
+    when providing care to the patient", with ``status`` active/inactive mapping open/acknowledged and
+    ``period`` from raised to acknowledged). DetectedIssue is for a problem with a proposed or ongoing
+    clinical action (a drug interaction, a duplicate order), which an endorsed item or a reliable
+    deterioration is not. The response is linked with the R4 core ``flag-detail`` extension, the
+    severity with ``flag-priority``; the kind, the action taken and its note travel in our ``ipt-alert``
+    extension, published with the definitions.
+    """
+    url = full_url(client_id, f"alert-{alert['id']}", "Flag")
+    code, display = FLAG_PRIORITY_CODE.get(alert.get("severity"), FLAG_PRIORITY_CODE["info"])
+    extension: list[dict] = [{"url": FLAG_PRIORITY, "valueCodeableConcept": {
+        "coding": [{"system": FLAG_PRIORITY_SYSTEM, "code": code, "display": display}]}}]
+    if qr_url:
+        extension.append({"url": FLAG_DETAIL, "valueReference": {"reference": qr_url}})
+    parts = [{"url": "kind", "valueCode": alert["kind"]}, {"url": "severity", "valueCode": alert["severity"]}]
+    if alert.get("item_id"):
+        parts.append({"url": "item", "valueString": str(alert["item_id"])})
+    for key, name in (("action", "action"), ("note", "note"), ("acknowledged_by", "acknowledgedBy")):
+        if alert.get(key):
+            parts.append({"url": name, "valueString": alert[key]})
+    extension.append({"url": ALERT_EXTENSION, "extension": parts})
+    period = {"start": alert["raised_at"]}
+    if alert.get("acknowledged_at"):
+        period["end"] = alert["acknowledged_at"]
+    resource = {
+        "resourceType": "Flag",
+        "id": url[9:],
+        "extension": extension,
+        "identifier": [{"system": ALERT_SYSTEM, "value": str(alert["id"])}],
+        "status": "active" if alert.get("status") == "open" else "inactive",
+        "category": [{"coding": [{"system": FLAG_CATEGORY_SYSTEM, "code": "clinical", "display": "Clinical"}]}],
+        "code": {"coding": [{"system": FLAG_SYSTEM, "code": alert["kind"]}], "text": alert["message"]},
+        "subject": who,
+        "period": period,
+    }
+    return url, resource
+
+
+def _request(resource: dict, deidentified: bool) -> dict:
+    """The ``request`` of a transaction entry: a create, conditional on the identifier for a Patient and on
+    the canonical URL and version for a definition, so posting twice does not duplicate them."""
+    kind = resource["resourceType"]
+    request: dict[str, Any] = {"method": "POST", "url": kind}
+    if kind == "Patient":
+        ident = resource["identifier"][0]
+        request["ifNoneExist"] = f"identifier={quote(ident['system'], safe=':/')}|{quote(ident['value'], safe='')}"
+    elif "url" in resource and kind in ("Questionnaire", "CodeSystem", "StructureDefinition"):
+        request["ifNoneExist"] = f"url={quote(resource['url'], safe=':/')}&version={quote(resource['version'], safe='')}"
+    return request
+
+
+def write(rows: Iterable[dict], out: IO[str], *, bundle_type: str = "collection", with_definitions: bool = False,
+          instruments: Iterable[str] = (), deidentified: bool = False, **options: Any) -> None:
+    if bundle_type not in BUNDLE_TYPES:
+        from ..errors import UsageError
+
+        raise UsageError(f"unknown bundle type {bundle_type!r} (available: {', '.join(BUNDLE_TYPES)})")
+    transaction = bundle_type == "transaction"
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    head = '{"resourceType":"Bundle","type":"' + bundle_type + '"'
     first = True
+
+    def emit(url: str, resource: dict) -> None:
+        nonlocal first
+        entry: dict[str, Any] = {"fullUrl": url, "resource": resource}
+        if transaction:
+            resource.pop("id", None)
+            entry["request"] = _request(resource, deidentified)
+        out.write(head + ',"entry":[\n' if first else ",\n")
+        out.write(dumps(entry))
+        first = False
+
+    if with_definitions:
+        from .definitions import definition_resources
+
+        from .definitions import definition_url
+
+        for resource in definition_resources(list(instruments)):
+            emit(definition_url(resource), resource)
+    plans: dict[str, _Plan] = {}
+    clients: set[str] = set()
     for record in rows:
-        qr, obs = resources(record)
-        for url, resource in (qr, obs) if obs else (qr,):
-            out.write(head + ',"entry":[\n' if first else ",\n")
-            out.write(json.dumps({"fullUrl": url, "resource": resource}, ensure_ascii=False, separators=(",", ":")))
-            first = False
+        client_id = record["client"]["id"]
+        if client_id not in clients:
+            clients.add(client_id)
+            emit(patient_url(client_id), patient(client_id, record["client"], deidentified))
+        for url, resource in resources(record, plans, deidentified):
+            emit(url, resource)
     out.write(head + "}\n" if first else "\n]}\n")  # FHIR JSON has no empty arrays: no records, no entry

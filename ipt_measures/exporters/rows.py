@@ -16,7 +16,7 @@ BATCH = 500
 _SELECT = """
 SELECT c.id AS client_id, c.display_name, c.birth_year,
        co.start_date, co.planned_sessions, co.problem_areas, co.protocol, co.end_date, co.end_reason,
-       s.number AS session_number, s.date AS session_date, s.phase,
+       s.id AS session_id, s.number AS session_number, s.date AS session_date, s.phase,
        a.id AS administration_id, a.instrument_id, a.instrument_version, a.respondent, a.status, a.source,
        a.started_at, a.finished_at,
        sc.data AS score_data
@@ -56,11 +56,17 @@ def iter_records(
     deidentify: Any = None,
     batch: int = BATCH,
     responses: bool = True,
+    amendments: bool = False,
+    alerts: bool = False,
 ) -> Iterator[dict]:
     """Yield one export record per completed administration (see :mod:`ipt_measures.exporters`).
 
     With ``responses=False`` (a format that writes no item responses) every record has ``"responses": []``
-    and the responses table is not read.
+    and the responses table is not read. With ``amendments`` each record also has ``"amendments"``: the
+    corrections made to its answers or its session after it was completed, oldest first (``at``, ``actor``,
+    ``field``, ``old``, ``new``, ``reason``); with ``alerts``, ``"alerts"``: the alerts it raised, open and
+    acknowledged (the alert store's dicts). A client's alerts raised by no exported administration (a
+    course review, an administration left unfinished) go with that client's first record.
     """
     where, params = _client_filter(client_ids)
     if deidentify is not None:
@@ -72,6 +78,7 @@ def iter_records(
         order = " ORDER BY c.id"
     order += ", co.start_date, co.id, s.number, a.id"
     item_orders = _item_orders()
+    alert_source = _Alerts(store) if alerts and hasattr(store, "alerts") else None
     conn = store.conn
     # One read transaction for the whole export: every batch sees the same snapshot of the record,
     # even if a clinician stores a score while a long export runs (WAL lets both proceed).
@@ -89,8 +96,13 @@ def iter_records(
             if not rows:
                 break
             answers = _responses(store, [row[_ADMINISTRATION] for row in rows]) if responses else {}
+            changes = _amendments(store, rows) if amendments else None
             for row in rows:
                 record = _record(row, answers.get(row[_ADMINISTRATION], []), item_orders, include_identifiers)
+                if changes is not None:
+                    record["amendments"] = changes.get(row[_ADMINISTRATION], [])
+                if alert_source is not None:
+                    record["alerts"] = alert_source.for_record(row)
                 yield deidentify.record(record) if deidentify is not None else record
     finally:
         # An export abandoned part-way (a closed pipe, an error) may be finalised after the store has
@@ -115,6 +127,64 @@ def _responses(store: Any, administration_ids: list[int]) -> dict[int, list[dict
     return result
 
 
+def _amendments(store: Any, rows: list[tuple]) -> dict[int, list[dict]]:
+    """The amendments of a batch's administrations, from the audit (read by client, which is indexed).
+
+    An answer's amendment names its administration (``<administration>/<item>``); a session's (its date or
+    phase) counts for every administration of that session completed before it was made."""
+    clients = list(dict.fromkeys(row[_CLIENT] for row in rows))
+    by_admin = {row[_ADMINISTRATION]: row for row in rows}
+    by_session: dict[int, list[tuple]] = {}
+    for row in rows:
+        by_session.setdefault(row[_SESSION], []).append(row)
+    result: dict[int, list[dict]] = {}
+    marks = ",".join("?" * len(clients))
+    for at, actor, entity, entity_id, fld, old, new, reason in store.conn.execute(
+        "SELECT at, actor, entity, entity_id, field, old_value, new_value, reason FROM audit"
+        f" WHERE client_id IN ({marks}) AND action = 'amendment' ORDER BY id", clients,
+    ):
+        change = {"at": at, "actor": actor, "field": fld, "old": old, "new": new, "reason": reason}
+        if entity == "response":
+            admin_id = int(str(entity_id).split("/", 1)[0])
+            if admin_id in by_admin:
+                result.setdefault(admin_id, []).append(change)
+        elif entity == "session":
+            for row in by_session.get(int(entity_id), []):
+                if (row[_FINISHED] or "") <= at:
+                    result.setdefault(row[_ADMINISTRATION], []).append(dict(change))
+    return result
+
+
+class _Alerts:
+    """Each client's alerts (the alert store's API, open and acknowledged), handed out record by record."""
+
+    def __init__(self, store: Any):
+        self.store = store
+        self.client: Any = None
+        self.pending: dict[Any, list[dict]] = {}
+
+    def for_record(self, row: tuple) -> list[dict]:
+        client_id, admin_id = row[_CLIENT], row[_ADMINISTRATION]
+        if client_id == self.client:
+            return self.pending.pop(admin_id, [])
+        self.client = client_id
+        self.pending = {}
+        alerts = self.store.alerts(client_id, include_acknowledged=True)
+        admin_ids = {a["administration_id"] for a in alerts if a.get("administration_id") is not None}
+        exported: set = set()
+        if admin_ids:
+            marks = ",".join("?" * len(admin_ids))
+            exported = {r[0] for r in self.store.conn.execute(
+                f"SELECT id FROM administrations WHERE status = 'complete' AND id IN ({marks})", list(admin_ids))}
+        first: list[dict] = []
+        for alert in alerts:
+            if alert.get("administration_id") in exported:
+                self.pending.setdefault(alert["administration_id"], []).append(alert)
+            else:
+                first.append(alert)
+        return first + self.pending.pop(admin_id, [])
+
+
 def _item_orders() -> dict[str, dict[str, int]]:
     """Item positions per registered instrument, so answers come out in the questionnaire's order."""
     from ..plugins import get_registry
@@ -127,12 +197,15 @@ def _item_orders() -> dict[str, dict[str, int]]:
 _COLUMNS = (
     "client_id", "display_name", "birth_year",
     "start_date", "planned_sessions", "problem_areas", "protocol", "end_date", "end_reason",
-    "session_number", "session_date", "phase",
+    "session_id", "session_number", "session_date", "phase",
     "administration_id", "instrument_id", "instrument_version", "respondent", "status", "source",
     "started_at", "finished_at",
     "score_data",
 )
 _ADMINISTRATION = _COLUMNS.index("administration_id")
+_CLIENT = _COLUMNS.index("client_id")
+_SESSION = _COLUMNS.index("session_id")
+_FINISHED = _COLUMNS.index("finished_at")
 
 # Decoded problem-area lists by their JSON text: a caseload has only a handful of distinct ones. Each
 # record gets its own copy of the list, so a writer that changes one changes nothing else.
@@ -151,7 +224,7 @@ def _decode_problem_areas(text: str) -> list:
 
 def _record(row: tuple, responses: list[dict], item_orders: dict, include_identifiers: bool) -> dict:
     (client_id, display_name, birth_year, start_date, planned_sessions, problem_areas, protocol, end_date,
-     end_reason, session_number, session_date, phase, administration_id, instrument_id, instrument_version,
+     end_reason, session_id, session_number, session_date, phase, administration_id, instrument_id, instrument_version,
      respondent, status, source, started_at, finished_at, score_data) = row
     client = {"id": client_id}
     if include_identifiers:
