@@ -154,7 +154,10 @@ def method_code_system() -> dict:
 
 
 def extension_definition(url: str, name: str, title: str, context: str, parts: list[tuple]) -> dict:
-    """A complex extension (sub-extensions only, no value of its own) as an R4 StructureDefinition."""
+    """A complex extension (sub-extensions only, no value of its own) as an R4 StructureDefinition.
+
+    ``fhirVersion`` (optional) is left out: R4's current release is 4.0.1, but the official R4 JSON schema
+    (published with 4.0.0) lists only earlier codes, so stating it would fail that validator for nothing."""
     elements: list[dict] = [
         {"id": "Extension", "path": "Extension", "short": title, "definition": title, "min": 0, "max": "1"},
         {"id": "Extension.extension", "path": "Extension.extension",
@@ -184,7 +187,6 @@ def extension_definition(url: str, name: str, title: str, context: str, parts: l
         "status": "active",
         "publisher": PUBLISHER,
         "description": title,
-        "fhirVersion": "4.0.1",
         "kind": "complex-type",
         "abstract": False,
         "context": [{"type": "element", "expression": context}],
