@@ -13,7 +13,7 @@ import html
 import io
 import re
 import textwrap
-from typing import Any, Sequence
+from typing import Any, Iterable, Optional, Sequence
 
 # Calm, print-friendly tints from healthy to concerning (severity 0 up), chosen for contrast with the
 # dark score line rather than for meaning on their own: every band is also labelled in words.
@@ -65,12 +65,12 @@ def text_boxes(fig: Any) -> list[tuple[str, Any]]:
 
     renderer = renderer_of(fig)
     fig.canvas.draw()  # legends, axis labels and ticks find their places only when drawn
-    hidden = set()  # tick labels beyond the axis limits: ticked, but never drawn
+    hidden = set()  # tick labels beyond the axis limits, or of an axes switched off: never drawn
     for ax in fig.axes:
         for axis in (ax.xaxis, ax.yaxis):
             low, high = sorted(axis.get_view_interval())
             for tick in axis.get_major_ticks() + axis.get_minor_ticks():
-                if not low - 1e-9 <= tick.get_loc() <= high + 1e-9:
+                if not ax.axison or not low - 1e-9 <= tick.get_loc() <= high + 1e-9:
                     hidden.update((id(tick.label1), id(tick.label2)))
     found = []
     for artist in fig.findobj(Text):
@@ -375,3 +375,233 @@ def wrap_to_width(text: str, width_px: float, size: float, renderer: Any, weight
                 current = trial
         lines.append(current)
     return lines
+
+
+# -- goals, on the sessions of the symptom chart -------------------------------------------------------
+
+GOAL_STYLES = (("o", "-"), ("s", (0, (5, 2))), ("D", (0, (1.5, 1.5))))  # marker and dash: never colour alone
+GOAL_COLOURS = ("#1f4e79", "#7a4a00", "#4b2a7a")
+
+
+def course_sessions(progress: Any, points: Iterable[int] = ()) -> int:
+    """The last session a chart of the course spans: held, planned, or measured (shared by every chart)."""
+    held = [s["number"] for s in progress.sessions] + list(points) + [1]
+    return max(max(held), progress.course.get("planned_sessions") or 0)
+
+
+def draw_goals(fig: Any, ax: Any, goals: list[dict], progress: Any, *, with_text: bool = False) -> None:
+    """Goal-Based Outcomes ratings (0-10) per session, one line per goal, on the symptom chart's session axis.
+
+    Each goal is named "goal N" at the end of its line (in the right margin, spread apart like band names);
+    its text is shown in the report's table, and here only when ``with_text``.
+    """
+    from matplotlib.lines import Line2D
+
+    renderer = renderer_of(fig)
+    x_max = course_sessions(progress, (r["session"] for g in goals for r in g["ratings"]))
+    ax.set_xlim(0.5, x_max + 0.5)
+    ax.set_ylim(-0.6, 10.6)
+    frame = ax.get_window_extent(renderer)
+    handles, names = [], []
+    for n, goal in enumerate(goals):
+        marker, dash = GOAL_STYLES[n % len(GOAL_STYLES)]
+        colour = GOAL_COLOURS[n % len(GOAL_COLOURS)]
+        xs = [r["session"] for r in goal["ratings"]]
+        ys = [r["value"] for r in goal["ratings"]]
+        ax.plot(xs, ys, color=colour, ls=dash, lw=1.8, marker=marker, ms=6, mfc="white", mew=1.6, zorder=4)
+        label = f"goal {goal['number']}"
+        if with_text:
+            label += ": " + textwrap.shorten(goal["text"], 60, placeholder="...")
+        handles.append(Line2D([], [], color=colour, ls=dash, lw=1.8, marker=marker, mfc="white", mew=1.6,
+                              label=label))
+        if ys:
+            names.append(ax.text(1.012, ys[-1], f"goal {goal['number']}: {number(ys[-1])}",
+                                 transform=ax.get_yaxis_transform(), ha="left", va="center", fontsize=8,
+                                 color=colour, clip_on=False))
+    if names:
+        boxes = [t.get_window_extent(renderer) for t in names]
+        centres = spread([(b.y0 + b.y1) / 2 for b in boxes], [b.height for b in boxes], frame.y0, frame.y1, 2 * PAD)
+        to_data = ax.transData.inverted()
+        for text, centre in zip(names, centres):
+            text.set_y(to_data.transform((0, centre))[1])
+    if x_max <= 24:
+        ax.set_xticks(range(1, x_max + 1))
+    ax.set_yticks(range(0, 11, 2))
+    ax.grid(axis="y", color="#e3e6ea", lw=0.8, zorder=0)
+    ax.set_xlabel("session")
+    ax.set_ylabel("goal rating\n(0-10)", fontsize=9)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.tick_params(labelsize=8.5)
+    if not goals or not any(g["ratings"] for g in goals):
+        ax.text(0.5, 0.5, "no goal rated yet", transform=ax.transAxes, ha="center", va="center", color=MUTED)
+    columns = 3 if frame.width / fig.dpi >= 5.5 else 1
+    if handles:
+        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=min(len(handles), columns),
+                  fontsize=8, frameon=False, borderaxespad=0, handlelength=2.6)
+
+
+def goals_figure(goals: list[dict], progress: Any) -> Any:
+    """The goals chart, the same size and axes as an instrument's chart so their sessions line up."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=CHART_SIZE)
+    renderer_of(fig)
+    draw_goals(fig, fig.add_axes(CHART_AXES), goals, progress)
+    return fig
+
+
+def goals_svg(goals: list[dict], progress: Any) -> str:
+    words = "; ".join(
+        f"goal {g['number']}: " + ", ".join(f"{number(r['value'])} at session {r['session']}" for r in g["ratings"])
+        for g in goals
+    )
+    return figure_svg(lambda: goals_figure(goals, progress), "goals", f"Goal ratings by session: {words}.")
+
+
+# -- the interpersonal inventory as closeness circles --------------------------------------------------
+
+CIRCLES = ("inner", "middle", "outer")  # closeness, from the client outwards
+SUPPORT_FILL = "#cfe0f1"
+SUPPORT_EDGE = "#1f4e79"
+
+
+def _dot_size(support: Optional[int]) -> float:
+    """Marker area (points^2) for a support rating 0-4: larger is more support."""
+    return 30 + 45 * (support or 0)
+
+
+def _place_beside(ax: Any, words: str, xy: tuple[float, float], placed: list[Any], frame: Any, renderer: Any,
+                  gap: float, outward: float = 0.0, **style: Any) -> Any:
+    """Annotate ``xy`` with ``words`` where it covers nothing placed: outward first, then round the point.
+
+    Candidates go round the point in 45-degree steps from the ``outward`` angle (radians), at ``gap`` points
+    and then further out; the first clear one wins, else the first candidate.
+    """
+    import math
+
+    def side(angle: float, distance: float) -> tuple[float, float, str, str]:
+        c, s = math.cos(angle), math.sin(angle)
+        ha = "left" if c > 0.35 else "right" if c < -0.35 else "center"
+        va = "bottom" if s > 0.35 else "top" if s < -0.35 else "center"
+        return distance * c, distance * s, ha, va
+
+    candidates = [side(outward + turn * math.pi / 4, gap * reach)
+                  for reach in (1, 1.8, 2.8) for turn in (0, 1, -1, 2, -2, 3, -3, 4)]
+    for dx, dy, ha, va in candidates:
+        label = ax.annotate(words, xy, textcoords="offset points", xytext=(dx, dy), ha=ha, va=va, **style)
+        box = label.get_window_extent(renderer)
+        inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+        if inside and not any(overlaps(box, other) for other in placed):
+            placed.append(box)
+            return label
+        label.remove()
+    dx, dy, ha, va = candidates[0]
+    label = ax.annotate(words, xy, textcoords="offset points", xytext=(dx, dy), ha=ha, va=va, **style)
+    placed.append(label.get_window_extent(renderer))
+    return label
+
+
+def draw_inventory(fig: Any, ax: Any, relationships: list[dict], which: str, title: str) -> None:
+    """One panel of the inventory: the client at the centre, each relationship in its closeness circle.
+
+    ``which`` is "start" or "end" (the rating shown). Every relationship keeps the same angle in both
+    panels, so a move between circles reads as a move along its spoke. Support is the dot's size, conflict
+    a red ring around it (thicker is more); each dot is labelled with the relationship and both numbers
+    (S support, C conflict), beside the dot on a side where it covers no other dot or label.
+    """
+    import math
+
+    from matplotlib.patches import Circle
+    from matplotlib.transforms import Bbox
+
+    renderer = renderer_of(fig)
+    ax.set_aspect("equal")
+    ax.set_xlim(-3.35, 3.35)
+    ax.set_ylim(-3.35, 3.35)
+    ax.axis("off")
+    ax.set_title(title, fontsize=10, fontweight="bold", pad=4)
+    frame = ax.get_window_extent(renderer)
+    placed: list[Any] = []
+    for n, name in enumerate(CIRCLES):
+        ax.add_patch(Circle((0, 0), n + 1, facecolor=("#eef3f8", "#f5f8fb", "#fbfcfd")[n], edgecolor="#9aa7b4",
+                            lw=1, zorder=0 - n))
+        placed.append(ax.text(0, n + 0.93, name, ha="center", va="top", fontsize=7.5, color=MUTED,
+                              zorder=1).get_window_extent(renderer))
+    ax.plot([0], [0], marker="*", ms=12, color="#1d2733", zorder=5)
+
+    def dot_box(x: float, y: float, area: float) -> Any:
+        cx, cy = ax.transData.transform((x, y))
+        r = math.sqrt(area) / 2 * fig.dpi / 72
+        return Bbox.from_extents(cx - r, cy - r, cx + r, cy + r)
+
+    placed.append(dot_box(0, 0, 12 ** 2))
+    dots = []  # (x, y, words, colour)
+    count = max(len(relationships), 1)
+    for n, rel in enumerate(relationships):
+        rating = rel.get(which)
+        angle = math.pi / 2 - 2 * math.pi * (n + 0.5) / count
+        shown = rating if rating is not None else rel.get("start")
+        if shown is None:
+            continue
+        ring = CIRCLES.index(shown["closeness"]) if shown["closeness"] in CIRCLES else 2
+        radius = ring + (0.62 if ring else 0.6)
+        x, y = radius * math.cos(angle), radius * math.sin(angle)
+        if rating is None:
+            # Not re-rated at the end: a hollow dot where it was at the start, and the words.
+            area = _dot_size(0)
+            ax.scatter([x], [y], s=area, facecolor="white", edgecolor="#8a8a8a", lw=1.2, ls="--", zorder=4)
+            dots.append((x, y, angle, f"{rel['label']}\nnot re-rated", MUTED))
+        else:
+            conflict = rating.get("conflict") or 0
+            area = _dot_size(rating.get("support"))
+            ax.scatter([x], [y], s=area, facecolor=SUPPORT_FILL, edgecolor=SUPPORT_EDGE, lw=1, zorder=4)
+            if conflict:
+                area += 60 + 25 * conflict
+                ax.scatter([x], [y], s=area, facecolor="none", edgecolor=CRITICAL, lw=0.9 + 0.8 * conflict, zorder=3)
+            dots.append((x, y, angle, f"{rel['label']}\nS{rating.get('support')} C{conflict}", "#1d2733"))
+        placed.append(dot_box(x, y, area))
+    _place_beside(ax, "client", (0, 0), placed, frame, renderer, 8, -math.pi / 2, fontsize=7.5, color="#1d2733",
+                  zorder=5)
+    for x, y, angle, words, colour in dots:
+        _place_beside(ax, words, (x, y), placed, frame, renderer, 12, angle, fontsize=7.5, color=colour,
+                      linespacing=1.05, zorder=6)
+
+
+INVENTORY_SIZE = (8.2, 4.6)
+
+
+def inventory_figure(relationships: list[dict], scale: Optional[dict] = None) -> Any:
+    """The inventory at the start and at the end, side by side, with a key to dot size and ring."""
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+
+    fig = Figure(figsize=INVENTORY_SIZE)
+    renderer_of(fig)
+    draw_inventory(fig, fig.add_axes((0.02, 0.17, 0.46, 0.76)), relationships, "start", "Start")
+    draw_inventory(fig, fig.add_axes((0.52, 0.17, 0.46, 0.76)), relationships, "end", "End")
+    anchors = (scale or {}).get("support") or {}
+    handles = [
+        Line2D([], [], ls="none", marker="o", ms=(_dot_size(v) ** 0.5), mfc=SUPPORT_FILL, mec=SUPPORT_EDGE,
+               label=f"support {v}" + (f" ({anchors.get(v, anchors.get(str(v)))})" if anchors else ""))
+        for v in (1, 4)
+    ] + [
+        Line2D([], [], ls="none", marker="o", ms=14, mfc="none", mec=CRITICAL, mew=0.9 + 0.8 * 3,
+               label="red ring: conflict (thicker is more)"),
+        Line2D([], [], ls="none", marker="o", ms=8, mfc="white", mec="#8a8a8a", mew=1.2, label="not re-rated"),
+    ]
+    fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.01), ncol=4, fontsize=8, frameon=False,
+               handletextpad=0.6, columnspacing=1.6)
+    return fig
+
+
+def inventory_svg(relationships: list[dict], scale: Optional[dict] = None) -> str:
+    def words(r: Optional[dict]) -> str:
+        if r is None:
+            return "not re-rated"
+        return f"{r['closeness']} circle, support {r.get('support')}, conflict {r.get('conflict')}"
+
+    text = "; ".join(f"{rel['label']}: start {words(rel.get('start'))}, end {words(rel.get('end'))}"
+                     for rel in relationships)
+    return figure_svg(lambda: inventory_figure(relationships, scale), "inventory",
+                      f"Interpersonal inventory, start and end: {text}.")

@@ -1,24 +1,25 @@
 """The clinical review report: one self-contained HTML file (or a PDF) of a client's course.
 
-Charts are drawn by matplotlib (Agg canvas, SVG output, text kept as text) and inlined, so the file needs
-no network, script or font to open or print. Each chart shades the instrument's interpretation bands,
-draws the clinical cut-off, the no-reliable-change range around the baseline, and marks every critical
-item with a red triangle and a text label (never colour alone). Everything shown comes from
-:func:`ipt_measures.review.progress`; this module draws and lays out, it decides nothing clinical.
+For a finished course it is the IPT termination summary: symptom outcome, goals start -> end, the
+interpersonal inventory start -> end, the problem-area focus, the critical-item and alert history with
+acknowledgements, and the clinician's warning signs and plan. The HTML is rendered through the project's one
+presentation layer (:mod:`ipt_measures.presentation`: autoescaping Jinja2 templates and the one stylesheet,
+inlined), with the charts of :mod:`ipt_measures.charts` inline as SVG, so the file needs no network, script or
+font to open or print. Everything shown comes from :func:`ipt_measures.review.report`; this module lays
+out, it decides nothing clinical.
 """
 
 from __future__ import annotations
 
-import html
 import io
 import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional
 
-from .charts import band_colours, chart_svg, number
+from .charts import number
 from .output import write_output
-from .review import Progress, Series
+from .review import Report, Series
 
 CATEGORY_CLASS = {
     "recovered": "good",
@@ -38,128 +39,75 @@ CATEGORY_HELP = [
     ("not assessable", "fewer than two scored administrations, or no reliable-change parameters for the scale."),
 ]
 
+TALKING_THERAPIES_FACTS = [
+    ("case_at_start", "caseness at start"),
+    ("case_at_end", "caseness at end"),
+    ("recovery", "recovery"),
+    ("reliable_improvement", "reliable improvement"),
+    ("reliable_recovery", "reliable recovery"),
+    ("reliable_deterioration", "reliable deterioration"),
+]
 
-# -- HTML ----------------------------------------------------------------------------------------------
+RELIABLE_WORDS = {"improved": "reliable improvement", "deteriorated": "reliable deterioration",
+                  "no reliable change": "no"}
 
 
-_num = number
+# -- words and numbers ---------------------------------------------------------------------------------
 
 
-def _signed(value: Any) -> str:
-    text = _num(value)
+def signed(value: Any) -> str:
+    text = number(value)
     return text if not text or text.startswith("-") or text == "0" else "+" + text
 
 
-def _yes_no(value: Any) -> str:
+# An ISO date, with the time of day when one follows ("2026-02-23 12:00 UTC").
+DATE = re.compile(r"\b(\d{4}-\d{2}-\d{2})(?:[ T](\d{2}:\d{2})(?::\d{2}(?:\.\d+)?)?(?: ?UTC|Z|[+-]\d{2}:\d{2})?)?\b")
+
+
+def mark_dates(value: Any) -> Any:
+    """``value`` escaped, with every date in it a <time> element (which the stylesheet never breaks at a hyphen).
+
+    A date like 2025-12-29 wrapped at its hyphens in a narrow table column ("2025-12-/29"); every date the
+    report prints goes through here.
+    """
+    from markupsafe import Markup, escape
+
+    def time(m: re.Match) -> str:
+        stamp = m.group(1) + (f"T{m.group(2)}Z" if m.group(2) and "UTC" in m.group(0) else "")
+        return f'<time datetime="{stamp}">{m.group(0)}</time>'
+
+    return Markup(DATE.sub(time, str(escape("" if value is None else value))))
+
+
+def yes_no(value: Any) -> str:
     return "n/a" if value is None else ("yes" if value else "no")
 
 
-def e(value: Any) -> str:
-    return html.escape("" if value is None else str(value))
+def threshold_text(series: Series) -> str:
+    t = series.threshold
+    if t is None:
+        return "not defined"
+    if t["method"] == "published":
+        return f"{number(t['points'])} points (published)"
+    return f"more than {number(round(t['points'], 2))} points (RCI, Jacobson & Truax)"
 
 
-CSS = """
-:root { --ink: #1d2733; --muted: #5b6670; --line: #d5dbe0; --critical: #b3261e; --blue: #1f4e79; }
-* { box-sizing: border-box; }
-body { font: 15px/1.45 -apple-system, "Segoe UI", "Helvetica Neue", Arial, sans-serif; color: var(--ink);
-       margin: 0 auto; max-width: 60rem; padding: 1.5rem 2rem 3rem; background: #fff; }
-h1 { font-size: 1.6rem; margin: 0 0 .2rem; color: var(--blue); }
-h2 { font-size: 1.2rem; margin: 2rem 0 .6rem; padding-bottom: .2rem; border-bottom: 2px solid var(--line); }
-h3 { font-size: 1.05rem; margin: 0 0 .4rem; }
-.meta, .source, figcaption, .note { color: var(--muted); font-size: .85rem; }
-dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1.2rem; margin: 0; }
-dl.facts dt { color: var(--muted); } dl.facts dd { margin: 0; font-weight: 600; }
-table { border-collapse: collapse; width: 100%; font-size: .9rem; }
-th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid var(--line); vertical-align: top; }
-th { background: #f3f5f7; font-weight: 600; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-.badge { display: inline-block; padding: .05rem .5rem; border-radius: .8rem; font-weight: 600; font-size: .85rem;
-         border: 1px solid currentColor; white-space: nowrap; }
-.badge.good { color: #1e6b3a; background: #e3f1e7; } .badge.better { color: #1f5f66; background: #e0f0f1; }
-.badge.same { color: #4d4d4d; background: #f1f1f1; } .badge.worse { color: #8a3b00; background: #fde9d9; }
-.badge.na { color: #6b6b6b; background: #fff; border-style: dashed; }
-.critical-banner { border: 3px solid var(--critical); border-left-width: 12px; background: #fdf0ef;
-                   padding: .8rem 1rem; margin: 1.2rem 0; }
-.critical-banner strong { color: var(--critical); font-size: 1.05rem; letter-spacing: .02em; }
-.critical-banner ul { margin: .4rem 0 0; padding-left: 1.2rem; }
-tr.critical td { background: #fdf0ef; } tr.critical td:first-child { border-left: 6px solid var(--critical); }
-.crit-mark { color: var(--critical); font-weight: 700; }
-.none { padding: .6rem .8rem; background: #f3f8f4; border-left: 6px solid #7fb08e; }
-figure.instrument { margin: 1.2rem 0 2rem; padding: 1rem; border: 1px solid var(--line); border-radius: 6px; }
-svg.chart { width: 100%; height: auto; display: block; }
-ul.bands { list-style: none; padding: 0; margin: .4rem 0; display: flex; flex-wrap: wrap; gap: .3rem .9rem; }
-ul.bands li { font-size: .85rem; } .swatch { display: inline-block; width: .9rem; height: .9rem;
-  border: 1px solid #999; vertical-align: -2px; margin-right: .3rem; }
-table.scores { margin-top: .6rem; font-size: .85rem; }
-dl.help dt { font-weight: 600; } dl.help dd { margin: 0 0 .4rem 1rem; }
-footer { margin-top: 2.5rem; color: var(--muted); font-size: .8rem; border-top: 1px solid var(--line); padding-top: .6rem; }
-@media print {
-  @page { size: A4; margin: 14mm 12mm; }
-  body { max-width: none; padding: 0; font-size: 11pt; }
-  h2 { break-after: avoid; } figure.instrument, .critical-banner, table { break-inside: avoid; }
-  .badge, .swatch, th, tr.critical td, .critical-banner { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
-}
-"""
+def title_of(report: Report) -> str:
+    """The document's title: a finished course's report is its IPT termination summary."""
+    kind = "Clinical review" if report.progress.course["active"] else "IPT termination summary"
+    return f"{kind}: client {report.progress.client_id}"
 
 
-def render_html(progress: Progress, generated_at: Optional[datetime] = None) -> str:
-    """The whole report as one self-contained HTML document."""
-    from . import __version__
-
-    generated_at = generated_at or datetime.now(timezone.utc)
-    course = progress.course
-    title = f"Clinical review: client {progress.client_id}"
-    parts = [
-        "<!doctype html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{e(title)}</title><style>{CSS}</style></head><body>",
-        f"<header><h1>{e(title)}</h1>",
-        f'<p class="meta">Course {e(course["id"])} &middot; generated {e(generated_at.strftime("%Y-%m-%d %H:%M UTC"))} '
-        f"by ipt-measures {e(__version__)} &middot; confidential clinical record: store and share as one</p></header>",
-    ]
-    parts.append(_critical_banner(progress))
-    parts.append(_course_section(progress))
-    parts.append(_summary_section(progress))
-    parts.append(_critical_section(progress))
-    parts.append('<section id="charts"><h2>Measures across the course</h2>')
-    if not progress.series:
-        parts.append('<p class="none">No completed administration in this course yet.</p>')
-    for series in progress.series:
-        parts.append(_instrument_figure(series, progress))
-    parts.append("</section>")
-    parts.append(_help_section(progress))
-    parts.append(
-        "<footer>Scores, bands, cut-offs and reliable-change thresholds are those published for each instrument "
-        "(sources given under each chart). A report supports clinical judgement; it does not replace it. "
-        "Synthetic records only in examples and tests.</footer></body></html>"
-    )
-    return "\n".join(parts)
-
-
-def _critical_banner(progress: Progress) -> str:
-    items = progress.critical_items
-    if not items:
-        return ""
-    latest = items[-1]
-    current = progress.course.get("current_session")
-    when = "at the current session" if current == latest["session"] else f"most recently at session {latest['session']}"
-    rows = "".join(
-        f"<li>Session {e(c['session'])} ({e(c['date'])}), {e(c['instrument_name'])} item {e(c['item'])} "
-        f"&ldquo;{e(c['answer'])}&rdquo;: {e(c['message'])}</li>"
-        for c in items
-    )
-    return (
-        f'<div class="critical-banner" role="alert"><strong>&#9888; CRITICAL ITEM{"S" if len(items) > 1 else ""} '
-        f"ENDORSED: {len(items)} in this course, {e(when)}.</strong><ul>{rows}</ul></div>"
-    )
-
-
-def _course_section(progress: Progress) -> str:
+def course_facts(report: Report) -> list[tuple[str, str]]:
+    """The course's facts as (label, value) lines, shared by the HTML and the PDF."""
+    progress = report.progress
     c = progress.course
     status = "active" if c["active"] else f"ended {c.get('end_date')} ({c.get('end_reason') or 'no reason given'})"
-    facts = [
-        ("Client (pseudonym)", progress.client_id),
+    facts = [("Client (pseudonym)", progress.client_id)]
+    if report.ipt and report.ipt.get("course_type"):
+        kind = report.ipt["course_type"]
+        facts.append(("Course type", kind["name"] + (f" ({kind['frequency']})" if kind.get("frequency") else "")))
+    facts += [
         ("Problem area(s)", ", ".join(a.replace("-", " ") for a in c["problem_areas"])),
         ("Started", c["start_date"]),
         ("Sessions attended", f"{c['sessions_attended']} of {c['planned_sessions']} planned"),
@@ -171,163 +119,76 @@ def _course_section(progress: Progress) -> str:
     if progress.in_progress:
         facts.append(("In progress, not scored", ", ".join(
             f"{a['instrument']} (session {a['session']})" for a in progress.in_progress)))
-    rows = "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in facts)
-    return f'<section id="course"><h2>Course of treatment</h2><dl class="facts">{rows}</dl></section>'
+    return facts
 
 
-def _threshold_text(series: Series) -> str:
-    t = series.threshold
-    if t is None:
-        return "not defined"
-    if t["method"] == "published":
-        return f"{_num(t['points'])} points (published)"
-    return f"more than {_num(round(t['points'], 2))} points (RCI, Jacobson &amp; Truax)"
+def critical_with_alerts(report: Report) -> list[dict]:
+    """Each critical item endorsed in the course, with the alert it raised (or None when none is on record)."""
+    alerts = {(a.get("administration_id"), str(a.get("item_id"))): a
+              for a in report.alerts if a.get("kind") == "critical-item"}
+    return [dict(c, alert=alerts.get((c["administration_id"], str(c["item"])))) for c in report.progress.critical_items]
 
 
-def _badge(category: str) -> str:
-    return f'<span class="badge {CATEGORY_CLASS.get(category, "na")}">{e(category)}</span>'
+def open_alerts(report: Report, critical: list[dict]) -> tuple[list[dict], list[dict]]:
+    """What stays at the top until acknowledged: critical items not acknowledged, and the other open alerts."""
+    shown = {id(c["alert"]) for c in critical if c["alert"] is not None}
+    open_critical = [c for c in critical if c["alert"] is None or c["alert"]["status"] == "open"]
+    others = [a for a in report.alerts if a["status"] == "open" and id(a) not in shown]
+    return open_critical, others
 
 
-def _summary_section(progress: Progress) -> str:
-    out = ['<section id="summary"><h2>Change summary and outcome</h2>']
-    if not progress.series:
-        out.append('<p class="none">Nothing to summarise yet.</p></section>')
-        return "".join(out)
-    primary = progress.get(progress.primary) if progress.primary else None
-    if primary is not None:
-        s = primary.summary
-        out.append(
-            f"<p>Primary measure <strong>{e(primary.short_name)}</strong>: outcome {_badge(s['category'])}"
-            + (f" &mdash; {_num(s['baseline'])} at session {e(s['baseline_session'])} to {_num(s['latest'])} at "
-               f"session {e(s['latest_session'])} ({_signed(s['change_from_baseline'])})." if s["latest"] is not None
-               else ".")
-            + "</p>"
-        )
-    head = ("<tr><th>Measure</th><th class=num>Baseline</th><th class=num>Latest</th><th class=num>Change</th>"
-            "<th class=num>%</th><th>Reliable change</th><th>Category</th><th>Response</th><th>Remission</th></tr>")
-    rows = []
-    for series in progress.series:
-        s = series.summary
-        rows.append(
-            f"<tr><td>{e(series.short_name)}</td>"
-            f"<td class=num>{_num(s['baseline'])}{_session(s['baseline_session'])}</td>"
-            f"<td class=num>{_num(s['latest'])}{_session(s['latest_session'])}</td>"
-            f"<td class=num>{_signed(s['change_from_baseline'])}</td>"
-            f"<td class=num>{_signed(round(s['percent_change'])) + '%' if s['percent_change'] is not None else ''}</td>"
-            f"<td>{_threshold_text(series)}</td><td>{_badge(s['category'])}</td>"
-            f"<td>{_yes_no(s['responded'])}</td><td>{_yes_no(s['in_remission'])}</td></tr>"
-        )
-    out.append(f"<table class=summary>{head}{''.join(rows)}</table>")
-    tt = progress.talking_therapies
-    if tt:
-        out.append(_talking_therapies_html(tt))
-    out.append("</section>")
-    return "".join(out)
+# -- HTML ----------------------------------------------------------------------------------------------
 
 
-def _session(number: Any) -> str:
-    return f' <span class="note">(s{e(number)})</span>' if number is not None else ""
+def render_html(report: Report, generated_at: Optional[datetime] = None) -> str:
+    """The whole report as one self-contained HTML document (stylesheet inline, charts inline SVG)."""
+    from . import __version__
+    from .charts import band_colours, chart_svg, goals_svg, inventory_svg
+    from .presentation import render, stylesheet
 
-
-def _talking_therapies_html(tt: dict) -> str:
-    if not tt["assessable"]:
-        return ('<p class="note">NHS Talking Therapies outcome: not assessable (needs a scored PHQ-9 and GAD-7 '
-                "at both the first and the last measurement).</p>")
-    facts = [
-        ("caseness at start", tt["case_at_start"]),
-        ("caseness at end", tt["case_at_end"]),
-        ("recovery", tt["recovery"]),
-        ("reliable improvement", tt["reliable_improvement"]),
-        ("reliable recovery", tt["reliable_recovery"]),
-        ("reliable deterioration", tt["reliable_deterioration"]),
-    ]
-    cells = "".join(f"<td>{_yes_no(v)}</td>" for _, v in facts)
-    head = "".join(f"<th>{e(k)}</th>" for k, _ in facts)
-    return (
-        "<h3 style='margin-top:1rem'>NHS Talking Therapies paired outcome (PHQ-9 and GAD-7, first and last)</h3>"
-        f"<table><tr>{head}</tr><tr>{cells}</tr></table>"
-        '<p class="source">Caseness PHQ-9 &ge; 10 or GAD-7 &ge; 8; reliable change 6 (PHQ-9) and 4 (GAD-7) points; '
-        "recovery counted only for those who were a case at the start. NHS Talking Therapies Manual (v6, 2023).</p>"
-    )
-
-
-def _critical_section(progress: Progress) -> str:
-    out = ['<section id="critical"><h2>Critical-item history</h2>']
-    if not progress.critical_items:
-        out.append('<p class="none">No critical item was endorsed at any administration in this course.</p>')
-    else:
-        out.append("<table><tr><th>Session</th><th>Date</th><th>Measure</th><th>Item</th><th>Answer</th>"
-                   "<th>What it means</th></tr>")
-        for c in progress.critical_items:
-            out.append(
-                f'<tr class="critical"><td><span class="crit-mark">&#9650;</span> {e(c["session"])}</td>'
-                f"<td>{e(c['date'])}</td><td>{e(c['instrument_name'])}</td><td>{e(c['item'])}</td>"
-                f"<td>{e(c['answer'])} ({e(c['value'])})</td><td>{e(c['message'])}</td></tr>"
-            )
-        out.append("</table>")
-    out.append("</section>")
-    return "".join(out)
-
-
-def _instrument_figure(series: Series, progress: Progress) -> str:
-    title = f"{series.short_name}: {series.name}" if series.short_name != series.name else series.name
-    out = [f'<figure class="instrument" id="chart-{e(series.instrument_id)}"><h3>{e(title)}</h3>']
-    if not series.registered:
-        out.append(f'<p class="note">Instrument {e(series.instrument_id)} is not installed any more: scores are '
-                   "shown as stored, without bands or change rules.</p>")
-    out.append(chart_svg(series, progress))
-    if series.bands:
-        swatches = "".join(
-            f'<li><span class="swatch" style="background:{colour}"></span>{_num(b["min"])}&ndash;{_num(b["max"])} '
-            f"{e(b['label'])}</li>"
-            for b, colour in band_colours(series.bands)
-        )
-        out.append(f'<ul class="bands" aria-label="bands">{swatches}</ul>')
-    out.append(_scores_table(series))
-    notes = []
-    if series.bands_source:
-        notes.append(f"Bands: {e(series.bands_source)}")
-    if series.change_source:
-        notes.append(f"Cut-off and reliable change: {e(series.change_source)}")
-    if series.threshold:
-        notes.append(f"Reliable change: {_threshold_text(series)}; the hatched range around the baseline is the "
-                     "change that could be measurement error.")
-    if notes:
-        out.append("<figcaption>" + "<br>".join(notes) + "</figcaption>")
-    out.append("</figure>")
-    return "".join(out)
-
-
-def _scores_table(series: Series) -> str:
-    head = ("<tr><th>Session</th><th>Date</th><th class=num>Score</th><th>Band</th>"
-            "<th class=num>From baseline</th><th>Reliable change</th><th>Critical item</th></tr>")
-    rows = []
-    for p in series.points:
-        value = "not scored" if p.value is None else _num(p.value) + (" (prorated)" if p.prorated else "")
-        if p.is_baseline:
-            reliable = "baseline"
-        else:
-            reliable = {"improved": "reliable improvement", "deteriorated": "reliable deterioration",
-                        "no reliable change": "no"}.get(p.reliable or "", "")
-        crit = ", ".join(f"item {f['item']}: {f['answer']}" for f in p.flags)
-        rows.append(
-            f'<tr{" class=critical" if p.flags else ""}><td>{e(p.session)}</td><td>{e(p.date)}</td>'
-            f"<td class=num>{e(value)}</td><td>{e(p.band)}</td><td class=num>{_signed(p.change_from_baseline)}</td>"
-            f"<td>{e(reliable)}</td><td>{('<span class=crit-mark>&#9650; ' + e(crit) + '</span>') if crit else ''}</td></tr>"
-        )
-    return f"<table class=scores>{head}{''.join(rows)}</table>"
-
-
-def _help_section(progress: Progress) -> str:
-    items = "".join(f"<dt>{_badge(name)}</dt><dd>{e(text)}</dd>" for name, text in CATEGORY_HELP)
-    return (
-        '<section id="reading"><h2>How to read this report</h2>'
-        "<p>Baseline is the first scored administration of the course; change is latest minus baseline. "
-        "A change is <em>reliable</em> when it is at least the published reliable-change threshold for the "
-        "measure, or, where none is published, when the Reliable Change Index exceeds 1.96 "
-        "(Jacobson &amp; Truax 1991). Response is an improvement of at least half the baseline score; "
-        "remission is a score below the published remission threshold.</p>"
-        f'<dl class="help">{items}</dl></section>'
+    generated_at = generated_at or datetime.now(timezone.utc)
+    progress = report.progress
+    critical = critical_with_alerts(report)
+    open_critical, open_other = open_alerts(report, critical)
+    when = ""
+    if open_critical:
+        latest = open_critical[-1]["session"]
+        when = ("at the current session" if progress.course.get("current_session") == latest
+                else f"most recently at session {latest}")
+    ipt = report.ipt
+    goals = [g for g in (ipt or {}).get("goals") or [] if g["ratings"]]
+    inventory = (ipt or {}).get("inventory") or []
+    return render(
+        "report.html",
+        inline_css=stylesheet(),
+        title=title_of(report),
+        termination=not progress.course["active"],
+        generated=generated_at.strftime("%Y-%m-%d %H:%M UTC"),
+        version=__version__,
+        progress=progress,
+        course=progress.course,
+        facts=course_facts(report),
+        primary=progress.get(progress.primary) if progress.primary else None,
+        critical=critical,
+        open_critical=open_critical,
+        critical_when=when,
+        open_other=open_other,
+        acknowledged=[a for a in report.alerts if a["status"] == "acknowledged"],
+        charts={s.instrument_id: chart_svg(s, progress) for s in progress.series},
+        goals_chart=goals_svg(goals, progress) if goals else None,
+        inventory_chart=inventory_svg(inventory, (ipt or {}).get("scale")) if inventory else None,
+        ipt=ipt,
+        ipt_scale=(ipt or {}).get("scale") or {"support": {}, "conflict": {}},
+        category_class=CATEGORY_CLASS,
+        category_help=CATEGORY_HELP,
+        tt_facts=TALKING_THERAPIES_FACTS,
+        reliable_words=RELIABLE_WORDS,
+        band_colours=band_colours,
+        threshold_text=threshold_text,
+        num=number,
+        signed=signed,
+        yes_no=yes_no,
+        dates=mark_dates,
     )
 
 
@@ -415,8 +276,8 @@ class PdfFlow:
         return ax
 
 
-def render_pdf(progress: Progress, path: Any, generated_at: Optional[datetime] = None) -> None:
-    """The same content as a PDF: the summary (course, outcome, critical items), then the charts."""
+def render_pdf(report: Report, path: Any, generated_at: Optional[datetime] = None) -> None:
+    """The same content as a PDF: the summary (course, alerts, outcome, IPT record), then the charts."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -426,79 +287,161 @@ def render_pdf(progress: Progress, path: Any, generated_at: Optional[datetime] =
     from .charts import chart_style
 
     with matplotlib.rc_context(chart_style()):
-        pages = pdf_pages(progress, generated_at)
-        with PdfPages(path, metadata={"Title": f"Clinical review: client {progress.client_id}",
-                                      "Creator": f"ipt-measures {__version__}"}) as pdf:
+        pages = pdf_pages(report, generated_at)
+        with PdfPages(path, metadata={"Title": title_of(report), "Creator": f"ipt-measures {__version__}"}) as pdf:
             for page in pages:
                 pdf.savefig(page)
 
 
-def pdf_pages(progress: Progress, generated_at: Optional[datetime] = None) -> list[Any]:
+def pdf_pages(report: Report, generated_at: Optional[datetime] = None) -> list[Any]:
     """The PDF's pages as matplotlib Figures (A4): what :func:`render_pdf` saves and the tests measure."""
-    from .charts import CRITICAL, LINE, draw_chart
+    from .charts import CRITICAL, LINE, draw_chart, draw_goals, draw_inventory
 
     generated_at = generated_at or datetime.now(timezone.utc)
+    progress = report.progress
     c = progress.course
     flow = PdfFlow()
-    flow.text(f"Clinical review: client {progress.client_id}", 17, "bold", LINE, after=0.004)
+    flow.text(title_of(report), 17, "bold", LINE, after=0.004)
     flow.text(f"Course {c['id']} - generated {generated_at.strftime('%Y-%m-%d %H:%M UTC')} - confidential clinical "
               "record", 8.5, colour=GREY, after=0.016)
-    if progress.critical_items:
-        flow.text(f"CRITICAL ITEM{'S' if len(progress.critical_items) > 1 else ''} ENDORSED IN THIS COURSE: "
-                  f"{len(progress.critical_items)}", 12, "bold", CRITICAL)
-        for item in progress.critical_items:
+    critical = critical_with_alerts(report)
+    open_critical, open_other = open_alerts(report, critical)
+    if open_critical:
+        flow.text(f"CRITICAL ITEM{'S' if len(open_critical) > 1 else ''} ENDORSED IN THIS COURSE, NOT ACKNOWLEDGED: "
+                  f"{len(open_critical)}", 12, "bold", CRITICAL)
+        for item in open_critical:
             flow.text(f"Session {item['session']} ({item['date']}), {item['instrument_name']} item {item['item']} "
                       f"\"{item['answer']}\"", 9.5, "bold", CRITICAL, indent=0.015, after=0.002)
             flow.text(item["message"], 8.5, colour=CRITICAL, indent=0.03)
+    if open_other:
+        flow.text(f"Open alert{'s' if len(open_other) > 1 else ''}: {len(open_other)}", 11, "bold", "#8a5a00")
+        for a in open_other:
+            flow.text(f"{a['severity'].upper()}  {_alert_where(a)}{a['message']} (alert {a['id']}, raised "
+                      f"{str(a['raised_at'])[:10]})", 9, indent=0.015, after=0.002)
+        flow.space(0.006)
     flow.heading("Course of treatment")
-    status = "active" if c["active"] else f"ended {c.get('end_date')}"
-    for label, value in (
-        ("Problem area(s)", ", ".join(a.replace("-", " ") for a in c["problem_areas"])),
-        ("Started", c["start_date"]),
-        ("Sessions attended", f"{c['sessions_attended']} of {c['planned_sessions']} planned"),
-        ("Current session", f"{c['current_session']} ({c['current_phase']} phase, {c['last_session_date']})"
-         if c["current_session"] else "none yet"),
-        ("Status", status),
-    ):
+    for label, value in course_facts(report):
         flow.text(f"{label}:  {value}", 10, after=0.002)
-    flow.heading("Change summary and outcome")
+    flow.heading("Symptom outcome" if not c["active"] else "Change summary and outcome")
     if progress.series:
         rows = []
         for series in progress.series:
             s = series.summary
-            rows.append([series.short_name, _num(s["baseline"]), _num(s["latest"]), _signed(s["change_from_baseline"]),
-                         _threshold_text(series).replace("&amp;", "&"), s["category"], _yes_no(s["responded"]),
-                         _yes_no(s["in_remission"])])
-        flow.table(["Measure", "Baseline", "Latest", "Change", "Reliable change", "Category", "Response", "Remission"],
-                   rows, [0.1, 0.09, 0.08, 0.08, 0.25, 0.2, 0.1, 0.1])
+            rows.append([series.short_name, number(s["baseline"]), number(s["latest"]), signed(s["change_from_baseline"]),
+                         threshold_text(series), s["category"], yes_no(s.get("clinically_significant")),
+                         yes_no(s["responded"]), yes_no(s["in_remission"])])
+        flow.table(["Measure", "Baseline", "Latest", "Change", "Reliable change", "Category", "Clin. sig.",
+                    "Response", "Remission"], rows, [0.09, 0.08, 0.07, 0.07, 0.24, 0.18, 0.09, 0.09, 0.09])
     tt = progress.talking_therapies
     if tt and tt["assessable"]:
         flow.text("NHS Talking Therapies (PHQ-9 + GAD-7): " + ", ".join(
-            f"{k.replace('_', ' ')} {_yes_no(tt[k])}"
+            f"{k.replace('_', ' ')} {yes_no(tt[k])}"
             for k in ("recovery", "reliable_improvement", "reliable_recovery", "reliable_deterioration")), 9.5)
-    if not progress.critical_items:
-        flow.text("Critical items: none endorsed in this course.", 10)
     flow.space(0.006)
     flow.text("Baseline is the first scored administration; change is latest minus baseline. Categories follow "
               "Jacobson & Truax (1991); reliable-change thresholds and cut-offs are those published for each "
               "measure (sources in the HTML report).", 8, colour=GREY)
 
+    ipt = report.ipt
+    if ipt:
+        flow.heading("IPT focus and goals")
+        flow.text("Problem-area focus: " + ", ".join(a.replace("-", " ") for a in ipt["problem_areas"]), 10)
+        for g in ipt.get("goals") or []:
+            start = number(g["first"]) if g["ratings"] else "not rated"
+            end = number(g["latest"]) if len(g["ratings"]) > 1 else "-"
+            flow.text(f"Goal {g['number']} ({g['problem_area'].replace('-', ' ')}): {g['text']}", 9.5, "bold",
+                      indent=0.015, after=0.001)
+            flow.text(f"start {start}, end {end}, change {signed(g['change']) or '-'} "
+                      f"({len(g['ratings'])} rating(s), Goal-Based Outcomes 0-10)", 9, indent=0.03)
+        if not ipt.get("goals"):
+            flow.text("No goals agreed for this course.", 9.5, colour=GREY)
+    if critical or report.alerts:
+        flow.heading("Critical-item and alert history")
+        if not critical:
+            flow.text("No critical item was endorsed at any administration in this course.", 10)
+        for item in critical:
+            alert = item["alert"]
+            ack = ("no alert on record" if alert is None else
+                   "open, not acknowledged" if alert["status"] == "open" else
+                   f"acknowledged {str(alert['acknowledged_at'])[:10]} by {alert['acknowledged_by'] or 'not recorded'}: "
+                   f"{alert['action']}")
+            flow.text(f"Session {item['session']} ({item['date']}), {item['instrument_name']} item {item['item']} "
+                      f"\"{item['answer']}\" - {ack}", 9, colour=CRITICAL if alert is None or alert["status"] == "open"
+                      else INK, indent=0.015, after=0.002)
+        for a in report.alerts:
+            if a["status"] == "acknowledged" and a.get("kind") != "critical-item":
+                flow.text(f"{_alert_where(a)}{a['message']} - acknowledged {str(a['acknowledged_at'])[:10]} by "
+                          f"{a['acknowledged_by'] or 'not recorded'}: {a['action']}"
+                          + (f" ({a['note']})" if a.get("note") else ""), 9, indent=0.015, after=0.002)
+    elif not progress.critical_items:
+        flow.text("Critical items: none endorsed in this course.", 10)
+    if ipt and (not c["active"] or ipt.get("warning_signs") or ipt.get("plan")):
+        flow.heading("Warning signs and plan")
+        flow.text("Warning signs:", 10, "bold", after=0.001)
+        flow.text(ipt.get("warning_signs") or "not recorded", 9.5, indent=0.015)
+        flow.text("Plan:", 10, "bold", after=0.001)
+        flow.text(ipt.get("plan") or "not recorded", 9.5, indent=0.015)
+
     # Charts: the axes leave room left for the scale, right for the band names, below for the legend.
-    for n, series in enumerate(progress.series):
+    goals = [g for g in (ipt or {}).get("goals") or [] if g["ratings"]]
+    blocks = [("series", s) for s in progress.series]
+    if goals:
+        at = next((n + 1 for n, s in enumerate(progress.series) if s.instrument_id == progress.primary), len(blocks))
+        blocks.insert(at, ("goals", goals))
+    for n, (kind, item) in enumerate(blocks):
         if n % 2 == 0:
             flow.new_page()
-        title = f"{series.short_name}: {series.name}" if series.short_name != series.name else series.name
         flow.need(0.42)
-        flow.text(title, 11, "bold")
-        ax = flow.axes(0.27, left=0.09, right=0.19, above=0.025, below=0.11)
-        draw_chart(flow.fig, ax, series, progress)
+        if kind == "series":
+            title = f"{item.short_name}: {item.name}" if item.short_name != item.name else item.name
+            flow.text(title, 11, "bold")
+            ax = flow.axes(0.27, left=0.09, right=0.19, above=0.025, below=0.11)
+            draw_chart(flow.fig, ax, item, progress)
+        else:
+            flow.text("Goals (Goal-Based Outcomes 0-10), on the same sessions", 11, "bold")
+            ax = flow.axes(0.27, left=0.09, right=0.19, above=0.025, below=0.11)
+            draw_goals(flow.fig, ax, item, progress, with_text=True)
+    inventory = (ipt or {}).get("inventory") or []
+    if inventory:
+        flow.new_page()
+        flow.text("Interpersonal inventory, start and end", 11, "bold")
+        flow.text("The client at the centre; each relationship in its closeness circle. A larger dot is more support "
+                  "(0-4), a red ring is conflict (thicker is more); S = support, C = conflict.", 8.5, colour=GREY)
+        width = (flow.RIGHT - flow.LEFT) / 2 - 0.01
+        height = width * A4[0] / A4[1]
+        flow.need(height + 0.025)
+        flow.space(0.025)  # the panels' titles sit above them
+        for n, which in enumerate(("start", "end")):
+            ax = flow.fig.add_axes((flow.LEFT + n * (width + 0.02), flow.y - height, width, height))
+            draw_inventory(flow.fig, ax, inventory, which, which.capitalize())
+        flow.space(height + 0.01)
+        for rel in inventory:
+            flow.text(f"{rel['label']}: start {_rating_words(rel.get('start'))}; end {_rating_words(rel.get('end'))}",
+                      8.5, indent=0.015, after=0.001)
     return flow.pages
+
+
+def _alert_where(a: dict) -> str:
+    if not a.get("session_number"):
+        return ""
+    where = f"session {a['session_number']}"
+    if a.get("instrument_id"):
+        where += f", {a['instrument_id']}"
+    if a.get("item_id"):
+        where += f" item {a['item_id']}"
+    return where + ": "
+
+
+def _rating_words(r: Optional[dict]) -> str:
+    if r is None:
+        return "not re-rated"
+    return f"{r['closeness']} circle, support {r.get('support')}, conflict {r.get('conflict')}"
 
 
 # -- entry point ---------------------------------------------------------------------------------------
 
 
-def write_report(progress: Progress, path: Path | str, generated_at: Optional[datetime] = None) -> Path:
+def write_report(report: Report, path: Path | str, generated_at: Optional[datetime] = None) -> Path:
     """Write the report as HTML or PDF, chosen by the file's suffix.
 
     A new file is created readable by its owner only, like the database: it is a clinical record.
@@ -507,10 +450,10 @@ def write_report(progress: Progress, path: Path | str, generated_at: Optional[da
     # Rendered in memory first, so a failure never leaves a half-written file over an earlier report.
     if path.suffix.lower() == ".pdf":
         buffer = io.BytesIO()
-        render_pdf(progress, buffer, generated_at)
+        render_pdf(report, buffer, generated_at)
         data = buffer.getvalue()
     else:
-        data = render_html(progress, generated_at).encode("utf-8")
+        data = render_html(report, generated_at).encode("utf-8")
     # A regular file is replaced atomically, a device or pipe written in place (see ipt_measures/output.py).
     write_output(path, lambda out: out.write(data), binary=True)
     return path

@@ -117,6 +117,15 @@ class Progress:
         return next((s for s in self.series if s.instrument_id == instrument_id), None)
 
 
+@dataclass
+class Report:
+    """What ``ipt report`` shows of one course: its progress, its alerts (open and acknowledged), its IPT record."""
+
+    progress: Progress
+    alerts: list[dict] = field(default_factory=list)
+    ipt: Optional[dict] = None  # goals, inventory, warning signs and plan (ipt_summary), when recorded
+
+
 # -- one course ----------------------------------------------------------------------------------------
 
 
@@ -194,6 +203,11 @@ def progress(store: Any, client_id: str, course_id: Optional[int] = None, regist
         talking_therapies=_talking_therapies(series),
         in_progress=in_progress,
     )
+
+
+def report(store: Any, client_id: str, course_id: Optional[int] = None, registry: Any = None) -> Report:
+    """Everything ``ipt report`` shows for one client's course, in one call."""
+    return Report(progress=progress(store, client_id, course_id, registry))
 
 
 def _series(registry: Any, instrument_id: str, rows: list[dict]) -> Series:

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 import pytest
 
 from ipt_measures.report import render_html, write_report
-from ipt_measures.review import progress
+from ipt_measures.review import progress, report
 from ipt_measures.store import open_store
 from test_review import build_caseload, recovering, record
 
@@ -33,7 +33,7 @@ def db(tmp_path):
 @pytest.fixture
 def html(db):
     with open_store(db) as store:
-        return render_html(progress(store, "c-rec"), generated_at=WHEN)
+        return render_html(report(store, "c-rec"), generated_at=WHEN)
 
 
 def svgs(text):
@@ -42,10 +42,12 @@ def svgs(text):
 
 def test_report_shows_the_course(html):
     assert "<title>Clinical review: client c-rec</title>" in html
-    assert "generated 2026-02-23 12:00 UTC" in html
-    for fact in ("<dt>Problem area(s)</dt><dd>grief</dd>", "<dt>Started</dt><dd>2026-01-05</dd>",
+    assert 'generated <time datetime="2026-02-23T12:00Z">2026-02-23 12:00 UTC</time>' in html
+    for fact in ("<dt>Problem area(s)</dt><dd>grief</dd>",
+                 '<dt>Started</dt><dd><time datetime="2026-01-05">2026-01-05</time></dd>',
                  "<dt>Sessions attended</dt><dd>8 of 12 planned</dd>",
-                 "<dt>Current session</dt><dd>8 (middle phase, 2026-02-23)</dd>", "<dt>Status</dt><dd>active</dd>"):
+                 '<dt>Current session</dt><dd>8 (middle phase, <time datetime="2026-02-23">2026-02-23</time>)</dd>',
+                 "<dt>Status</dt><dd>active</dd>"):
         assert fact in html
 
 
@@ -97,7 +99,7 @@ def test_report_is_self_contained(html):
 def test_report_without_critical_items_says_so(db):
     with open_store(db) as store:
         store.bulk_import([record("c-calm", n, "phq9", [1, 1, 1, 1, 1, 1, 0, 0, 0]) for n in (1, 2)])
-        text = render_html(progress(store, "c-calm"), generated_at=WHEN)
+        text = render_html(report(store, "c-calm"), generated_at=WHEN)
     assert "CRITICAL ITEM" not in text
     assert "No critical item was endorsed at any administration in this course." in text
     # 6 -> 6: no change at all, so no reliable change.
@@ -106,7 +108,7 @@ def test_report_without_critical_items_says_so(db):
 
 def test_report_marks_reliable_deterioration(db):
     with open_store(db) as store:
-        text = render_html(progress(store, "c-worse"), generated_at=WHEN)
+        text = render_html(report(store, "c-worse"), generated_at=WHEN)
     assert '<span class="badge worse">reliably deteriorated</span>' in text
     assert "at the current session" in text
 
@@ -145,7 +147,7 @@ def test_report_for_a_course_without_scores(tmp_path):
     with open_store(tmp_path / "e.db") as store:
         store.add_client("c-new")
         store.start_course("c-new", "2026-02-02", 16, ["role-transitions"], None)
-        text = render_html(progress(store, "c-new"), generated_at=WHEN)
+        text = render_html(report(store, "c-new"), generated_at=WHEN)
     assert "No completed administration in this course yet." in text and "<svg" not in text
     assert "<dt>Problem area(s)</dt><dd>role transitions</dd>" in text
 
@@ -156,7 +158,7 @@ def test_report_draws_scales_without_bands_or_change_rules(tmp_path):
         retired = record("c-u", 2, "phq9", [1] * 8 + [0])
         retired["administration"]["instrument_id"] = "retired-scale"
         store.bulk_import([record("c-u", 1, "ucla3", [2, 2, 3]), record("c-u", 3, "ucla3", [1, 2, 2]), retired])
-        text = render_html(progress(store, "c-u"), generated_at=WHEN)
+        text = render_html(report(store, "c-u"), generated_at=WHEN)
     assert text.count("<svg") == 2
     assert "Instrument retired-scale is not installed any more" in text
     assert "clinical cut-off" not in text and "no reliable change:" not in text
@@ -169,7 +171,7 @@ def test_report_screenshot(tmp_path):
     """Renders the report in a real browser (when one is installed) so a person can look at it."""
     with open_store(tmp_path / "s.db") as store:
         store.bulk_import(recovering())
-        page = write_report(progress(store, "c-rec"), tmp_path / "c-rec.html", generated_at=WHEN)
+        page = write_report(report(store, "c-rec"), tmp_path / "c-rec.html", generated_at=WHEN)
     shot = tmp_path / "c-rec.png"
     subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
                     "--window-size=1100,3000", f"--screenshot={shot}", page.as_uri()],
@@ -261,9 +263,195 @@ def test_pdf_text_stays_inside_the_page_margins(db):
     from ipt_measures.report import PdfFlow, pdf_pages
 
     with open_store(db) as store:
-        pages = pdf_pages(progress(store, "c-rec"), generated_at=WHEN)
+        pages = pdf_pages(report(store, "c-rec"), generated_at=WHEN)
     summary = pages[0]
     assert any("NHS Talking Therapies" in t for t, _ in __import__("ipt_measures.charts").charts.text_boxes(summary))
     for page in pages:
         assert outside(page, PdfFlow.LEFT, PdfFlow.RIGHT, PdfFlow.BOTTOM, PdfFlow.TOP) == []
         assert collisions(page) == []
+
+
+def test_no_date_can_break_across_lines(db):
+    """A date in a narrow column wrapped at its hyphens ("2025-12-/29"): every date is a <time>, never broken."""
+    from ipt_measures import presentation
+
+    with open_store(db) as store:
+        store.bulk_import([record("c-16", n, "phq9", phq9_answers(t, int(n == 1)), start="2025-12-29", planned=16)
+                           for n, t in enumerate(SIXTEEN, start=1)])
+        text = render_html(report(store, "c-16"), generated_at=WHEN)
+    body = re.sub(r"<svg\b.*?</svg>", "", text, flags=re.S)
+    times = re.findall(r"<time datetime=\"[^\"]+\">([^<]*)</time>", body)
+    assert "2025-12-29" in times and "2026-04-13" in times
+    bare = re.sub(r"<time\b[^>]*>[^<]*</time>", "", body)
+    bare = re.sub(r"<[^>]+>", " ", bare)  # attribute values are not text on the page
+    assert not re.findall(r"\d{4}-\d{2}-\d{2}", bare)
+    assert re.search(r"\.report time\s*{[^}]*white-space:\s*nowrap", presentation.stylesheet())
+
+
+# -- the IPT termination summary (issue 14 part 5), built against the ipt_summary shape ------------------
+
+ANCHORS = {0: "none", 1: "a little", 2: "some", 3: "a lot", 4: "a great deal"}
+
+
+def rating(closeness, support, conflict, session, on):
+    return {"rated_on": on, "session_number": session, "closeness": closeness, "support": support,
+            "conflict": conflict, "contact": "weekly", "wanted_change": None}
+
+
+def ipt_record(**changes):
+    """The shape review.ipt_summary returns (synthetic: labels are pseudonymous roles, never names)."""
+    inventory = [
+        {"label": "partner", "relationship_type": "partner", "ratings": [],
+         "start": dict(rating("inner", 1, 4, 2, "2026-01-12"), wanted_change="argue less about money"),
+         "end": rating("inner", 3, 1, 12, "2026-03-23")},
+        {"label": "mother", "relationship_type": "family", "ratings": [],
+         "start": rating("middle", 2, 2, 2, "2026-01-12"), "end": rating("inner", 3, 1, 12, "2026-03-23")},
+        {"label": "colleague A", "relationship_type": "work", "ratings": [],
+         "start": rating("outer", 0, 3, 2, "2026-01-12"), "end": None},
+    ]
+    goals = [
+        {"number": 1, "text": "Talk to my partner <about> the move", "problem_area": "grief",
+         "ratings": [{"session": n, "date": f"2026-01-{5 + 7 * (n - 1):02d}" if n < 4 else "2026-02-01",
+                      "value": v} for n, v in ((1, 2), (2, 3), (3, 5), (8, 8))],
+         "first": 2, "latest": 8, "change": 6},
+        {"number": 2, "text": "See friends once a week", "problem_area": "grief",
+         "ratings": [{"session": 2, "date": "2026-01-12", "value": 1}, {"session": 8, "date": "2026-02-23", "value": 6}],
+         "first": 1, "latest": 6, "change": 5},
+    ]
+    summary = {
+        "client_id": "c-end", "course_id": 1,
+        "course_type": {"id": "standard", "name": "Standard IPT", "frequency": "weekly",
+                        "source": "Weissman, Markowitz & Klerman 2018"},
+        "planned_sessions": 12, "sessions_attended": 8, "start_date": "2026-01-05", "end_date": "2026-02-23",
+        "end_reason": "planned ending", "active": False, "problem_areas": ["grief"],
+        "mid_course_review": 7, "inventory": inventory, "goals": goals, "goal_instrument": "gbo",
+        "warning_signs": "Sleeping badly for a week;\nstopping calls with friends",
+        "plan": "Call the clinic <at once> if item 9 returns; booster session in 3 months.",
+        "scale": {"support": ANCHORS, "conflict": ANCHORS},
+    }
+    summary.update(changes)
+    return summary
+
+
+def alert(id_, kind, severity, message, status="open", **more):
+    row = {"id": id_, "client_id": "c-end", "course_id": 1, "session_number": None, "administration_id": None,
+           "instrument_id": None, "item_id": None, "kind": kind, "severity": severity, "message": message,
+           "raised_at": "2026-01-12T10:00:00+00:00", "status": status, "acknowledged_at": None,
+           "acknowledged_by": None, "action": None, "note": None}
+    row.update(more)
+    return row
+
+
+@pytest.fixture
+def finished(tmp_path):
+    return finished_report(tmp_path / "end.db")
+
+
+def finished_report(path):
+    """c-rec's course, ended at session 8, with its IPT record and alerts."""
+    with open_store(path) as store:
+        store.bulk_import([dict(r, course=dict(r["course"], end_date="2026-02-23", end_reason="planned ending"))
+                           for r in recovering("c-end")])
+        done = progress(store, "c-end")
+    flagged = done.critical_items[0]
+    alerts = [
+        alert(1, "critical-item", "critical", "PHQ-9 item 9 endorsed", status="acknowledged", session_number=2,
+              administration_id=flagged["administration_id"], instrument_id="phq9", item_id=flagged["item"],
+              acknowledged_at="2026-01-12T10:20:00+00:00", acknowledged_by="dr-okafor",
+              action="risk assessed, safety plan agreed", note="no current intent"),
+        alert(2, "mid-course-review", "warning", "review at mid-course: no reliable improvement", session_number=7),
+    ]
+    from ipt_measures.review import Report
+
+    return Report(progress=done, alerts=alerts, ipt=ipt_record())
+
+
+def test_termination_summary_shows_what_a_supervisor_expects(finished):
+    text = render_html(finished, generated_at=WHEN)
+    assert "<title>IPT termination summary: client c-end</title>" in text
+    summary = text.split('id="summary"')[1].split("</section>")[0]
+    assert "Symptom outcome" in summary
+    for head in ("Reliable change", "Clinically significant", "Response", "Remission"):
+        assert f"<th>{head}</th>" in summary
+    # Goals start -> end, tied to the problem area, escaped.
+    focus = text.split('id="ipt-focus"')[1].split("</section>")[0]
+    assert "Problem-area focus</dt><dd>grief" in focus and "<dt>Course type</dt><dd>Standard IPT (weekly)</dd>" in text
+    assert "Talk to my partner &lt;about&gt; the move" in focus and "<about>" not in text
+    assert re.search(r'<td class="num">2 <span class="note">\(s1\)</span></td>\s*<td class="num">8 '
+                     r'<span class="note">\(s8\)</span></td>\s*<td class="num">\+6</td>', focus)
+    # The goals chart sits with the symptom chart it shares sessions with (right after PHQ-9's figure).
+    charts = text.split('id="charts"')[1]
+    assert charts.index('id="chart-phq9"') < charts.index('id="chart-goals"') < charts.index('id="chart-gad7"')
+    assert 'aria-label="Goal ratings by session: goal 1: 2 at session 1, 3 at session 2' in charts
+    # The inventory start -> end, as a picture and in words.
+    inventory = text.split('id="inventory"')[1].split("</section>")[0]
+    assert inventory.count("<svg") == 1
+    assert ("partner: start inner circle, support 1, conflict 4, end inner circle, support 3, conflict 1" in inventory)
+    assert "colleague A: start outer circle, support 0, conflict 3, end not re-rated" in inventory
+    assert "argue less about money" in inventory and "support 1 (a little)" in inventory
+    # The clinician's warning signs and plan, as written (line breaks kept, markup escaped).
+    plan = text.split('id="plan"')[1].split("</section>")[0]
+    assert "Sleeping badly for a week;\nstopping calls with friends" in plan
+    assert "Call the clinic &lt;at once&gt; if item 9 returns" in plan
+
+
+def test_alerts_open_at_the_top_acknowledged_in_the_history(finished):
+    text = render_html(finished, generated_at=WHEN)
+    top = text.split('id="course"')[0]
+    # The acknowledged critical item no longer shouts at the top; the open mid-course alert does.
+    assert "CRITICAL ITEM" not in top
+    assert "review at mid-course: no reliable improvement" in top and "alert 2" in top
+    history = text.split('id="critical"')[1].split("</section>")[0]
+    assert '<tr class="critical">' in history and "dr-okafor" in history
+    assert "risk assessed, safety plan agreed" in history and "no current intent" in history
+    assert '<time datetime="2026-01-12">2026-01-12</time> by dr-okafor' in history
+    # Until acknowledged, the critical item is at the top, with the command that acknowledges it.
+    finished.alerts[0].update(status="open", acknowledged_at=None, acknowledged_by=None, action=None, note=None)
+    text = render_html(finished, generated_at=WHEN)
+    top = text.split('id="course"')[0]
+    assert "CRITICAL ITEM ENDORSED: 1 in this course, most recently at session 2." in top
+    assert "ipt alerts ack 1 --action" in top
+
+
+def test_termination_summary_pdf_has_every_part_inside_the_margins(finished):
+    from ipt_measures.charts import text_boxes
+    from ipt_measures.report import PdfFlow, pdf_pages
+
+    pages = pdf_pages(finished, generated_at=WHEN)
+    words = " ".join(t for page in pages for t, _ in text_boxes(page))
+    for part in ("IPT termination summary: client c-end", "Problem-area focus: grief",
+                 "Talk to my partner <about> the move", "start 2, end 8, change +6", "Warning signs",
+                 "Sleeping badly for a week;", "acknowledged 2026-01-12 by dr-okafor: risk assessed",
+                 "review at mid-course", "Interpersonal inventory, start and end", "colleague A"):
+        assert part in words, part
+    for page in pages:
+        assert outside(page, PdfFlow.LEFT, PdfFlow.RIGHT, PdfFlow.BOTTOM, PdfFlow.TOP) == []
+        assert collisions(page) == []
+
+
+def test_inventory_picture_labels_never_overlap():
+    """Eight relationships, several in one circle: every name clear of the others, the circles' names and the edge."""
+    from ipt_measures.charts import inventory_figure
+
+    circles = ["inner", "inner", "inner", "middle", "middle", "outer", "outer", "outer"]
+    relationships = [
+        {"label": f"relation {n}", "relationship_type": "friend", "ratings": [],
+         "start": rating(c, n % 5, (n + 2) % 5, 2, "2026-01-12"),
+         "end": rating(circles[(n + 3) % 8], (n + 1) % 5, n % 5, 12, "2026-03-23") if n % 3 else None}
+        for n, c in enumerate(circles)
+    ]
+    fig = inventory_figure(relationships, {"support": ANCHORS, "conflict": ANCHORS})
+    assert collisions(fig) == [] and outside(fig) == []
+    texts = [t for t, _ in __import__("ipt_measures.charts").charts.text_boxes(fig)]
+    assert texts.count("relation 0\nS0 C2") == 1 and "relation 0\nnot re-rated" in texts
+    assert {"Start", "End", "inner", "middle", "outer", "client"} <= set(texts)
+
+
+def test_goals_chart_lines_up_with_the_symptom_chart(finished):
+    from ipt_measures.charts import chart_figure, goals_figure
+
+    symptom = chart_figure(finished.progress.get("phq9"), finished.progress)
+    goals = goals_figure(finished.ipt["goals"], finished.progress)
+    assert symptom.axes[0].get_position().bounds == goals.axes[0].get_position().bounds
+    assert symptom.axes[0].get_xlim() == goals.axes[0].get_xlim()
+    assert collisions(goals) == [] and outside(goals) == []

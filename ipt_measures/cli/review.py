@@ -350,10 +350,14 @@ def caseload(sort, reverse, flagged, as_json, table_format, db_path):
 def report(client_id, output, course_id, db_path):
     """Write a clinical review report of a client's course: one file to open or print.
 
-    The course (problem areas, phase, sessions attended), a chart per instrument with its bands, the
-    clinical cut-off and the reliable-change range around baseline, the critical-item history, and the
-    change summary with the outcome category. HTML is self-contained (charts inline as SVG, print CSS
-    for A4); the PDF has the summary page and the same charts, without the per-session tables and sources.
+    Open alerts at the top until acknowledged; the course (problem areas, phase, sessions attended), a
+    chart per instrument with its bands, the clinical cut-off and the reliable-change range around
+    baseline, the critical-item and alert history with acknowledgements, and the change summary with the
+    outcome category. For a finished course it is the IPT termination summary: symptom outcome (reliable
+    change, clinical significance, response, remission), goals start to end, the interpersonal inventory
+    start to end as closeness circles, the problem-area focus, and the warning signs and plan. HTML is
+    self-contained (stylesheet inline, charts inline as SVG, print CSS for A4); the PDF has the same
+    summary and charts, without the per-session tables and sources.
 
     \b
     Examples:
@@ -364,7 +368,7 @@ def report(client_id, output, course_id, db_path):
 
     from ..errors import UsageError
     from ..report import write_report
-    from ..review import progress as build
+    from ..review import report as build
 
     path = Path(output)
     if path.suffix.lower() not in (".html", ".htm", ".pdf"):
@@ -372,6 +376,7 @@ def report(client_id, output, course_id, db_path):
     with open_store(db_path) as store:
         result = build(store, client_id, course_id)
     write_report(result, path)
-    click.echo(f"Wrote {path} ({len(result.series)} instrument(s), {result.course['sessions_attended']} sessions)")
-    if result.critical_items:
-        click.echo(f"Note: {len(result.critical_items)} critical item(s) in this course; see the report.", err=True)
+    course = result.progress
+    click.echo(f"Wrote {path} ({len(course.series)} instrument(s), {course.course['sessions_attended']} sessions)")
+    if course.critical_items:
+        click.echo(f"Note: {len(course.critical_items)} critical item(s) in this course; see the report.", err=True)
