@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional, Protocol
 
+from .assess import answer_alerts, is_critical_item
 from .errors import UsageError
 from .models import Flag, Instrument, Item, ResponseOption
 from .scoring import critical_flags
@@ -150,7 +151,10 @@ class Administration:
         return True
 
     def _store(self, item: Item, value: Optional[int], status: str) -> None:
-        self.store.record_response(self.id, item.id, value, status)  # committed before we move on
+        # A critical answer, or a critical item skipped or declined, raises its alert with the answer, in the
+        # same transaction: it reaches the record before the administration is complete.
+        alerts = answer_alerts(self.instrument, item.id, value, status)
+        self.store.record_response(self.id, item.id, value, status, alerts=alerts)  # committed before we move on
         self.responses[item.id] = {"item_id": item.id, "value": value, "status": status}
         self.index += 1
         # After going back and re-answering, continue at the next item still without an answer.
@@ -231,15 +235,20 @@ class Outcome:
 
 
 def run(engine: Administration, ui: Frontend) -> Outcome:
-    """Ask items until every one has a response, the person quits, or input ends."""
+    """Ask items until every one has a response, the person quits, or input ends.
+
+    Skipping or declining a critical item (e.g. PHQ-9 item 9) is asked once more before it is accepted:
+    an unanswered risk item means risk unknown, and it raises a "risk item not answered" alert."""
     raised: list[Flag] = []
     while not engine.finished:
         if engine.current is None:  # went back and forward past answered items
             engine.index = engine._first_unanswered()
             continue
         ui.show_item(engine)
+        pending: Optional[str] = None
         while True:
-            line = ui.read()
+            line = pending if pending is not None else ui.read()
+            pending = None
             if line is None:
                 return Outcome("eof", raised)
             command = interpret(engine, line)
@@ -261,6 +270,17 @@ def run(engine: Administration, ui: Frontend) -> Outcome:
                 if not ok:
                     ui.say(f"This item cannot be skipped: {why}. Answer it, or d if the client declines.")
                     continue
+            if command.kind in ("skip", "decline") and is_critical_item(engine.instrument, engine.current.id):
+                verb = "skip it" if command.kind == "skip" else "record it as declined"
+                ui.say(f"This is a risk item: left unanswered, risk is unknown (an alert will ask you to ask "
+                       f"directly). Type {line.strip()} again to {verb}, or give an answer.")
+                again = ui.read()
+                if again is None:
+                    return Outcome("eof", raised)
+                if interpret(engine, again).kind != command.kind:
+                    pending = again  # an answer (or anything else): handled as this item's input
+                    continue
+            if command.kind == "skip":
                 engine.skip()
                 break
             if command.kind == "decline":

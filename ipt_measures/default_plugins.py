@@ -47,7 +47,7 @@ def alerts_after_score(instrument, score, previous):
     name = instrument.short_name or instrument.name
     delta = score.total.value - baseline
     return [{
-        "kind": "reliable deterioration",
+        "kind": "reliable-deterioration",
         "severity": "warning",
         "message": f"{name} {score.total.value:g} is reliably worse than baseline {baseline:g} "
         f"({delta:+g}; reliable change is {threshold.points:.3g} points): review the formulation and risk",

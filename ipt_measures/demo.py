@@ -24,6 +24,7 @@ from datetime import date, timedelta
 from typing import Any, Iterator, Optional, Sequence
 
 # Phases and the mid-course session are the protocols module's rule, so the demo and the record agree.
+from .assess import assess
 from .protocols import derive_phase, mid_session
 
 # Illustrative mix of trajectories (not from a study): most clients improve in a course of IPT,
@@ -239,7 +240,9 @@ def generate(clients: int, seed: int = 1, *, first: int = 1, as_of: date = DEFAU
                                   if v is not None or not instrument.item(k).optional],
                 }
                 if scored:
-                    record["score"] = registry.score(instrument_id, answers).model_dump(mode="json")
+                    assessment = assess(instrument, answers, registry=registry)
+                    record["score"] = assessment.score.model_dump(mode="json")
+                    record["alerts"] = assessment.alerts
                 else:
                     record["answers"] = answers
                 yield record
@@ -253,7 +256,10 @@ def score_records(records, registry=None) -> Iterator[dict]:
         registry = get_registry()
     for record in records:
         answers = record.pop("answers")
-        record["score"] = registry.score(record["administration"]["instrument_id"], answers).model_dump(mode="json")
+        instrument = registry.instrument(record["administration"]["instrument_id"])
+        assessment = assess(instrument, answers, registry=registry)
+        record["score"] = assessment.score.model_dump(mode="json")
+        record["alerts"] = assessment.alerts
         yield record
 
 

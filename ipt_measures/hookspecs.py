@@ -122,8 +122,10 @@ def score_instrument(instrument: "Instrument", answers: dict[str, Optional[int]]
 def alerts_after_score(instrument: "Instrument", score: "Score", previous: list["Score"]) -> Optional[list[dict]]:
     """Raise alerts after a score is computed (beyond the critical items, which are always on the score).
 
-    Called after every administration is scored, in every front end. Return a list of alerts, each a dict
-    ``{"kind": str, "severity": "critical" | "warning" | "info", "message": str}``, or None.
+    Called after every administration is scored, in every front end (through ``assess``). Return a list of
+    alerts, each a dict ``{"kind": str, "severity": "critical" | "warning" | "info", "message": str}``, or
+    None. Each is stored with the score, open until a clinician acknowledges it (``ipt alerts``); the same
+    kind is not raised twice on one administration.
     Alerts from every plugin are collected; a plugin that raises is reported and skipped, never silencing
     the others.
 

@@ -192,6 +192,32 @@ class CriticalRule(_Strict):
         return value in (self.any_of or [])
 
 
+class AlertRule(_Strict):
+    """A declarative alert on a score (beside the item-based critical rules): e.g. ASRM total >= 6 raises
+    "possible mania/hypomania: assess". Raised through the alert lifecycle (open until acknowledged)."""
+
+    id: str = Field(pattern=ID_PATTERN, description="Stable rule id, unique in the instrument, e.g. 'mania-screen'.")
+    scale: Optional[str] = Field(default=None, description="The scale whose value is tested; default the primary (total).")
+    at_least: Optional[float] = Field(default=None, description="Raised when the scale's value is >= this.")
+    at_most: Optional[float] = Field(default=None, description="Raised when the scale's value is <= this.")
+    severity: Literal["critical", "warning", "info"] = "warning"
+    message: str = Field(min_length=1, description="What the clinician is told, e.g. 'possible mania/hypomania: assess'.")
+    source: str = Field(min_length=1, description="The publication the threshold comes from.")
+
+    @model_validator(mode="after")
+    def _one_condition(self) -> "AlertRule":
+        if (self.at_least is None) == (self.at_most is None):
+            raise ValueError("give exactly one of at_least or at_most")
+        return self
+
+    def raised_by(self, value: Optional[float]) -> bool:
+        if value is None:
+            return False
+        if self.at_least is not None:
+            return value >= self.at_least
+        return value <= self.at_most
+
+
 Domain = Literal[
     "depression",
     "anxiety",
@@ -233,6 +259,9 @@ class Instrument(_Strict):
     items: list[Item] = Field(min_length=1)
     scales: list[Scale] = Field(min_length=1, description="The first scale is the primary (total) score.")
     critical: list[CriticalRule] = Field(default_factory=list)
+    alerts: list[AlertRule] = Field(
+        default_factory=list, description="Alerts raised by a score (e.g. a total at a published cut-off)."
+    )
     loinc: Optional[str] = Field(default=None, description="LOINC panel code, only where verified.")
     notes: Optional[str] = None
     individualised: Optional[Literal["goals"]] = Field(
@@ -345,6 +374,25 @@ def _cross_check(inst: "Instrument") -> list[str]:
             problems.append(
                 f"{where}.change: without a published reliable_change, the RCI needs both reliability and sd"
             )
+    scales = {scale.id: scale for scale in inst.scales}
+    rule_ids: set[str] = set()
+    for n, alert in enumerate(inst.alerts):
+        where = f"alerts[{n}] (id {alert.id!r})"
+        if alert.id in rule_ids:
+            problems.append(f"{where}: rule id appears twice")
+        rule_ids.add(alert.id)
+        scale = scales.get(alert.scale or inst.scales[0].id)
+        if scale is None:
+            problems.append(f"{where}.scale: unknown scale {alert.scale!r}")
+            continue
+        try:
+            low, high = scale_range(inst, scale)
+        except (KeyError, ValueError):
+            continue  # the scale itself is broken: reported above
+        if not alert.raised_by(low) and not alert.raised_by(high):
+            problems.append(f"{where}: can never be raised: the scale {scale.id!r} ranges {low:g}-{high:g}")
+        elif alert.raised_by(low) and alert.raised_by(high):
+            problems.append(f"{where}: would be raised by every score: the scale {scale.id!r} ranges {low:g}-{high:g}")
     for n, rule in enumerate(inst.critical):
         where = f"critical[{n}]"
         if rule.item not in items:

@@ -235,11 +235,9 @@ class Registry:
         return self.pm.hook.score_instrument(instrument=instrument, answers=checked)
 
     def alerts(self, instrument: Any, score: Any, previous: list[Any]) -> list[dict]:
-        """Alerts from every plugin; the critical items on the score come first and are never dropped."""
-        alerts = [
-            {"kind": f.kind, "severity": "critical", "message": f"{f.message} (item {f.item}: {f.answer})"}
-            for f in score.flags
-        ]
+        """Alerts from every plugin's ``alerts_after_score`` (``assess.assess`` adds the critical items and the
+        instrument's own alert rules to these); a plugin that raises is reported and skipped."""
+        alerts: list[dict] = []
         for impl in self.pm.hook.alerts_after_score.get_hookimpls():
             kwargs = {"instrument": instrument, "score": score, "previous": previous}
             try:

@@ -256,24 +256,55 @@ def abandon(store, administration_id: int, reason: str = "", client_id: Optional
 
 
 def complete(store, engine: Administration, registry=None) -> Result:
-    """Score a finished administration, store the score with it, and return the alerts and change."""
+    """Complete a finished administration: inside one store transaction, check it is still in progress,
+    re-read its answers from the store, score those (``assess``) and store the score and its alerts."""
     if not engine.finished:
         total = len(engine.items)
         raise UsageError(f"administration {engine.id} is not finished ({engine.answered_count} of {total} items)")
     registry = _registry(registry)
-    score = registry.score(engine.instrument.id, engine.answers())
-    store.complete_administration(engine.id, score.model_dump(mode="json"))
-    return _result(store, registry, engine.instrument, store.get_administration(engine.id), score)
+    evaluate, found = _evaluator(store, registry, engine.instrument, once=True)
+    admin = store.complete_administration(engine.id, evaluate)
+    return _result(engine.instrument, admin, *found)
 
 
-def _result(store, registry, instrument, admin: dict, score, previous_total=None) -> Result:
-    previous = _previous_scores(store, admin)
-    alerts = registry.alerts(instrument, score, [s for _, s in previous])
-    result = Result(admin, instrument, score, alerts, previous_total=previous_total)
+def _evaluator(store, registry, instrument, *, once: bool = False, amended_item: Optional[str] = None):
+    """The scoring the store runs inside its transaction: the stored answers -> (score, alerts).
+
+    ``once``: alerts already raised on this administration (even if acknowledged since, e.g. a critical
+    answer raised and dealt with mid-administration) are not raised again. ``amended_item``: an amendment
+    raises the item alerts (critical answer, risk item unanswered) of the amended item only, as a new
+    answer; the other alerts of the new score only if never raised on this administration before.
+    """
+    from .assess import ITEM_KINDS, assess
+
+    found: list = []
+
+    def evaluate(admin: dict, responses: dict) -> tuple[dict, list[dict]]:
+        missing = [i.id for i in instrument.items if i.id not in responses and not i.optional]
+        if missing:
+            raise UsageError(f"administration {admin['id']} has no answer for item(s) {', '.join(missing)}")
+        answers = {i.id: (responses.get(i.id) or {}).get("value") for i in instrument.items}
+        previous = _previous_scores(store, admin)
+        assessment = assess(instrument, answers, [s for _, s in previous], registry)
+        found[:] = [assessment, previous]
+        alerts = []
+        for alert in assessment.alerts:
+            if amended_item is not None and alert["kind"] in ITEM_KINDS:
+                if alert.get("item_id") == amended_item:
+                    alerts.append(alert)
+            else:
+                alerts.append({**alert, "once": once or amended_item is not None})
+        return assessment.score.model_dump(mode="json"), alerts
+
+    return evaluate, found
+
+
+def _result(instrument, admin: dict, assessment, previous, previous_total=None) -> Result:
+    result = Result(admin, instrument, assessment.score, assessment.alerts, previous_total=previous_total)
     if previous:
         (b_admin, b_score) = previous[0]
         result.baseline = {"session": b_admin["session_number"], "total": b_score.total.value, "administration": b_admin["id"]}
-        result.change = _change(instrument, b_score.total.value, score.total.value)
+        result.change = assessment.change
     return result
 
 
@@ -292,11 +323,31 @@ def _previous_scores(store, admin: dict) -> list[tuple[dict, Any]]:
 
 
 def _change(instrument, baseline: Optional[float], current: Optional[float]) -> Optional[dict]:
-    if baseline is None or current is None:
-        return None
-    from .change import compare
+    from .assess import change_between
 
-    return compare(baseline, current, instrument.primary.change).model_dump(mode="json")
+    return change_between(instrument, baseline, current)
+
+
+# -- alerts ----------------------------------------------------------------------------------------------
+
+
+def list_alerts(store, client_id: Optional[str] = None, include_acknowledged: bool = False) -> list[dict]:
+    """Alerts (open ones unless ``include_acknowledged``), most serious first, then oldest."""
+    return store.alerts(client_id, include_acknowledged=include_acknowledged)
+
+
+def acknowledge_alert(store, alert_id: int, action: str, note: Optional[str] = None,
+                      actor: Optional[str] = None) -> dict:
+    """Record what was done about an alert: who (the login, with ``actor`` beside it if declared), when,
+    the action and a note. The alert is kept (acknowledged, never deleted); the audit trail has it."""
+    if not action or not action.strip():
+        raise UsageError("say what was done (--action), e.g. --action 'risk assessed, safety plan reviewed'")
+    return store.acknowledge_alert(alert_id, action, note if note and note.strip() else None, actor=actor)
+
+
+def open_critical_alerts(store, client_id: str) -> list[dict]:
+    """The client's open critical alerts: what every front end shows until someone acknowledges them."""
+    return [a for a in store.alerts(client_id) if a["severity"] == "critical"]
 
 
 # -- non-interactive entry (paper forms) ------------------------------------------------------------
@@ -375,20 +426,19 @@ def enter_answers(store, client_id: str, entries: Sequence[Entry], session_numbe
         checked.append((instrument, answers, session))
     results = []
     for n, (instrument, answers, session) in enumerate(checked):
-        score = registry.score(instrument.id, answers)
         responses = [(item_id, value, "answered" if value is not None else "skipped")
                      for item_id, value in answers.items()
                      if value is not None or not instrument.item(item_id).optional]
+        evaluate, found = _evaluator(store, registry, instrument)
         try:
             admin_id = store.add_completed_administration(
-                session["id"], instrument.id, instrument.version, instrument.respondent, source, responses,
-                score.model_dump(mode="json"),
+                session["id"], instrument.id, instrument.version, instrument.respondent, source, responses, evaluate,
             )
         except Exception as exc:
             if n:
                 raise type(exc)(f"{exc} (the first {n} of {len(checked)} entries were stored)") from None
             raise
-        results.append(_result(store, registry, instrument, store.get_administration(admin_id), score))
+        results.append(_result(instrument, store.get_administration(admin_id), *found))
     return results
 
 
@@ -523,17 +573,9 @@ def amend_response(store, client_id: str, item_id: str, value: Optional[int], re
             raise InvalidAnswers(f"{instrument.id} item {item.id}: {value} is not an allowed answer ({describe_values(allowed)})")
     else:
         value = None
-    current = store.responses(admin["id"])
-    old = current.get(item.id)
-    if old and old["status"] == status and old["value"] == value:
-        raise UsageError(f"item {item.id} already holds that answer; nothing to amend")
-    answers = {i.id: (current.get(i.id) or {}).get("value") for i in instrument.items}
-    answers[item.id] = value
-    score = registry.score(instrument.id, answers)
-    before = store.current_score(admin["id"])
-    store.amend_response(admin["id"], item.id, value, status, reason, score.model_dump(mode="json"), actor=actor)
-    previous_total = before["total"]["value"] if before else None
-    return _result(store, registry, instrument, store.get_administration(admin["id"]), score, previous_total)
+    evaluate, found = _evaluator(store, registry, instrument, amended_item=item.id)
+    out = store.amend_response(admin["id"], item.id, value, status, reason, evaluate, actor=actor)
+    return _result(instrument, store.get_administration(admin["id"]), *found, previous_total=out["previous_total"])
 
 
 # -- protocols -----------------------------------------------------------------------------------------

@@ -172,9 +172,13 @@ def test_hook_alerts_after_score():
     instrument = registry.instrument("phq9")
     before = registry.score("phq9", [1] * 9)
     after = registry.score("phq9", [2] * 8 + [1])
-    alerts = registry.alerts(instrument, after, previous=[before])
+    from ipt_measures.assess import assess
+
+    alerts = assess(instrument, [2] * 8 + [1], [before], registry).alerts
     # The built-in reliable-deterioration warning (9 -> 17 on PHQ-9) is tested in tests/test_review.py.
-    assert [a["severity"] for a in alerts if a["kind"] != "reliable deterioration"] == ["critical", "warning"]
+    # The critical item comes first (assess), then each plugin's alerts; the raising plugin is skipped.
+    assert [(a["kind"], a["severity"]) for a in alerts if a["kind"] != "reliable-deterioration"] == [
+        ("critical-item", "critical"), ("deterioration", "warning")]
     assert "alerts_after_score raised RuntimeError: boom" in registry.plugins["RaisingAlerts"].errors
 
 
@@ -223,13 +227,14 @@ class ImporterPlugin:
                 if len(responses) != 9:
                     yield [Rejection(f"line {n}", "nine answers expected")]
                     continue
+                score, alerts = rescore(phq9, responses, None)
                 yield {"client_id": client, "course": {"start_date": day, "planned_sessions": 12,
                                                        "problem_areas": ["grief"], "protocol": None},
                        "session": {"number": 1, "date": day, "phase": "initial"},
                        "administration": {"instrument_id": "phq9", "instrument_version": phq9.version,
                                           "respondent": "self-report", "source": "import",
                                           "import_key": import_key("lines", client, day)},
-                       "responses": responses, "score": rescore(phq9, responses, None)}
+                       "responses": responses, "score": score, "alerts": alerts}
 
         register("phq9-lines", read, description="client;date;answers", suffixes=(".phq",))
         register("phq9-lines", read)

@@ -242,7 +242,7 @@ def test_hook_alerts_after_score_warns_on_reliable_deterioration():
     slightly = registry.score("phq9", [2, 2, 2, 1, 1, 1, 1, 1, 2])  # 13: +5, not reliable
 
     def warnings(score, previous):
-        return [a for a in registry.alerts(phq9, score, previous) if a["kind"] == "reliable deterioration"]
+        return [a for a in registry.alerts(phq9, score, previous) if a["kind"] == "reliable-deterioration"]
 
     found = warnings(worse, [base])
     assert len(found) == 1 and found[0]["severity"] == "warning"

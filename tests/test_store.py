@@ -23,11 +23,16 @@ def course_with_session(store):
     return course, session
 
 
-def fake_score(total, flags=()):
+def score_json(total, flags=()):
     return {"instrument": "x", "instrument_version": "1", "scorer": "test/1",
             "total": {"id": "total", "name": "t", "value": total, "band": None, "band_severity": None,
                       "answered": 2, "missing": 0, "prorated": False, "note": None},
             "subscales": [], "flags": list(flags)}
+
+
+def fake_score(total, flags=()):
+    """The store's evaluate callback, (administration, responses) -> (score, alerts), with a fixed total."""
+    return lambda admin, responses: (score_json(total, flags), [])
 
 
 def test_database_file_is_owner_only_and_wal(tmp_path, store):
@@ -114,7 +119,7 @@ def bulk_record(client, number, key, total=5):
         "administration": {"instrument_id": "x", "instrument_version": "1", "respondent": "self-report",
                            "import_key": key},
         "responses": [("1", 2, "answered"), ("2", None, "skipped")],
-        "score": fake_score(total),
+        "score": score_json(total),
     }
 
 

@@ -32,6 +32,8 @@ COMMANDS = {
     # IPT's own terms: the interpersonal inventory and goals (cli/ipt.py)
     "inventory": "ipt_measures.cli.ipt:inventory",
     "goals": "ipt_measures.cli.ipt:goals",
+    # alerts: open until acknowledged (cli/alerts.py)
+    "alerts": "ipt_measures.cli.alerts:alerts",
     # change and clinical review (cli/review.py)
     "progress": "ipt_measures.cli.review:progress",
     "caseload": "ipt_measures.cli.review:caseload",

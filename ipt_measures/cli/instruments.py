@@ -155,14 +155,15 @@ def score_command(instrument_id, answers, as_json):
       ipt score phq9 --answers 3,3,3,3,3,3,3,3,1
       ipt score phq9 --answers 1,2,,1,0,1,0,0,0 --json
     """
+    from ..assess import assess
     from ..describe import score_lines
     from ..plugins import get_registry
     from ..scoring import parse_answer_list
 
     registry = get_registry()
-    score = registry.score(instrument_id, parse_answer_list(answers))
     instrument = registry.instrument(instrument_id)
-    alerts = registry.alerts(instrument, score, previous=[])
+    assessment = assess(instrument, parse_answer_list(answers), registry=registry)
+    score, alerts = assessment.score, assessment.alerts
     if as_json:
         data = score.model_dump(mode="json")
         data["alerts"] = alerts

@@ -180,7 +180,7 @@ class _Group:
             return [Rejection(self.where(), "no item responses")]
         context = self.context
         try:
-            score = rescore(instrument, self.responses, context["total"])
+            score, alerts = rescore(instrument, self.responses, context["total"])
         except (ValueError, IptError) as exc:
             return [Rejection(self.where(), str(exc))]
         completed = row.get("completed_at") or None
@@ -201,4 +201,5 @@ class _Group:
             },
             "responses": self.responses,
             "score": score,
+            "alerts": alerts,
         }

@@ -156,7 +156,7 @@ def _from_questionnaire_response(f, qr: dict, full_url: Optional[str], where: st
         reject("no item answers")
     stated = _stated_total(f, instrument, qr, full_url, totals)
     try:
-        score = rescore(instrument, responses, stated)
+        score, alerts = rescore(instrument, responses, stated)
     except (ValueError, IptError) as exc:
         reject(str(exc))
     identifier = qr.get("identifier") or {}
@@ -180,6 +180,7 @@ def _from_questionnaire_response(f, qr: dict, full_url: Optional[str], where: st
         },
         "responses": responses,
         "score": score,
+        "alerts": alerts,
     }
 
 

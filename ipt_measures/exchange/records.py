@@ -9,7 +9,7 @@ A record is the dict ``store.bulk_import`` takes::
      "administration": {"instrument_id": "phq9", "instrument_version": "1", "respondent": "self-report",
                         "source": "import", "started_at": ..., "finished_at": ..., "import_key": "..."},
      "responses": [("1", 2, "answered"), ("2", None, "skipped"), ...],
-     "score": Score.model_dump(mode="json")}
+     "score": Score.model_dump(mode="json"), "alerts": [alert dicts from assess()]}
 
 Nothing is trusted as given: every field is parsed and range-checked here, in the check pass, so the
 storing pass cannot fail on a value (a session number of ``1e19``, a date in year 0).
@@ -107,10 +107,15 @@ def check_answer(instrument: Any, item_id: str, value: Optional[int], status: st
                              f"(allowed: {', '.join(map(str, allowed))})")
 
 
-def rescore(instrument: Any, responses: list[tuple[str, Optional[int], str]], stated_total: Optional[float]) -> dict:
-    """Score the answers with the registry; a stated total that disagrees is an error, never overwritten."""
+def rescore(instrument: Any, responses: list[tuple[str, Optional[int], str]],
+            stated_total: Optional[float]) -> tuple[dict, list[dict]]:
+    """Score the answers and raise their alerts (``assess``); a stated total that disagrees is an error, never
+    overwritten. Returns (score as JSON, alerts): an imported critical item is an open alert like any other."""
+    from ..assess import assess
+
     answers = {item_id: value for item_id, value, _ in responses}
-    score = registry().score(instrument.id, answers)
+    assessment = assess(instrument, answers, registry=registry())
+    score = assessment.score
     if stated_total is not None:
         computed = score.total.value
         if computed is None or not math.isclose(float(computed), stated_total, abs_tol=1e-9):
@@ -119,7 +124,7 @@ def rescore(instrument: Any, responses: list[tuple[str, Optional[int], str]], st
                 f"stated total {stated_total:g} but the answers score {shown} with {instrument.id} "
                 f"version {instrument.version}; not stored"
             )
-    return score.model_dump(mode="json")
+    return score.model_dump(mode="json"), assessment.alerts
 
 
 def import_key(kind: str, *parts: Any) -> str:

@@ -109,6 +109,77 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
+        "0003_alerts",
+        """
+        -- Alerts are stored facts (issue 10): raised in the same transaction as the answer or score that
+        -- raised them, open until a clinician acknowledges them (who, when, what was done), never deleted.
+        CREATE TABLE alerts (
+            id                 INTEGER PRIMARY KEY,
+            client_id          TEXT NOT NULL REFERENCES clients(id),
+            course_id          INTEGER REFERENCES courses(id),
+            administration_id  INTEGER REFERENCES administrations(id),
+            item_id            TEXT,
+            kind               TEXT NOT NULL CHECK (length(kind) BETWEEN 1 AND 64),
+            rule               TEXT,                 -- which rule: the critical rule's kind, the alert rule's id
+            severity           TEXT NOT NULL CHECK (severity IN ('critical', 'warning', 'info')),
+            message            TEXT NOT NULL CHECK (length(message) >= 1),
+            raised_at          TEXT NOT NULL,
+            status             TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'acknowledged')),
+            acknowledged_at    TEXT,
+            acknowledged_by    TEXT,
+            action             TEXT,
+            note               TEXT,
+            CHECK ((status = 'acknowledged') = (acknowledged_at IS NOT NULL AND acknowledged_by IS NOT NULL
+                                                AND action IS NOT NULL))
+        );
+        CREATE INDEX alerts_client ON alerts(client_id, status);
+        CREATE INDEX alerts_open ON alerts(status, severity) WHERE status = 'open';
+        -- One open alert per administration, item and kind: an answer stored mid-administration and the
+        -- completion that follows raise it once.
+        CREATE UNIQUE INDEX alerts_one_open ON alerts(administration_id, coalesce(item_id, ''), kind, coalesce(rule, ''))
+            WHERE status = 'open' AND administration_id IS NOT NULL;
+        -- The critical items already on current scores of active courses become open alerts, so a record
+        -- kept before alerts were stored keeps them in front of the clinician until acknowledged.
+        INSERT INTO alerts (client_id, course_id, administration_id, item_id, kind, rule, severity, message, raised_at)
+        SELECT c.client_id, c.id, a.id, json_extract(f.value, '$.item'), 'critical-item', min(json_extract(f.value, '$.kind')),
+               'critical',
+               min(json_extract(f.value, '$.message') || ' (item ' || json_extract(f.value, '$.item') || ': '
+                   || json_extract(f.value, '$.answer') || ')'),
+               coalesce(a.finished_at, sc.computed_at)
+        FROM scores sc JOIN administrations a ON a.id = sc.administration_id
+        JOIN sessions s ON s.id = a.session_id JOIN courses c ON c.id = s.course_id,
+        json_each(sc.data, '$.flags') f
+        WHERE sc.current = 1 AND a.status = 'complete' AND c.end_date IS NULL
+        GROUP BY a.id, json_extract(f.value, '$.item');  -- one per item, whatever its rules
+        CREATE TRIGGER alerts_never_deleted BEFORE DELETE ON alerts
+        BEGIN
+            SELECT RAISE(ABORT, 'alerts are never deleted: acknowledge them');
+        END;
+        CREATE TRIGGER alerts_acknowledged_once BEFORE UPDATE ON alerts
+        WHEN OLD.status = 'acknowledged' OR NEW.status != 'acknowledged'
+            OR NEW.client_id IS NOT OLD.client_id OR NEW.kind IS NOT OLD.kind OR NEW.message IS NOT OLD.message
+            OR NEW.administration_id IS NOT OLD.administration_id OR NEW.item_id IS NOT OLD.item_id
+            OR NEW.rule IS NOT OLD.rule
+            OR NEW.severity IS NOT OLD.severity OR NEW.raised_at IS NOT OLD.raised_at
+        BEGIN
+            SELECT RAISE(ABORT, 'an alert is acknowledged once, and nothing else about it changes');
+        END;
+
+        -- The stored score always matches the stored answers (issue 10 part 3). A second completion is
+        -- impossible, not just checked: an administration leaves 'in-progress' once, and has at most one
+        -- current score. (Earlier versions superseded a score in the same transaction that added the new
+        -- one, so no database holds two current scores; the UPDATE below makes sure before the index.)
+        UPDATE scores SET current = 0 WHERE current = 1 AND id NOT IN
+            (SELECT max(id) FROM scores WHERE current = 1 GROUP BY administration_id);
+        CREATE UNIQUE INDEX scores_one_current ON scores(administration_id) WHERE current = 1;
+        CREATE TRIGGER administrations_finish_once BEFORE UPDATE OF status ON administrations
+        WHEN OLD.status != 'in-progress'
+        BEGIN
+            SELECT RAISE(ABORT, 'administration already finished');
+        END;
+        """,
+    ),
+    (
         "0010_ipt_record",
         """
         -- IPT itself in the record (issue 14). Courses gain a type (standard, brief, maintenance: their

@@ -14,18 +14,31 @@ import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 from ..errors import NotFound, StoreError, UsageError
 from .migrations import MIGRATIONS
 
 BUSY_TIMEOUT_MS = 15_000
+
+Evaluate = Callable[[dict, dict], tuple]
+"""The caller's scoring, run inside the store's transaction: (administration, responses) -> (score, alerts)."""
 PHASES = ("initial", "middle", "termination")
 PROBLEM_AREAS = ("grief", "role-disputes", "role-transitions", "interpersonal-deficits")
 
 
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def login() -> str:
+    """The operating-system login (works where $USER is unset), as the audit names who did something."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name at all (a container with an unnamed uid)
+        return f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown"
 
 
 def _actor() -> str:
@@ -466,7 +479,27 @@ class SQLiteStore:
         return cur.lastrowid
 
     def get_administration(self, administration_id: int) -> dict:
-        row = self.conn.execute(
+        return self._administration(self.conn, administration_id)
+
+    def record_response(self, administration_id: int, item_id: str, value: Optional[int], status: str = "answered",
+                        *, alerts: Iterable[dict] = ()) -> list[int]:
+        """Store one answer of an in-progress administration; committed before this returns.
+
+        Answering an item again while the administration is in progress (going back) replaces the answer;
+        after completion a change is an amendment (``amend_response``). ``alerts`` (dicts with ``kind``,
+        ``severity``, ``message``, optional ``item_id``) are what this answer raises, e.g. a critical item:
+        they are stored in the same transaction (see ``add_alert``). Returns the alert ids.
+        """
+        _check_response(value, status)
+        with self.transaction() as conn:
+            admin = self._administration(conn, administration_id)
+            if admin["status"] != "in-progress":
+                raise UsageError(f"administration {administration_id} is {admin['status']}; correct it with an amendment")
+            conn.execute(_UPSERT_RESPONSE, (administration_id, item_id, value, status, now()))
+            return [self._add_alert(conn, admin, a) for a in alerts]
+
+    def _administration(self, conn, administration_id: int) -> dict:
+        row = conn.execute(
             "SELECT a.*, s.number AS session_number, s.course_id, c.client_id FROM administrations a"
             " JOIN sessions s ON s.id = a.session_id JOIN courses c ON c.id = s.course_id WHERE a.id = ?",
             (administration_id,),
@@ -475,40 +508,43 @@ class SQLiteStore:
             raise NotFound(f"no administration {administration_id}")
         return dict(row)
 
-    def record_response(self, administration_id: int, item_id: str, value: Optional[int], status: str = "answered") -> None:
-        """Store one answer of an in-progress administration; committed before this returns.
-
-        Answering an item again while the administration is in progress (going back) replaces the answer;
-        after completion a change is an amendment (``amend_response``).
-        """
-        _check_response(value, status)
-        with self.transaction() as conn:
-            row = conn.execute("SELECT status FROM administrations WHERE id = ?", (administration_id,)).fetchone()
-            if row is None:
-                raise NotFound(f"no administration {administration_id}")
-            if row["status"] != "in-progress":
-                raise UsageError(f"administration {administration_id} is {row['status']}; correct it with an amendment")
-            conn.execute(_UPSERT_RESPONSE, (administration_id, item_id, value, status, now()))
-
     def responses(self, administration_id: int) -> dict[str, dict]:
-        rows = self.query(
+        try:
+            return self._responses(self.conn, administration_id)
+        except sqlite3.OperationalError as exc:
+            raise self._translate(exc) from None
+
+    def _responses(self, conn, administration_id: int) -> dict[str, dict]:
+        rows = conn.execute(
             "SELECT item_id, value, status, answered_at FROM responses WHERE administration_id = ?", (administration_id,)
         )
         return {r["item_id"]: dict(r) for r in rows}
 
-    def complete_administration(self, administration_id: int, score: dict) -> dict:
-        """Mark complete and store its score in one transaction (``score`` is Score.model_dump(mode='json'))."""
-        admin = self.get_administration(administration_id)
-        if admin["status"] != "in-progress":
-            raise UsageError(f"administration {administration_id} is already {admin['status']}")
+    def complete_administration(self, administration_id: int, evaluate: "Evaluate", *, actor: Optional[str] = None) -> dict:
+        """Complete an administration: check it is in progress, re-read its answers, score them and store
+        the score and its alerts, all in one BEGIN IMMEDIATE transaction.
+
+        ``evaluate(administration, responses)`` is the caller's scoring (the store never scores):
+        ``administration`` is the row as ``get_administration`` gives it, ``responses`` the stored answers
+        as ``responses()`` gives them, read inside this transaction; it returns ``(score, alerts)``, with
+        ``score`` a Score as JSON (``Score.model_dump(mode='json')``) and ``alerts`` dicts for ``add_alert``.
+        It may read the store (e.g. earlier scores); it runs inside the transaction. A second completion
+        is refused by the database itself (trigger ``administrations_finish_once``), not only by the check.
+        """
         with self.transaction() as conn:
+            admin = self._administration(conn, administration_id)
+            if admin["status"] != "in-progress":
+                raise UsageError(f"administration {administration_id} is already {admin['status']}")
+            score, alerts = evaluate(admin, self._responses(conn, administration_id))
             conn.execute(
                 "UPDATE administrations SET status = 'complete', finished_at = ? WHERE id = ?", (now(), administration_id)
             )
             self._insert_score(conn, administration_id, score)
             total = score["total"]["value"]
             self._audit(conn, admin["client_id"], "administration completed", "administration", administration_id,
-                        new=f"{admin['instrument_id']} total {total}")
+                        new=f"{admin['instrument_id']} total {total}", actor=actor)
+            for alert in alerts:
+                self._add_alert(conn, admin, alert)
         return self.get_administration(administration_id)
 
     def _insert_score(self, conn, administration_id: int, score: dict) -> None:
@@ -520,10 +556,10 @@ class SQLiteStore:
         )
 
     def abandon_administration(self, administration_id: int, reason: str = "") -> None:
-        admin = self.get_administration(administration_id)
-        if admin["status"] != "in-progress":
-            raise UsageError(f"administration {administration_id} is {admin['status']}, not in progress")
         with self.transaction() as conn:
+            admin = self._administration(conn, administration_id)
+            if admin["status"] != "in-progress":
+                raise UsageError(f"administration {administration_id} is {admin['status']}, not in progress")
             conn.execute(
                 "UPDATE administrations SET status = 'abandoned', finished_at = ? WHERE id = ?", (now(), administration_id)
             )
@@ -531,30 +567,40 @@ class SQLiteStore:
                         reason=reason or None)
 
     def amend_response(
-        self, administration_id: int, item_id: str, value: Optional[int], status: str, reason: str, score: dict,
+        self, administration_id: int, item_id: str, value: Optional[int], status: str, reason: str, evaluate: "Evaluate",
         *, actor: Optional[str] = None,
-    ) -> None:
-        """Correct an answer of a completed administration, with the recomputed score, as one amendment.
+    ) -> dict:
+        """Correct an answer of a completed administration and re-score it, as one amendment in one
+        BEGIN IMMEDIATE transaction: check it is complete, store the new answer, re-read every answer, score
+        them with ``evaluate`` (as in ``complete_administration``), store the score and its alerts.
 
-        ``actor`` is who makes the correction (default: $IPT_USER, else the login name)."""
+        ``actor`` is who makes the correction (default: $IPT_USER, else the login name). Returns
+        ``{"previous_total": ..., "score": ...}``."""
+        _check_response(value, status)
         if not reason or not reason.strip():
             raise UsageError("an amendment needs a reason")
-        admin = self.get_administration(administration_id)
-        if admin["status"] != "complete":
-            raise UsageError(f"administration {administration_id} is {admin['status']}; only completed ones are amended")
-        old = self.responses(administration_id).get(item_id)
-        old_text = "missing" if old is None else (str(old["value"]) if old["status"] == "answered" else old["status"])
-        new_text = str(value) if status == "answered" else status
         with self.transaction() as conn:
+            admin = self._administration(conn, administration_id)
+            if admin["status"] != "complete":
+                raise UsageError(f"administration {administration_id} is {admin['status']}; only completed ones are amended")
+            old = self._responses(conn, administration_id).get(item_id)
+            if old and old["status"] == status and old["value"] == value:
+                raise UsageError(f"item {item_id} already holds that answer; nothing to amend")
+            old_text = "missing" if old is None else (str(old["value"]) if old["status"] == "answered" else old["status"])
+            new_text = str(value) if status == "answered" else status
             conn.execute(_UPSERT_RESPONSE, (administration_id, item_id, value, status, now()))
             self._audit(conn, admin["client_id"], "amendment", "response", f"{administration_id}/{item_id}",
                         f"item {item_id}", old_text, new_text, reason, actor)
             old_total = conn.execute(
                 "SELECT total FROM scores WHERE administration_id = ? AND current = 1", (administration_id,)
             ).fetchone()
+            score, alerts = evaluate(admin, self._responses(conn, administration_id))
             self._insert_score(conn, administration_id, score)
             self._audit(conn, admin["client_id"], "score recomputed", "administration", administration_id, "total",
                         None if old_total is None else old_total[0], score["total"]["value"], reason, actor)
+            for alert in alerts:
+                self._add_alert(conn, admin, alert)
+        return {"previous_total": None if old_total is None else old_total[0], "score": score}
 
     def current_score(self, administration_id: int) -> Optional[dict]:
         row = self.conn.execute(
@@ -598,17 +644,18 @@ class SQLiteStore:
         respondent: str,
         source: str,
         responses: Iterable[tuple[str, Optional[int], str]],
-        score: dict,
+        evaluate: "Evaluate",
     ) -> int:
-        """Store an administration entered at once (a paper form): responses, completion and score in one
-        transaction, so a crash stores all of it or none. ``responses`` is (item id, value, status) tuples."""
-        session = self.get_session(session_id)
-        client_id = self.get_course(session["course_id"])["client_id"]
+        """Store an administration entered at once (a paper form): responses, completion, score and alerts in
+        one transaction, so a crash stores all of it or none. ``responses`` is (item id, value, status)
+        tuples; ``evaluate`` scores the stored answers, as in ``complete_administration``."""
         rows = list(responses)
         for _, value, status in rows:
             _check_response(value, status)
         stamp = now()
         with self.transaction() as conn:
+            if conn.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone() is None:
+                raise NotFound(f"no session {session_id}")
             cur = conn.execute(
                 "INSERT INTO administrations (session_id, instrument_id, instrument_version, respondent, status, source,"
                 " started_at, finished_at) VALUES (?, ?, ?, ?, 'complete', ?, ?, ?)",
@@ -616,10 +663,129 @@ class SQLiteStore:
             )
             admin_id = cur.lastrowid
             conn.executemany(_INSERT_RESPONSE, [(admin_id, item, value, status, stamp) for item, value, status in rows])
+            admin = self._administration(conn, admin_id)
+            score, alerts = evaluate(admin, self._responses(conn, admin_id))
             self._insert_score(conn, admin_id, score)
-            self._audit(conn, client_id, "administration entered", "administration", admin_id,
+            self._audit(conn, admin["client_id"], "administration entered", "administration", admin_id,
                         new=f"{instrument_id} total {score['total']['value']} ({source})")
+            for alert in alerts:
+                self._add_alert(conn, admin, alert)
         return admin_id
+
+    # -- alerts --------------------------------------------------------------------------------------
+
+    def add_alert(
+        self, client_id: str, kind: str, severity: str, message: str, *, course_id: Optional[int] = None,
+        administration_id: Optional[int] = None, item_id: Optional[str] = None, conn: Optional[sqlite3.Connection] = None,
+        rule: Optional[str] = None, once: bool = False,
+    ) -> int:
+        """Raise an alert (open until acknowledged); returns its id.
+
+        With ``conn``, inside the caller's transaction (the alert commits with the answer or score that
+        raised it). An open alert with the same client, course, administration, item and kind is not
+        raised twice (nor one of the same ``rule``, when given: e.g. which alert rule of an instrument file):
+        its id is returned. With ``once``, neither is one already acknowledged (a score
+        re-computed by an amendment does not re-raise what a clinician has already dealt with).
+        """
+        alert = {"kind": kind, "severity": severity, "message": message, "item_id": item_id, "rule": rule, "once": once}
+        if conn is not None:
+            return self._add_alert(conn, self._alert_owner(conn, client_id, course_id, administration_id), alert)
+        with self.transaction() as c:
+            return self._add_alert(c, self._alert_owner(c, client_id, course_id, administration_id), alert)
+
+    def _alert_owner(self, conn, client_id: str, course_id: Optional[int], administration_id: Optional[int]) -> dict:
+        if administration_id is not None:
+            admin = self._administration(conn, administration_id)
+            if admin["client_id"] != client_id:
+                raise UsageError(f"administration {administration_id} is not {client_id!r}'s")
+            return admin
+        if conn.execute("SELECT 1 FROM clients WHERE id = ?", (client_id,)).fetchone() is None:
+            raise NotFound(f"no client {client_id!r} (see: ipt clients list)")
+        if course_id is not None:
+            row = conn.execute("SELECT client_id FROM courses WHERE id = ?", (course_id,)).fetchone()
+            if row is None or row[0] != client_id:
+                raise UsageError(f"course {course_id} is not {client_id!r}'s")
+        return {"client_id": client_id, "course_id": course_id, "id": None}
+
+    def _add_alert(self, conn, owner: dict, alert: dict) -> int:
+        """One alert for ``owner`` (an administration row, or {client_id, course_id, id: None})."""
+        severity = alert.get("severity")
+        if severity not in SEVERITIES:
+            raise UsageError(f"alert severity is one of {', '.join(SEVERITIES)}, not {severity!r}")
+        kind, message = str(alert.get("kind") or ""), str(alert.get("message") or "")
+        if not kind or not message:
+            raise UsageError("an alert needs a kind and a message")
+        item_id = None if alert.get("item_id") is None else str(alert["item_id"])
+        rule = None if alert.get("rule") is None else str(alert["rule"])
+        key = (owner["client_id"], owner.get("course_id"), owner.get("id"), item_id, kind, rule)
+        where = "client_id = ? AND course_id IS ? AND administration_id IS ? AND item_id IS ? AND kind = ? AND rule IS ?"
+        status = "" if alert.get("once") else " AND status = 'open'"
+        row = conn.execute(f"SELECT id FROM alerts WHERE {where}{status} ORDER BY id LIMIT 1", key).fetchone()
+        if row is not None:
+            return row[0]
+        cur = conn.execute(
+            "INSERT INTO alerts (client_id, course_id, administration_id, item_id, kind, rule, severity, message,"
+            " raised_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (*key, severity, message, now()),
+        )
+        self._audit(conn, owner["client_id"], "alert raised", "alert", cur.lastrowid, new=f"{severity}: {message}")
+        return cur.lastrowid
+
+    def alerts(
+        self, client_id: Optional[str] = None, *, include_acknowledged: bool = False, course_id: Optional[int] = None,
+        after_id: Optional[int] = None,
+    ) -> list[dict]:
+        """Alerts, open ones only unless ``include_acknowledged``: most serious first, then oldest.
+
+        ``after_id`` gives only alerts raised after that one (a front end polling for new alerts)."""
+        if client_id is not None:
+            self.get_client(client_id)
+        sql, params = _ALERTS_SQL + " WHERE 1 = 1", []
+        if client_id is not None:
+            sql += " AND al.client_id = ?"
+            params.append(client_id)
+        if course_id is not None:
+            sql += " AND al.course_id = ?"
+            params.append(course_id)
+        if not include_acknowledged:
+            sql += " AND al.status = 'open'"
+        if after_id is not None:
+            sql += " AND al.id > ?"
+            params.append(after_id)
+        sql += (" ORDER BY CASE al.severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END,"
+                " al.raised_at, al.id")
+        return [dict(r) for r in self.query(sql, params)]
+
+    def get_alert(self, alert_id: int) -> dict:
+        row = self.conn.execute(_ALERTS_SQL + " WHERE al.id = ?", (alert_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no alert {alert_id} (see: ipt alerts)")
+        return dict(row)
+
+    def acknowledge_alert(self, alert_id: int, action: str, note: Optional[str] = None, *,
+                          actor: Optional[str] = None) -> dict:
+        """Record that an alert was dealt with: who (the login, with ``actor`` beside it if declared), when,
+        what was done (``action``) and an optional note. The alert is kept; the acknowledgement is audited."""
+        if not action or not action.strip():
+            raise UsageError("an acknowledgement says what was done (--action), e.g. 'risk assessed, safety plan reviewed'")
+        who = login()
+        if actor and actor.strip() and actor.strip() != who:
+            who = f"{actor.strip()} (login {who})"
+        with self.transaction() as conn:
+            row = conn.execute("SELECT client_id, status, message FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"no alert {alert_id} (see: ipt alerts)")
+            if row["status"] != "open":
+                raise UsageError(f"alert {alert_id} is already acknowledged (see: ipt alerts --all)")
+            stamp = now()
+            conn.execute(
+                "UPDATE alerts SET status = 'acknowledged', acknowledged_at = ?, acknowledged_by = ?, action = ?, note = ?"
+                " WHERE id = ?",
+                (stamp, who, action.strip(), note, alert_id),
+            )
+            self._audit(conn, row["client_id"], "alert acknowledged", "alert", alert_id, "status", "open",
+                        f"acknowledged: {action.strip()}", note, who)
+        return self.get_alert(alert_id)
 
     # -- bulk ----------------------------------------------------------------------------------------
 
@@ -635,7 +801,8 @@ class SQLiteStore:
              "administration": {"instrument_id": "phq9", "instrument_version": "1", "respondent": "self-report",
                                 "source": "import", "started_at": ..., "finished_at": ..., "import_key": "..."},
              "responses": [("1", 2, "answered"), ("2", None, "skipped"), ...],
-             "score": Score.model_dump(mode="json")}
+             "score": Score.model_dump(mode="json"),
+             "alerts": [{"kind": "critical-item", "severity": "critical", "message": "...", "item_id": "9"}]}
 
         Clients, courses (matched by client and start date) and sessions are created when missing. A record
         whose ``import_key`` is already stored is skipped, so a half-done import can simply be run again.
@@ -691,7 +858,7 @@ class SQLiteStore:
             existing = self.stored_import_keys(keys)
             next_admin = (conn.execute("SELECT coalesce(max(id), 0) FROM administrations").fetchone()[0]) + 1
             next_score = (conn.execute("SELECT coalesce(max(id), 0) FROM scores").fetchone()[0]) + 1
-            admins, responses, scores = [], [], []
+            admins, responses, scores, alerts = [], [], [], []
             per_client: dict[str, int] = {}
             for record in batch:
                 a = record["administration"]
@@ -738,6 +905,11 @@ class SQLiteStore:
                 responses.extend((admin_id, item, value, status, a.get("finished_at") or stamp)
                                  for item, value, status in record["responses"])
                 scores.append((next_score, admin_id, *_score_columns(record["score"]), stamp))
+                for alert in record.get("alerts") or ():  # raised by the score, stored with it
+                    if alert.get("severity") not in SEVERITIES or not alert.get("kind") or not alert.get("message"):
+                        raise UsageError(f"an imported alert needs a kind, a message and a severity: {alert!r}")
+                    alerts.append((client_id, course_id, admin_id, alert.get("item_id"), alert["kind"],
+                                   alert.get("rule"), alert["severity"], alert["message"], stamp))
                 next_score += 1
                 per_client[client_id] = per_client.get(client_id, 0) + 1
             conn.executemany(
@@ -752,10 +924,27 @@ class SQLiteStore:
                 scores,
             )
             conn.executemany(
+                "INSERT INTO alerts (client_id, course_id, administration_id, item_id, kind, rule, severity, message,"
+                " raised_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                alerts,
+            )
+            conn.executemany(
                 "INSERT INTO audit (at, actor, client_id, action, new_value) VALUES (?, ?, ?, 'imported', ?)",
                 [(stamp, actor, client, f"{n} administration(s)") for client, n in per_client.items()],
             )
             counts["stored"] += len(admins)
+
+
+SEVERITIES = ("critical", "warning", "info")
+
+# An alert with where it came from: the session number and instrument of the administration that raised it.
+_ALERTS_SQL = (
+    "SELECT al.id, al.client_id, al.course_id, s.number AS session_number, al.administration_id,"
+    " a.instrument_id, al.item_id, al.kind, al.rule, al.severity, al.message, al.raised_at, al.status,"
+    " al.acknowledged_at, al.acknowledged_by, al.action, al.note"
+    " FROM alerts al LEFT JOIN administrations a ON a.id = al.administration_id"
+    " LEFT JOIN sessions s ON s.id = a.session_id"
+)
 
 
 def _check_response(value: Optional[int], status: str) -> None:
