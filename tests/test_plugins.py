@@ -110,7 +110,7 @@ def test_example_package_installs_and_registers_through_its_entry_point(tmp_path
     scored = run_ipt("score", "scc3", "--answers", "3,0,3", "--json", pythonpath=[target])
     assert json.loads(scored.stdout)["total"] == {
         "id": "total", "name": "Connection", "value": 9, "band": "good", "band_severity": 0,
-        "answered": 3, "missing": 0, "prorated": False, "note": None,
+        "answered": 3, "missing": 0, "prorated": False, "note": None, "decimals": None,
     }
     hello = run_ipt("example-hello", pythonpath=[target])
     assert hello.stdout.strip() == "hello from ipt-measures-example"
