@@ -226,6 +226,13 @@ def main(argv=None) -> int:
                                           "<= 2x", 2, fmt=sec))
                     rows.append(ratio_row("peak memory: export", mb(e["peak_rss_mb"]), "floor process",
                                           mb(ef["peak_rss_mb"]), e["peak_rss_mb"], ef["peak_rss_mb"], "-", fmt=mb))
+            k = sizes["export_small_clients"]
+            say(f"export of {k:,} clients as csv-long and as FHIR, CPU in one process")
+            f = task("export_formats", env, db=str(work / f"export-{k}.db"), formats=["csv-long", "fhir"])
+            per = {fmt: seconds / f["administrations"] for fmt, seconds in f["seconds"].items()}
+            rows.append(ratio_row(f"export fhir, CPU per administration ({f['administrations']:,} adm.)",
+                                  f"{per['fhir'] * 1e6:,.0f} us", "csv-long, same run", f"{per['csv-long'] * 1e6:,.0f} us",
+                                  per["fhir"], per["csv-long"], "<= 3x", 3))
             small, large = sizes["export_small_clients"], sizes["export_clients"]
             rows.append(ratio_row(f"export peak memory at {large:,} clients", mb(peaks[large]), f"at {small:,} clients",
                                   mb(peaks[small]), peaks[large], peaks[small], "flat (<= 1.25x)", 1.25, fmt=mb))

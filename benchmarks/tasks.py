@@ -199,6 +199,28 @@ def export_floor(db, out):
     return {"seconds": seconds, "bytes": Path(out).stat().st_size, "peak_rss_mb": peak_rss_mb()}
 
 
+def export_formats(db, formats, rounds=3):
+    """CPU seconds of a whole export (query, records, writer) per format, measured in one process,
+    the formats taken in turn in each round and the best round kept: the ratio compares like with like."""
+    from ipt_measures.exporters import export
+    from ipt_measures.plugins import get_registry
+    from ipt_measures.store import open_store
+
+    get_registry()
+    store = open_store(db)
+    best: dict[str, float] = {}
+    count = 0
+    for _ in range(rounds):
+        for fmt in formats:
+            with open(os.devnull, "w", newline="") as sink:
+                started = time.process_time()
+                count = export(store, fmt, sink)
+                spent = time.process_time() - started
+            best[fmt] = min(best.get(fmt, spent), spent)
+    store.close()
+    return {"seconds": best, "administrations": count}
+
+
 # -- progress and caseload ---------------------------------------------------------------------------
 
 
@@ -299,8 +321,8 @@ def backup_floor(db, dest):
 
 
 TASKS = {f.__name__: f for f in (build_demo, import_library, store_library, import_floor, cli, export_library,
-                                  export_floor, progress_library, progress_floor, caseload_library, caseload_floor,
-                                  backup_library, backup_floor)}
+                                  export_floor, export_formats, progress_library, progress_floor, caseload_library,
+                                  caseload_floor, backup_library, backup_floor)}
 
 if __name__ == "__main__":
     task, args = sys.argv[1], json.loads(sys.argv[2])

@@ -437,3 +437,30 @@ def test_cli_export_transaction_with_definitions(invoke, isolated_data, zzcheck)
     data = json.loads(result.stdout)
     assert data["type"] == "transaction" and by_type(data, "Questionnaire")
     assert invoke("export", "--all", "--format", "csv-long", "--bundle-type", "transaction").exit_code != 0
+
+
+def test_the_streamed_bundle_is_exactly_the_resources_built_for_each_record(store):
+    """The writer splices JSON encoded once (answer items, codes, subjects, session parts) into each entry:
+    the result must be the very resources ``fhir.resources`` builds, entry for entry."""
+    import uuid
+
+    from ipt_measures.exporters import fhir
+    from ipt_measures.exporters.rows import iter_records
+
+    build_caseload(store, 2)
+    record_service.amend_response(store, "ZZCLIENT-0001", "2", 0, "typo", instrument_id="phq9", session_number=2)
+    for bundle_type in ("collection", "transaction"):
+        data = fhir_export(store, bundle_type=bundle_type)
+        state = fhir._State()
+        expected = []
+        for rec in iter_records(store, amendments=True, alerts=True):
+            if not any(url == fhir.patient_url(rec["client"]["id"]) for url, _ in expected):
+                expected.append((fhir.patient_url(rec["client"]["id"]),
+                                 fhir.patient(rec["client"]["id"], rec["client"], False)))
+            expected += fhir.resources(rec, state)
+        if bundle_type == "transaction":
+            for _, resource in expected:
+                resource.pop("id", None)
+        assert [(e["fullUrl"], e["resource"]) for e in data["entry"]] == expected
+    for name in ("ZZCLIENT-0000|17|Observation", "patient|ZZ/odd", "é", ""):
+        assert fhir._urn_uuid5(name) == "urn:uuid:" + str(uuid.uuid5(fhir._NAMESPACE, name))

@@ -77,7 +77,7 @@ def iter_records(
     else:
         order = " ORDER BY c.id"
     order += ", co.start_date, co.id, s.number, a.id"
-    item_orders = _item_orders()
+    item_orders: dict[str, Any] = {**_item_orders(), "": {}}  # "": the permutations met (_in_item_order)
     alert_source = _Alerts(store) if alerts and hasattr(store, "alerts") else None
     conn = store.conn
     # One read transaction for the whole export: every batch sees the same snapshot of the record,
@@ -222,6 +222,24 @@ def _decode_problem_areas(text: str) -> list:
     return list(decoded)
 
 
+def _in_item_order(item_orders: dict, instrument_id: str, responses: list[dict]) -> list[dict]:
+    """The responses in the questionnaire's order. The permutation is worked out once per (instrument,
+    item ids as stored) and kept in ``item_orders["", "permutations"]`` for this export: an export meets
+    the same few sequences over and over, usually already in order."""
+    permutations = item_orders[""]
+    key = (instrument_id, *[r["item_id"] for r in responses])
+    permutation = permutations.get(key, False)
+    if permutation is False:
+        order = item_orders.get(instrument_id) or {}
+        ranks = [order.get(item_id, len(order)) for item_id in key[1:]]
+        permutation = sorted(range(len(ranks)), key=ranks.__getitem__)
+        if permutation == list(range(len(ranks))):
+            permutation = None
+        if len(permutations) < 4096:
+            permutations[key] = permutation
+    return responses if permutation is None else [responses[i] for i in permutation]
+
+
 def _record(row: tuple, responses: list[dict], item_orders: dict, include_identifiers: bool) -> dict:
     (client_id, display_name, birth_year, start_date, planned_sessions, problem_areas, protocol, end_date,
      end_reason, session_id, session_number, session_date, phase, administration_id, instrument_id, instrument_version,
@@ -230,9 +248,8 @@ def _record(row: tuple, responses: list[dict], item_orders: dict, include_identi
     if include_identifiers:
         client["display_name"] = display_name
         client["birth_year"] = birth_year
-    order = item_orders.get(instrument_id)
-    if order and responses:
-        responses = sorted(responses, key=lambda r: order.get(r["item_id"], len(order)))
+    if responses:
+        responses = _in_item_order(item_orders, instrument_id, responses)
     return {
         "client": client,
         "course": {
