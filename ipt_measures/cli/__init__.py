@@ -45,6 +45,9 @@ COMMANDS = {
     "demo": "ipt_measures.cli.maintenance:demo",
     "doctor": "ipt_measures.cli.maintenance:doctor",
     "backup": "ipt_measures.cli.maintenance:backup",
+    # the client's own screen (cli/web.py)
+    "serve": "ipt_measures.cli.web:serve",
+    "handover": "ipt_measures.cli.web:handover",
 }
 
 

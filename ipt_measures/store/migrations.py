@@ -180,6 +180,36 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
+        "0009_handovers",
+        """
+        -- A one-time link that hands a client's forms to their own screen (`ipt handover`, `ipt serve`).
+        -- Only the SHA-256 of the token is kept (the token itself is shown once, on the clinician's screen),
+        -- and likewise only the hash of the browser session the token is exchanged for. A handover ends when
+        -- its forms are finished, when it expires, or when a new handover of the same forms replaces it.
+        CREATE TABLE handovers (
+            id            INTEGER PRIMARY KEY,
+            client_id     TEXT NOT NULL REFERENCES clients(id),
+            token_hash    TEXT NOT NULL UNIQUE,
+            session_hash  TEXT UNIQUE,                 -- set once, when the link is first opened
+            created_at    TEXT NOT NULL,
+            expires_at    TEXT NOT NULL,
+            claimed_at    TEXT,
+            cursor        INTEGER,                     -- item index after Back; NULL: the first unanswered
+            ended_at      TEXT,
+            ended_reason  TEXT CHECK (ended_reason IN ('finished', 'expired', 'replaced', 'cancelled')),
+            created_by    TEXT NOT NULL
+        );
+        -- The administrations a handover may touch, in the order they are given; nothing else.
+        CREATE TABLE handover_forms (
+            handover_id        INTEGER NOT NULL REFERENCES handovers(id),
+            position           INTEGER NOT NULL,
+            administration_id  INTEGER NOT NULL REFERENCES administrations(id),
+            PRIMARY KEY (handover_id, position)
+        );
+        CREATE INDEX handover_forms_administration ON handover_forms(administration_id);
+        """,
+    ),
+    (
         "0010_ipt_record",
         """
         -- IPT itself in the record (issue 14). Courses gain a type (standard, brief, maintenance: their

@@ -934,6 +934,79 @@ class SQLiteStore:
             )
             counts["stored"] += len(admins)
 
+    # -- handovers (one-time links to a client's own screen) ---------------------------------------
+
+    def add_handover(self, client_id: str, token_hash: str, expires_at: str, administration_ids: list[int]) -> dict:
+        """Store a handover of these in-progress administrations; any earlier live handover of them ends."""
+        with self.transaction() as conn:
+            marks = ",".join("?" * len(administration_ids))
+            conn.execute(
+                "UPDATE handovers SET ended_at = ?, ended_reason = 'replaced' WHERE ended_at IS NULL AND id IN"
+                f" (SELECT handover_id FROM handover_forms WHERE administration_id IN ({marks}))",
+                (now(), *administration_ids),
+            )
+            cur = conn.execute(
+                "INSERT INTO handovers (client_id, token_hash, created_at, expires_at, created_by)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (client_id, token_hash, now(), expires_at, _actor()),
+            )
+            conn.executemany(
+                "INSERT INTO handover_forms (handover_id, position, administration_id) VALUES (?, ?, ?)",
+                [(cur.lastrowid, n, a) for n, a in enumerate(administration_ids)],
+            )
+            self._audit(conn, client_id, "handover created", "handover", cur.lastrowid,
+                        new=",".join(str(a) for a in administration_ids))
+        return self.get_handover(cur.lastrowid)
+
+    def _handover(self, where: str, value: Any) -> Optional[dict]:
+        row = self.conn.execute(f"SELECT * FROM handovers WHERE {where} = ?", (value,)).fetchone()
+        if row is None:
+            return None
+        handover = dict(row)
+        handover["administrations"] = [r[0] for r in self.conn.execute(
+            "SELECT administration_id FROM handover_forms WHERE handover_id = ? ORDER BY position", (row["id"],))]
+        return handover
+
+    def get_handover(self, handover_id: int) -> dict:
+        handover = self._handover("id", handover_id)
+        if handover is None:
+            raise NotFound(f"no handover {handover_id}")
+        return handover
+
+    def handover_by_token(self, token_hash: str) -> Optional[dict]:
+        return self._handover("token_hash", token_hash)
+
+    def handover_by_session(self, session_hash: str) -> Optional[dict]:
+        return self._handover("session_hash", session_hash)
+
+    def claim_handover(self, handover_id: int, session_hash: str) -> bool:
+        """Bind a handover to the browser session that first opened it. False if another already has."""
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE handovers SET session_hash = ?, claimed_at = ? WHERE id = ? AND session_hash IS NULL"
+                " AND ended_at IS NULL",
+                (session_hash, now(), handover_id),
+            )
+            if cur.rowcount:
+                client = conn.execute("SELECT client_id FROM handovers WHERE id = ?", (handover_id,)).fetchone()[0]
+                self._audit(conn, client, "handover opened", "handover", handover_id)
+        return bool(cur.rowcount)
+
+    def set_handover_cursor(self, handover_id: int, cursor: Optional[int]) -> None:
+        with self.transaction() as conn:
+            conn.execute("UPDATE handovers SET cursor = ? WHERE id = ?", (cursor, handover_id))
+
+    def end_handover(self, handover_id: int, reason: str) -> None:
+        """End a live handover (finished, expired, replaced, cancelled); an ended one stays as it ended."""
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE handovers SET ended_at = ?, ended_reason = ?, cursor = NULL WHERE id = ? AND ended_at IS NULL",
+                (now(), reason, handover_id),
+            )
+            if cur.rowcount:
+                client = conn.execute("SELECT client_id FROM handovers WHERE id = ?", (handover_id,)).fetchone()[0]
+                self._audit(conn, client, "handover ended", "handover", handover_id, new=reason)
+
 
 SEVERITIES = ("critical", "warning", "info")
 
