@@ -285,14 +285,14 @@ def watch(store, handover_id: int, *, poll: float = 0.3, sleep=None, registry=No
             elif form["answered"] or state["state"] == "open":
                 lines.append(f"{form['name']}: item {min(form['answered'] + 1, form['items'])} of {form['items']}")
                 break  # the form on screen now; the later ones are not started
+        fresh = store.alerts(client_id, include_acknowledged=True, after_id=last_alert)
+        for alert in sorted(fresh, key=lambda a: a["id"]):  # alerts first: they matter more than progress
+            last_alert = max(last_alert, alert["id"])
+            yield "alert", alert
         for line in lines:
             if line not in said:
                 said.add(line)
                 yield "progress", line
-        fresh = store.alerts(client_id, include_acknowledged=True, after_id=last_alert)
-        for alert in sorted(fresh, key=lambda a: a["id"]):
-            last_alert = max(last_alert, alert["id"])
-            yield "alert", alert
         if state["state"] in ("finished", "expired", "replaced", "cancelled"):
             done = sum(f["answered"] for f in state["forms"])
             endings = {
