@@ -171,8 +171,9 @@ def main(argv=None) -> int:
             csv_path = work / "import.csv"
             task("export_library", env, db=str(work / "import-lib.db"), out=str(csv_path), items=True)
             cli_import = task("cli", env, args=["import", str(csv_path), "--db", str(work / "import-cli.db"), "--no-progress"])
-            rows.append(ratio_row(f"ipt import CSV, {n:,} administrations", None, floor_label, None,
-                                  cli_import["seconds"], floor["seconds"], "-", fmt=sec))
+            rows.append(ratio_row(f"ipt import CSV, {n:,} administrations", f"{sec(cli_import['seconds'])}",
+                                  floor_label, f"{sec(floor['seconds'])}", cli_import["seconds"], floor["seconds"],
+                                  "<= 3x", 3, fmt=sec))
             rows.append(Row("peak memory: ipt import", mb(cli_import["peak_rss_mb"]), "", "", None, "-", None))
 
         if "review" in groups:

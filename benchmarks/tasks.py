@@ -143,7 +143,8 @@ def import_floor(db, n):
     started = time.perf_counter()
     conn.execute("BEGIN")
     conn.executemany("INSERT INTO clients VALUES (?, ?, ?, ?)", clients)
-    conn.executemany("INSERT INTO courses VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", courses)
+    conn.executemany("INSERT INTO courses (id, client_id, start_date, planned_sessions, problem_areas, protocol,"
+                     " end_date, end_reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", courses)
     conn.executemany("INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?)", sessions)
     conn.executemany("INSERT INTO administrations VALUES (?, ?, ?, ?, ?, 'complete', ?, ?, ?, ?)", admins)
     conn.executemany("INSERT INTO responses VALUES (?, ?, ?, ?, ?)", responses)

@@ -74,12 +74,13 @@ def register_importers(register: Callable[..., None]) -> None:
     """Add import formats for ``ipt import --format NAME``.
 
     Call ``register(name, reader, description="...", suffixes=(".xml",))``. ``reader`` is called as
-    ``reader(path, update)`` and yields, per administration in file order, either a record in the shape
-    ``store.bulk_import`` takes or a list of :class:`ipt_measures.exchange.Rejection` (where, why); see
-    :mod:`ipt_measures.exchange`. The helpers in :mod:`ipt_measures.exchange.records` check fields and
-    rescore. ``update(n)``, when not None, is told each ``n`` bytes read (a progress bar). Records are
-    checked and rescored again by the import before anything is stored. ``suffixes`` let ``ipt import``
-    guess the format from a file name. Format names are unique across plugins.
+    ``reader(path, update)`` and yields, per administration in file order, either a record (the shape
+    ``store.bulk_import`` takes, without the score; see :mod:`ipt_measures.exchange.records`) or a list of
+    :class:`ipt_measures.exchange.Rejection` (where, why). ``update(n)``, when not None, is told each ``n``
+    bytes read (a progress bar). The import then checks every field of every record, rescores it, checks
+    it against the stored record (courses, sessions, earlier imports) and stores it exactly as it does a
+    built-in format's: a plugin reader parses, it never stores. ``suffixes`` let ``ipt import`` guess the
+    format from a file name. Format names are unique across plugins.
 
     :param register: callback ``register(name, reader, description="", suffixes=())``.
     :returns: nothing.

@@ -186,7 +186,8 @@ def test_unknown_instrument_and_version_are_rejected(tmp_path, zzcheck):
     reasons = [str(r) for r in report.rejected]
     assert reasons[0].startswith("line 2: unknown instrument 'nosuch'")
     assert reasons[1].startswith("line 3: phq9 version '2' is not the registered version '1'")
-    assert reasons[2] == "line 4: planned_sessions 20 is outside 12-16 (an IPT course)"
+    assert reasons[2] == ("line 4: no course type is planned for 20 sessions (standard 12-16 weekly, brief 8 weekly, "
+                          "maintenance 6-36 monthly)")
 
 
 def test_a_hand_written_csv_with_a_blank_total_is_scored(tmp_path, zzcheck):
@@ -274,12 +275,14 @@ def test_fhir_answer_problems_are_reported_per_item(tmp_path):
     with open_store(tmp_path / "t.db") as s:
         report = import_file(s, path)
     assert [str(r) for r in report.rejected] == [
-        "entry 1 item '/44250-9': item 1: LOINC answer LA9999-9 is not one of this item's answers",
-        "entry 1 item '/44255-8': item 2: answer code LA6570-1 means 2 but its itemWeight says 1",
+        "entry 1 item '/44250-9': item 1: answer http://loinc.org|LA9999-9 is not one of this item's coded answers "
+        "and carries no ordinalValue or itemWeight",
+        "entry 1 item '/44255-8': item 2: the answer disagrees with itself (itemWeight says 1, LOINC answer LA6570-1 "
+        "says 2)",
     ]
 
 
-def test_a_response_without_the_session_is_rejected(tmp_path):
+def test_a_response_without_the_session_needs_the_client_in_the_record(tmp_path):
     data = us_core_style_phq9(ANSWERS)
     del data["entry"][0]["resource"]["extension"]
     data["entry"][0]["resource"]["status"] = "in-progress"
@@ -292,7 +295,9 @@ def test_a_response_without_the_session_is_rejected(tmp_path):
     path.write_text(json.dumps(data))
     with open_store(tmp_path / "t.db") as s:
         report = import_file(s, path)
-    assert "ipt-session extension" in report.rejected[0].reason
+    assert [str(r) for r in report.rejected] == [
+        "entry 1: client 'ZZCLIENT-0042' is not in the record: a response without course and session is filed into "
+        "a stored course (add the client and the course first)"]
 
 
 def test_progress_bar_on_request(invoke, source, tmp_path):

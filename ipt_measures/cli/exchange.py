@@ -109,6 +109,7 @@ def _release(exc: BaseException) -> None:
 
 
 PROGRESS_BYTES = 1_000_000
+SHOWN_REJECTIONS = 20  # listed on the terminal; the rest are summarised by reason (--json lists more)
 
 
 @click.command("import")
@@ -117,23 +118,39 @@ PROGRESS_BYTES = 1_000_000
               help="csv (the csv-long --items layout), fhir (Bundle or QuestionnaireResponse), or a format a "
               "plugin adds; default: guessed from the file.")
 @click.option("--dry-run", is_flag=True, help="Check and rescore every row; store nothing.")
+@click.option("--merge-differing", is_flag=True,
+              help="Add to a stored course or session whose length, problem areas, protocol, date or phase differ "
+              "from the file's, keeping what is stored (refused otherwise).")
+@click.option("--amend-changed", is_flag=True,
+              help="Store a record changed at its source since an earlier import as an amendment (refused otherwise).")
+@click.option("--session", "session_number", type=click.IntRange(1, 99), default=None,
+              help="For responses that do not say their session (standard FHIR): the session number.")
+@click.option("--course", "course_start", default=None, metavar="START_DATE",
+              help="For such responses: the start date (YYYY-MM-DD) of the client's course.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: for files over 1 MB when stderr is a terminal).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @db_option
-def import_command(file, fmt, dry_run, progress, as_json, db_path):
+def import_command(file, fmt, dry_run, merge_differing, amend_changed, session_number, course_start, progress, as_json,
+                   db_path):
     """Import scores collected elsewhere, checked item by item and rescored.
 
-    Every answer must be one the instrument allows, and every administration is scored again: a stated
-    total that disagrees is rejected, never stored. Each rejected row is listed with its line and why.
-    If anything is rejected nothing is stored (exit 1): fix the rows and run it again. Running the same
-    import twice skips what the first run stored.
+    Every field is checked and every administration scored again: a stated total that disagrees is
+    rejected, never stored. A course or session already stored is only added to if the file describes it
+    the same way, and a client never gets a second active course. If anything is rejected nothing is
+    stored (exit 1): fix the rows and run it again. Running the same import twice skips what the first run
+    stored; a record changed at its source since is reported (--amend-changed stores it as an amendment).
+
+    Standard FHIR QuestionnaireResponses from other systems (identified by the instrument's LOINC panel,
+    items by LOINC code or linkId) are filed into the client's stored course: into the session held on the
+    response's date, or the one --session (and --course) name.
 
     \b
     Examples:
       ipt import scores.csv --dry-run
       ipt import bundle.json --format fhir
+      ipt import lhc-forms-response.json --session 4
     """
-    from ..exchange.importing import import_file
+    from ..exchange.importing import ImportStopped, import_file
     from .output import print_json
 
     # By default a bar only for a large file on a terminal: a small import finishes before a bar is worth drawing.
@@ -141,22 +158,35 @@ def import_command(file, fmt, dry_run, progress, as_json, db_path):
     bar = (lambda stage, total: click.progressbar(length=total, label=stage.capitalize(), file=sys.stderr)) if show else None
     store = open_store(db_path)
     try:
-        report = import_file(store, file, fmt, dry_run=dry_run, progress=bar)
+        report = import_file(store, file, fmt, dry_run=dry_run, progress=bar, merge_differing=merge_differing,
+                             amend_changed=amend_changed, session=session_number, course=course_start)
+    except ImportStopped as exc:
+        if as_json:
+            print_json({**exc.report.as_dict(), "stopped": str(exc)})
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(130 if "(interrupted)" in str(exc) else exc.exit_code)
     finally:
         store.close()
     if as_json:
         print_json(report.as_dict())
     else:
-        for rejection in report.rejected:
+        for rejection in report.rejected[:SHOWN_REJECTIONS]:
             click.echo(f"rejected {rejection}")
-        if report.rejected:
+        if report.rejected_total > SHOWN_REJECTIONS:
+            click.echo(f"... and {report.rejected_total - SHOWN_REJECTIONS:,} more rejected row(s) (--json lists the "
+                       f"first {len(report.rejected):,}). By reason:")
+            for reason, count in sorted(report.reasons.items(), key=lambda kv: -kv[1])[:10]:
+                click.echo(f"  {count:>9,}  {reason}")
+        if not report.ok:
             click.echo(f"{report.administrations} administration(s) valid, {report.rejected_administrations} rejected; "
                        "nothing was stored.")
         elif dry_run:
-            click.echo(f"Dry run: {report.administrations} administration(s) valid, {report.skipped} already stored; "
-                       "nothing was stored.")
+            click.echo(f"Dry run: {report.administrations} administration(s) valid, {report.skipped} already stored"
+                       + (f", {report.changed} changed at their source (to be amended)" if report.changed else "")
+                       + "; nothing was stored.")
         else:
             click.echo(f"Stored {report.stored} administration(s), skipped {report.skipped} already stored, "
-                       "rejected 0.")
-    if report.rejected:
+                       + (f"amended {report.amended} changed at their source, " if report.amended else "")
+                       + "rejected 0.")
+    if not report.ok:
         sys.exit(1)

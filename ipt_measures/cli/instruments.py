@@ -1,4 +1,4 @@
-"""Commands about instruments and plugins: list, show, export, validate, score, plugins, schemas."""
+"""Commands about instruments and plugins: list, show, export, validate, import, score, plugins, schemas."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from .output import critical, emit, output_options, print_json
 
 @click.group()
 def instruments():
-    """List, show and validate instruments."""
+    """List, show, validate and import instruments."""
 
 
 @instruments.command("list")
@@ -129,6 +129,50 @@ def instruments_validate(files):
         click.echo(f"{path}: valid ({instrument.id}, {len(instrument.items)} items, {len(instrument.scales)} scale(s))")
     if failed:
         sys.exit(1)
+
+
+@instruments.command("import")
+@click.argument("file", type=SafePath(exists=True, dir_okay=False))
+@click.option("--redcap", "redcap", is_flag=True, help="FILE is a REDCap data dictionary (CSV); give --form.")
+@click.option("--form", "form", metavar="NAME", help="With --redcap: the form (instrument) to import.")
+@click.option("--id", "instrument_id", metavar="ID", help="The instrument id (default: from its name).")
+@click.option("-o", "--output", type=SafePath(dir_okay=False), help="Write to FILE (default: ID.toml here).")
+@click.option("--force", is_flag=True, help="Replace FILE if it exists.")
+def instruments_import(file, redcap, form, instrument_id, output, force):
+    """Draft a declarative instrument file from a FHIR Questionnaire or a REDCap data dictionary.
+
+    A FHIR R4 Questionnaire (JSON) with answer weights (itemWeight or ordinalValue, e.g. the LOINC PHQ-9
+    of LHC-Forms) or one form of a REDCap data dictionary (the standard 18-column CSV; choices
+    "0, Never | 1, Sometimes"; a calc field that plainly sums the items is the total) becomes a TOML file
+    that validates. What the source does not say (citation, licence, bands, missing-item rule, critical
+    items) is marked TODO in it, never invented: complete it before clinical use.
+
+    \b
+    Examples:
+      ipt instruments import phq9-questionnaire.json
+      ipt instruments import --redcap dictionary.csv --form wellbeing -o wellbeing.toml
+    """
+    from pathlib import Path
+
+    from ..errors import UsageError
+    from ..exchange.instrument_file import import_instrument
+
+    if redcap != bool(form):
+        raise UsageError("--redcap and --form NAME go together (a data dictionary holds many forms)")
+    text, instrument = import_instrument(file, redcap_form=form, instrument_id=instrument_id)
+    target = Path(output or f"{instrument.id}.toml")
+    if target.exists() and not force:
+        raise UsageError(f"{target} exists; give another -o FILE, or --force to replace it")
+    try:
+        with open(target, "w" if force else "x", encoding="utf-8") as out:
+            out.write(text)
+    except OSError as exc:
+        raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from None
+    todo = text.count("TODO")
+    click.echo(f"Wrote {target}: {instrument.id}, {len(instrument.items)} items, total of "
+               f"{len(instrument.primary.items)} scored item(s). It validates, but {todo} TODO mark(s) say what the "
+               "source does not (citation, licence, bands, missing-item rule, critical items): complete them, then "
+               f"ipt instruments validate {target}")
 
 
 @instruments.command("dir")

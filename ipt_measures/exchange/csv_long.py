@@ -1,29 +1,41 @@
 """The long CSV, one row per item response (``ipt export --format csv-long --items``): read for import.
 
 Rows are grouped into administrations (consecutive rows with the same client, course, session, instrument
-and administration); each group is checked field by field and rescored. Memory stays flat: one
-administration is held at a time.
+and administration); each group's rows are checked item by item here, and the record as a whole by the
+import (``records.check_record``). Memory stays flat however hostile the file: one administration is held
+at a time, and no line may be longer than ``LINE_MAX`` characters (a 200 MB file on one line is refused
+at its first megabyte, not read whole).
 """
 
 from __future__ import annotations
 
 import csv
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
-from ..errors import IptError, UsageError
+from ..errors import UsageError
 from . import Rejection
-from .records import (PHASES, RESPONDENTS, check_answer, check_client_id, check_course, import_key, instrument_for,
-                      iso_date, iso_datetime, not_utf8, number, rescore, whole_number)
+from .records import (RESPONDENTS, check_answer, check_context, import_key, instrument_for, iso_datetime, not_utf8,
+                      number, whole_number)
 
 # The columns an importable long CSV must have; the rest of the export's columns are optional.
 REQUIRED_COLUMNS = ["client_id", "course_start", "planned_sessions", "problem_areas", "session", "session_date",
                     "phase", "instrument", "item", "value"]
+LINE_MAX = 1 << 20  # characters; a row of the long layout is a few hundred
 
 
 def _lines(path: Path, update: Optional[Callable[[int], Any]]) -> Iterator[str]:
     with open(path, newline="", encoding="utf-8-sig") as handle:
-        for line in handle:
+        readline, number = handle.readline, 0
+        while True:
+            line = readline(LINE_MAX + 1)
+            if not line:
+                return
+            number += 1
+            if len(line) > LINE_MAX:
+                raise UsageError(f"{path.name} line {number} is longer than {LINE_MAX:,} characters: "
+                                 "not a CSV of item responses")
             if update is not None:
                 update(len(line.encode("utf-8")))
             yield line
@@ -40,23 +52,17 @@ def _unreadable(path: Path, reader: Any, exc: Exception) -> UsageError:
     return UsageError(f"{path.name} line {line}: not readable as CSV ({exc})")
 
 
-def _rows(path: Path, reader: Any) -> Iterator[dict]:
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise _unreadable(path, reader, exc) from None
-        yield row
+KEY = ("client_id", "course_start", "session", "instrument", "administration")  # one administration's rows
+SHARED = ("planned_sessions", "problem_areas", "session_date", "phase", "instrument_version", "respondent",
+          "completed_at", "total", "protocol", "display_name", "birth_year", "course_end", "course_type")
 
 
 def read(path: Path, update: Optional[Callable[[int], Any]] = None) -> Iterator[Any]:
     """Yield one record or list of rejections per administration, in file order."""
     path = Path(path)
-    reader = csv.DictReader(_lines(path, update))
+    reader = csv.reader(_lines(path, update))
     try:
-        header = reader.fieldnames or []
+        header = [name.strip() for name in next(reader, None) or []]
     except (csv.Error, UnicodeDecodeError) as exc:
         raise _unreadable(path, reader, exc) from None
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
@@ -65,40 +71,67 @@ def read(path: Path, update: Optional[Callable[[int], Any]] = None) -> Iterator[
             f"{path.name} lacks the column(s) {', '.join(missing)}: import takes the long CSV with one row per "
             "item response (ipt export --format csv-long --items)"
         )
-    seen: set[str] = set()
+    layout = _Layout(header)
+    seen: set[tuple] = set()
     group: Optional[_Group] = None
-    for row in _rows(path, reader):
+    rows = iter(reader)
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            break
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise _unreadable(path, reader, exc) from None
+        if not row:
+            continue  # a blank line, as csv.DictReader skips it
+        if len(row) < layout.width:
+            row += [""] * (layout.width - len(row))
         line = reader.line_num
-        group_id = "\x1f".join(
-            (row.get(c) or "").strip() for c in ("client_id", "course_start", "session", "instrument", "administration")
-        )
+        group_id = layout.key(row)
         if group is None or group_id != group.id:
             if group is not None:
                 yield group.finish()
+            group = _Group(group_id, line, layout)
             if group_id in seen:
-                group = _Group(group_id, line)
                 group.problems.append(Rejection(
                     f"line {line}", "rows of this administration are not together: an earlier run of rows "
                     "had the same client, course, session, instrument and administration"))
-            else:
-                group = _Group(group_id, line)
             seen.add(group_id)
         group.add(row, line)
     if group is not None:
         yield group.finish()
 
 
+class _Layout:
+    """Where each column is in this file's rows (only the required columns must be there)."""
+
+    def __init__(self, header: list[str]):
+        self.header = header
+        self.width = len(header)
+        self.index = {}
+        for n, name in enumerate(header):
+            self.index.setdefault(name, n)
+        # The raw cells (C-speed itemgetter): rows of one administration repeat them exactly; the import key
+        # itself is made from the parsed values.
+        self.key = itemgetter(*[self.index[c] for c in KEY if c in self.index])
+        self.shared = [c for c in SHARED if c in self.index]
+        self.shared_of = itemgetter(*[self.index[c] for c in self.shared]) if self.shared else (lambda row: ())
+        self.item, self.value, self.status = self.index["item"], self.index["value"], self.index.get("status")
+
+    def as_dict(self, row: list[str]) -> dict:
+        return {name: row[n].strip() for name, n in self.index.items()}
+
+
 class _Group:
     """The rows of one administration in a long CSV."""
 
-    SHARED = ("planned_sessions", "problem_areas", "session_date", "phase", "instrument_version", "respondent",
-              "completed_at", "total", "protocol", "display_name", "birth_year")
-
-    def __init__(self, group_id: str, first_line: int):
+    def __init__(self, group_id: tuple, first_line: int, layout: _Layout):
         self.id = group_id
+        self.layout = layout
         self.first = first_line
         self.last = first_line
         self.head: Optional[dict] = None
+        self.head_shared: Any = None
         self.head_line = first_line
         self.instrument: Any = None
         self.context: dict = {}  # the head row's client, course and session fields, checked and parsed once
@@ -107,30 +140,35 @@ class _Group:
         self.problems: list[Rejection] = []
         self.context_error = False
 
-    def add(self, row: dict, line: int) -> None:
+    def add(self, row: list[str], line: int) -> None:
         self.last = line
-        row = {k: (v or "").strip() for k, v in row.items() if k is not None}
+        layout = self.layout
         if self.head is None:
-            self.head, self.head_line = row, line
+            self.head, self.head_line = layout.as_dict(row), line
+            self.head_shared = layout.shared_of(row)
             try:
-                self.instrument = instrument_for(row["instrument"], row.get("instrument_version") or None)
-                self.context = self._check_head(row)
+                self.instrument = instrument_for(self.head["instrument"], self.head.get("instrument_version") or None)
+                self.context = self._check_head(self.head)
             except ValueError as exc:
                 self.problems.append(Rejection(f"line {line}", str(exc)))
                 self.context_error = True
-        elif not self.context_error:  # a bad first row is reported once, not echoed by every row after it
-            for name in self.SHARED:
-                if (row.get(name) or "") != (self.head.get(name) or ""):
+        elif not self.context_error and layout.shared_of(row) != self.head_shared:
+            # a bad first row is reported once, not echoed by every row after it
+            for name in layout.shared:
+                value = row[layout.index[name]].strip()
+                if value != self.head[name]:
                     self.problems.append(Rejection(
-                        f"line {line}", f"{name} {row.get(name)!r} differs from line {self.head_line} "
-                        f"({self.head.get(name)!r}) of the same administration"))
+                        f"line {line}", f"{name} {value!r} differs from line {self.head_line} "
+                        f"({self.head[name]!r}) of the same administration"))
                     return
         if self.instrument is None:
             return
-        item_id = row.get("item", "")
+        item_id = row[layout.item].strip()
+        text = row[layout.value].strip()
         try:
-            value = whole_number(row["value"], f"item {item_id}: value") if row.get("value") else None
-            status = row.get("status") or ("answered" if value is not None else "skipped")
+            value = (int(text) if text.isdigit() else whole_number(text, f"item {item_id}: value")) if text else None
+            status = (row[layout.status].strip() if layout.status is not None else "") or (
+                "answered" if value is not None else "skipped")
             check_answer(self.instrument, item_id, value, status)
             if item_id in self.items:
                 raise ValueError(f"item {item_id} appears twice in the same administration")
@@ -141,32 +179,28 @@ class _Group:
         self.responses.append((item_id, value, status))
 
     def _check_head(self, row: dict) -> dict:
-        """Check the fields every row of the administration repeats; returns them parsed for the record."""
-        check_client_id(row["client_id"])
-        start = iso_date(row["course_start"], "course_start")
-        planned, areas = check_course(row["planned_sessions"], [a for a in row["problem_areas"].split(";") if a])
-        session = whole_number(row["session"], "session")
-        if session < 1:
-            raise ValueError("session numbers start at 1")
-        iso_date(row["session_date"], "session_date")
-        if row["phase"] not in PHASES:
-            raise ValueError(f"phase {row['phase']!r} is not one of {', '.join(PHASES)}")
+        """The fields every row of the administration repeats, checked here to name their line."""
+        course = {"start_date": row["course_start"], "planned_sessions": row["planned_sessions"],
+                  "problem_areas": [a for a in row["problem_areas"].split(";") if a],
+                  "protocol": row.get("protocol") or None, "end_date": row.get("course_end") or None,
+                  "course_type": row.get("course_type") or None}
+        session = {"number": row["session"], "date": row["session_date"], "phase": row["phase"]}
+        client_id, _, _, course, session = check_context({
+            "client_id": row["client_id"], "display_name": row.get("display_name") or None,
+            "birth_year": row.get("birth_year") or None, "course": course, "session": session})
         if row.get("respondent") and row["respondent"] not in RESPONDENTS:
             raise ValueError(f"respondent {row['respondent']!r} is not one of {', '.join(RESPONDENTS)}")
         if row.get("completed_at"):
             iso_datetime(row["completed_at"], "completed_at")
-        total = number(row["total"], "total") if row.get("total") else None
-        year = None
-        if row.get("birth_year"):
-            year = whole_number(row["birth_year"], "birth_year")
-            if not 1900 <= year <= 2100:
-                raise ValueError(f"birth_year {year} is outside 1900-2100")
+        if row.get("total"):
+            number(row["total"], "total")
         return {
-            "birth_year": year,
-            "course": {"start_date": start, "planned_sessions": planned, "problem_areas": areas,
-                       "protocol": row.get("protocol") or None},
-            "session": {"number": session, "date": row["session_date"], "phase": row["phase"]},
-            "total": total,
+            "course": course,
+            "session": session,
+            # session "1" and "1.0", or a date written two ways, are the same administration: the key is
+            # made from the parsed values, so a re-import from a spreadsheet that rewrote them is skipped.
+            "key": import_key("csv", client_id, course["start_date"], session["number"], row["instrument"],
+                              row.get("administration", "")),
         }
 
     def where(self) -> str:
@@ -176,30 +210,23 @@ class _Group:
         if self.problems:
             return self.problems
         row, instrument = self.head, self.instrument
-        if not self.responses:
-            return [Rejection(self.where(), "no item responses")]
-        context = self.context
-        try:
-            score, alerts = rescore(instrument, self.responses, context["total"])
-        except (ValueError, IptError) as exc:
-            return [Rejection(self.where(), str(exc))]
         completed = row.get("completed_at") or None
         return {
+            "where": self.where(),
+            "stated_total": row.get("total") or None,
             "client_id": row["client_id"],
             "display_name": row.get("display_name") or None,
-            "birth_year": context["birth_year"],
-            "course": context["course"],
-            "session": context["session"],
+            "birth_year": row.get("birth_year") or None,
+            "course": self.context["course"],
+            "session": self.context["session"],
             "administration": {
                 "instrument_id": instrument.id,
-                "instrument_version": instrument.version,
+                "instrument_version": row.get("instrument_version") or instrument.version,
                 "respondent": row.get("respondent") or instrument.respondent,
                 "source": "import",
                 "started_at": completed,
                 "finished_at": completed,
-                "import_key": import_key("csv", *self.id.split("\x1f")),
+                "import_key": self.context["key"],
             },
             "responses": self.responses,
-            "score": score,
-            "alerts": alerts,
         }

@@ -1,23 +1,35 @@
 """FHIR R4 QuestionnaireResponses (a Bundle of them with their total Observations, or one alone): read for import.
 
-Our own export puts the IPT course and session in the ``ipt-session`` extension; items are matched by our
-item id or by LOINC code (``/44250-9`` or ``44250-9``), answers by LOINC answer code, our answer code
-system, or the ``itemWeight``/``ordinalValue`` extension.
+Two kinds of response come in. Our own export carries the IPT course and session in the ``ipt-session``
+extension, and the record is put back in its place. A **standard** response from another system (LHC-Forms,
+an EHR, the HL7 PHR guide's examples) is identified by the instrument's LOINC panel code or by our
+Questionnaire canonical; its items by our item id or LOINC code (``/44250-9``, ``44250-9``, or an LHC-Forms
+path ``/44249-1/44250-9``); its answers by LOINC answer code, our answer code, or the
+``itemWeight``/``ordinalValue`` extension, whichever is present and agrees. A response item that is one of
+the instrument's *scores* (LHC-Forms' ``/44261-6`` PHQ-9 total) is a stated total, checked against ours and
+never taken as an answer. Without our extension the record has no course, and the import files it into a
+stored course by the response's date (``authored``) or the ``--session``/``--course`` given.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Optional
 
-from ..errors import IptError, UsageError
+from ..errors import UsageError
 from . import Rejection
-from .records import (PHASES, RESPONDENTS, check_answer, check_client_id, check_course, import_key, instrument_for,
-                      iso_date, iso_datetime, not_utf8, registry, rescore, whole_number)
+from .records import import_key, iso_date, iso_datetime, not_utf8, registry, whole_number
+
+JSON_MAX = 64 << 20  # bytes: a Bundle is read whole, and JSON in memory takes about ten times its size
 
 
 def _load_json(path: Path) -> dict:
+    size = os.path.getsize(path)
+    if size > JSON_MAX:
+        raise UsageError(f"{path.name} is {size / (1 << 20):.0f} MB: FHIR JSON is read whole, so files over "
+                         f"{JSON_MAX >> 20} MB are refused; split the Bundle, or use the long CSV for large transfers")
     try:
         with open(path, encoding="utf-8-sig") as handle:
             data = json.load(handle)
@@ -76,7 +88,7 @@ def _parse_entries(entries: list[tuple[Optional[str], dict]], update: Optional[C
     from ..exporters import fhir as f
 
     totals: dict[str, Any] = {}
-    for n, (full_url, resource) in enumerate(entries, start=1):
+    for full_url, resource in entries:
         if resource.get("resourceType") == "Observation":
             refs = resource.get("derivedFrom") or []
             for ref in refs if isinstance(refs, list) else []:
@@ -92,7 +104,7 @@ def _parse_entries(entries: list[tuple[Optional[str], dict]], update: Optional[C
             yield _from_questionnaire_response(f, resource, full_url, where, totals)
         except _Rejected as exc:
             yield exc.problems
-        except (AttributeError, TypeError):
+        except (AttributeError, TypeError, KeyError):
             # A field of the wrong JSON type deep inside (a subject that is a string, an answer that is a
             # list...): the response is rejected like any other malformed one, never half-read.
             yield [Rejection(where, "not a valid QuestionnaireResponse: a field has the wrong JSON type")]
@@ -109,8 +121,8 @@ class _Rejected(Exception):
 
 
 def _from_questionnaire_response(f, qr: dict, full_url: Optional[str], where: str, totals: dict) -> dict:
-    def reject(reason: str, at: str = where):
-        raise _Rejected([Rejection(at, reason)])
+    def reject(reason: str):
+        raise _Rejected([Rejection(where, reason)])
 
     if qr.get("status") not in ("completed", "amended"):
         reject(f"status {qr.get('status')!r}: only completed responses are imported")
@@ -120,29 +132,34 @@ def _from_questionnaire_response(f, qr: dict, full_url: Optional[str], where: st
     client_id = _subject_id(qr.get("subject") or {})
     if not client_id:
         reject("no subject: a Patient reference or an identifier is needed")
+    authored = qr.get("authored")
     try:
-        check_client_id(client_id)
-        context = _session_context(f, qr)
+        if authored is not None:
+            iso_datetime(authored, "authored") if "T" in str(authored) else iso_date(authored, "authored")
+        context = _session_context(f, qr, authored)
     except ValueError as exc:
         reject(str(exc))
-    authored = qr.get("authored")
-    if authored:
-        try:
-            iso_datetime(authored, "authored") if "T" in authored else iso_date(authored, "authored")
-        except ValueError as exc:
-            reject(str(exc))
-    item_ids = {item.id for item in instrument.items}
-    loinc_items = {item.loinc: item.id for item in instrument.items if item.loinc}
+    items = {item.id: item.id for item in instrument.items}
+    items.update({item.loinc: item.id for item in instrument.items if item.loinc})
+    scales = {scale.loinc: scale for scale in instrument.scales if scale.loinc}
     responses: list[tuple[str, Optional[int], str]] = []
     problems: list[Rejection] = []
+    stated: Optional[float] = None
     seen: set[str] = set()
     for entry in _flatten(qr.get("item") or []):
         link = str(entry.get("linkId", ""))
-        item_id = link if link in item_ids else loinc_items.get(link.lstrip("/"), link)
+        code = link.rstrip("/").rsplit("/", 1)[-1]  # "9", "44260-8", "/44260-8", "/44249-1/44260-8"
         at = f"{where} item {link!r}"
+        item_id = link if link in items else items.get(code)
         try:
+            if item_id is None and code in scales:
+                value = _stated_value(entry)
+                if value is not None and scales[code] is instrument.primary:
+                    stated = value
+                continue
+            if item_id is None:
+                raise ValueError(f"{instrument.id} has no item {link!r} (by item id or LOINC code)")
             value, status = _answer_value(f, instrument, item_id, entry)
-            check_answer(instrument, item_id, value, status)
             if item_id in seen:
                 raise ValueError(f"item {item_id} appears twice")
         except ValueError as exc:
@@ -154,16 +171,16 @@ def _from_questionnaire_response(f, qr: dict, full_url: Optional[str], where: st
         raise _Rejected(problems)
     if not responses:
         reject("no item answers")
-    stated = _stated_total(f, instrument, qr, full_url, totals)
-    try:
-        score, alerts = rescore(instrument, responses, stated)
-    except (ValueError, IptError) as exc:
-        reject(str(exc))
+    observed = _stated_total(f, instrument, qr, full_url, totals)
+    if stated is not None and observed is not None and stated != observed:
+        reject(f"the response states a total of {stated:g} and its Observation {observed:g}")
     identifier = qr.get("identifier") or {}
     if isinstance(identifier, list):  # R5 makes it a list
         identifier = identifier[0] if identifier else {}
     origin = identifier.get("value") or full_url or qr.get("id") or json.dumps(qr, sort_keys=True)
     return {
+        "where": where,
+        "stated_total": stated if stated is not None else observed,
         "client_id": client_id,
         "display_name": None,
         "birth_year": None,
@@ -179,25 +196,45 @@ def _from_questionnaire_response(f, qr: dict, full_url: Optional[str], where: st
             "import_key": import_key("fhir", client_id, instrument.id, identifier.get("system", ""), origin),
         },
         "responses": responses,
-        "score": score,
-        "alerts": alerts,
     }
 
 
-def _questionnaire_instrument(f, url: str):
+def _stated_value(entry: dict) -> Optional[float]:
+    """The value of a response item that states a score (valueDecimal, valueInteger or valueQuantity)."""
+    for answer in entry.get("answer") or []:
+        for name in ("valueDecimal", "valueInteger"):
+            if isinstance(answer.get(name), (int, float)) and not isinstance(answer.get(name), bool):
+                return float(answer[name])
+        quantity = answer.get("valueQuantity")
+        if isinstance(quantity, dict) and isinstance(quantity.get("value"), (int, float)):
+            return float(quantity["value"])
+        raise ValueError("a total item whose answer is not a number")
+    return None
+
+
+def _questionnaire_instrument(f, url: Any):
+    """The registered instrument a response's ``questionnaire`` names: our canonical, or a LOINC panel code."""
+    if not isinstance(url, str):
+        return "questionnaire is not a canonical URL"
     instruments = registry().instruments
     canonical, _, version = url.partition("|")
     name = canonical.rstrip("/").rsplit("/", 1)[-1]
-    if canonical.startswith(f.QUESTIONNAIRE) or canonical.startswith("Questionnaire/"):
-        try:
-            return instrument_for(name, version or None)
-        except ValueError as exc:
-            return str(exc)
-    # A LOINC-coded questionnaire (e.g. .../44249-1): the instrument whose verified panel code it is.
+    if canonical.startswith(f.QUESTIONNAIRE) or (canonical.startswith("Questionnaire/") and name in instruments):
+        instrument = instruments.get(name)
+        if instrument is None:
+            return f"unknown instrument {name!r} (registered: {', '.join(sorted(instruments))})"
+        if version and version != instrument.version:
+            return (f"{name} version {version!r} is not the registered version {instrument.version!r}; "
+                    "its scoring rules may differ")
+        return instrument
+    # A LOINC-coded questionnaire: its last path segment is the panel code (http://loinc.org/q/44249-1,
+    # Questionnaire/44249-1), or LHC-Forms' server id for it (Questionnaire/44249-1-x).
     for instrument in instruments.values():
-        if instrument.loinc and name == instrument.loinc:
+        if instrument.loinc and (name == instrument.loinc or name.startswith(instrument.loinc + "-")):
             return instrument
-    return f"questionnaire {url!r} is not a registered instrument (expected {f.QUESTIONNAIRE}<instrument>|<version>)"
+    known = ", ".join(f"{i.id} {i.loinc}" for i in instruments.values() if i.loinc)
+    return (f"questionnaire {url!r} is not a registered instrument (expected {f.QUESTIONNAIRE}<instrument>|<version> "
+            f"or a LOINC panel code: {known})")
 
 
 def _subject_id(subject: dict) -> Optional[str]:
@@ -210,10 +247,11 @@ def _subject_id(subject: dict) -> Optional[str]:
     return None
 
 
-def _session_context(f, qr: dict) -> dict:
+def _session_context(f, qr: dict, authored: Optional[str]) -> dict:
     ext = next((e for e in qr.get("extension") or [] if e.get("url") == f.SESSION_EXTENSION), None)
-    if ext is None:
-        raise ValueError(f"no {f.SESSION_EXTENSION} extension: the IPT course and session are unknown")
+    if ext is None:  # a standard response: filed into a stored course by the import
+        day = iso_date(authored, "authored") if authored else None
+        return {"course": None, "session": {"number": None, "date": day, "phase": None}, "respondent": None}
     parts: dict[str, list[Any]] = {}
     for sub in ext.get("extension") or []:
         value = next((v for k, v in sub.items() if k.startswith("value")), None)
@@ -225,24 +263,15 @@ def _session_context(f, qr: dict) -> dict:
             raise ValueError(f"the ipt-session extension lacks {name}")
         return values[0] if values else None
 
-    planned, areas = check_course(one("plannedSessions"), [str(a) for a in parts.get("problemArea") or []])
-    number = whole_number(one("sessionNumber"), "sessionNumber")
-    if number < 1:
-        raise ValueError("session numbers start at 1")
-    phase = one("phase")
-    if phase not in PHASES:
-        raise ValueError(f"phase {phase!r} is not one of {', '.join(PHASES)}")
-    respondent = one("respondent", required=False)
-    if respondent is not None and respondent not in RESPONDENTS:
-        raise ValueError(f"respondent {respondent!r} is not one of {', '.join(RESPONDENTS)}")
-    course = {"start_date": iso_date(one("courseStart"), "courseStart"), "planned_sessions": planned,
-              "problem_areas": areas, "protocol": one("protocol", required=False)}
+    course = {"start_date": one("courseStart"), "planned_sessions": one("plannedSessions"),
+              "problem_areas": [str(a) for a in parts.get("problemArea") or []], "protocol": one("protocol", False),
+              "course_type": one("courseType", False)}
     if one("courseEnd", required=False):
-        course["end_date"] = iso_date(one("courseEnd"), "courseEnd")
+        course["end_date"] = one("courseEnd")
     return {
         "course": course,
-        "session": {"number": number, "date": iso_date(one("sessionDate"), "sessionDate"), "phase": phase},
-        "respondent": respondent,
+        "session": {"number": one("sessionNumber"), "date": one("sessionDate"), "phase": one("phase")},
+        "respondent": one("respondent", required=False),
     }
 
 
@@ -257,6 +286,7 @@ def _flatten(items: Iterable[dict]) -> Iterator[dict]:
 
 
 def _answer_value(f, instrument: Any, item_id: str, entry: dict) -> tuple[Optional[int], str]:
+    """The value of one answer, from whichever of its code, ordinal value/weight or number is present; all agree."""
     answers = entry.get("answer") or []
     if not answers:
         reason = next((e.get("valueCode") for e in entry.get("extension") or [] if e.get("url") == f.DATA_ABSENT), None)
@@ -264,36 +294,44 @@ def _answer_value(f, instrument: Any, item_id: str, entry: dict) -> tuple[Option
     if len(answers) > 1:
         raise ValueError(f"item {item_id} has {len(answers)} answers; one is expected")
     answer = answers[0]
-    if "valueInteger" in answer:
-        return whole_number(answer["valueInteger"], f"item {item_id}: valueInteger"), "answered"
-    if "valueDecimal" in answer:
-        return whole_number(answer["valueDecimal"], f"item {item_id}: valueDecimal"), "answered"
+    item = instrument.item(item_id)
+    allowed = {o.value for o in instrument.options_for(item)}
+    found: list[tuple[str, int]] = []  # (what said it, value)
+    for name in ("valueInteger", "valueDecimal"):
+        if name in answer:
+            found.append((name, whole_number(answer[name], f"item {item_id}: {name}")))
     coding = answer.get("valueCoding")
-    if not isinstance(coding, dict):
+    if coding is not None:
+        if not isinstance(coding, dict):
+            raise ValueError(f"item {item_id}: valueCoding is not a Coding")
+        for ext in coding.get("extension") or []:
+            if ext.get("url") in (f.ITEM_WEIGHT, f.ORDINAL_VALUE):
+                weight = ext.get("valueDecimal", ext.get("valueInteger"))
+                found.append((ext["url"].rsplit("/", 1)[-1], whole_number(weight, f"item {item_id}: weight")))
+        system, code = coding.get("system"), coding.get("code")
+        by_loinc = {o.loinc: o.value for o in instrument.options_for(item) if o.loinc}
+        if code is not None and system in (f.LOINC, None) and code in by_loinc:
+            found.append((f"LOINC answer {code}", by_loinc[code]))
+        elif code is not None and system == f.answer_system(instrument.id):
+            found.append((f"answer code {code}", whole_number(code, f"item {item_id}: answer code")))
+        elif code is not None and not found:
+            # An answer code we do not hold (e.g. LA18938-3 "More days than not", LHC-Forms' GAD-7 item 2) is
+            # taken only with its ordinal value or weight, never guessed from its label.
+            raise ValueError(f"item {item_id}: answer {system or ''}|{code} is not one of this item's coded answers "
+                             "and carries no ordinalValue or itemWeight")
+    elif not found:
         raise ValueError(f"item {item_id}: the answer is not a valueCoding, valueInteger or valueDecimal")
-    weight = next((e.get("valueDecimal", e.get("valueInteger")) for e in coding.get("extension") or []
-                   if e.get("url") in (f.ITEM_WEIGHT, f.ORDINAL_VALUE)), None)
-    from_code = None
-    system, code = coding.get("system"), coding.get("code")
-    if system == f.LOINC and code:
-        try:
-            item = instrument.item(item_id)
-        except KeyError:
-            raise ValueError(f"{instrument.id} has no item {item_id!r}") from None
-        matches = [o.value for o in instrument.options_for(item) if o.loinc == code]
-        if not matches:
-            raise ValueError(f"item {item_id}: LOINC answer {code} is not one of this item's answers")
-        from_code = matches[0]
-    elif system == f.answer_system(instrument.id) and code is not None:
-        from_code = whole_number(code, f"item {item_id}: answer code")
-    if weight is not None:
-        weight_value = whole_number(weight, f"item {item_id}: itemWeight")
-        if from_code is not None and from_code != weight_value:
-            raise ValueError(f"item {item_id}: answer code {code} means {from_code} but its itemWeight says {weight_value}")
-        return weight_value, "answered"
-    if from_code is None:
-        raise ValueError(f"item {item_id}: answer coding {system}|{code} gives no value (no itemWeight, unknown code)")
-    return from_code, "answered"
+    if not found:
+        raise ValueError(f"item {item_id}: the answer gives no value")
+    values = {value for _, value in found}
+    if len(values) > 1:
+        raise ValueError(f"item {item_id}: the answer disagrees with itself ("
+                         + ", ".join(f"{what} says {value}" for what, value in found) + ")")
+    value = values.pop()
+    if value not in allowed:
+        raise ValueError(f"{instrument.id} item {item_id}: {value} is not an allowed answer "
+                         f"(allowed: {', '.join(map(str, sorted(allowed)))})")
+    return value, "answered"
 
 
 def _stated_total(f, instrument: Any, qr: dict, full_url: Optional[str], totals: dict) -> Optional[float]:

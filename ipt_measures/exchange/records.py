@@ -1,18 +1,26 @@
 """The checks every reader applies to a record before it may be stored, and the record they yield.
 
-A record is the dict ``store.bulk_import`` takes::
+A reader yields records in the shape ``store.bulk_import`` takes, without the score (the import computes
+it) and with two keys of its own::
 
-    {"client_id": "c001", "display_name": None, "birth_year": None,
+    {"where": "lines 2-11",                  # where in the file, for messages (optional)
+     "stated_total": 14.0,                    # a total the file states, checked against ours (optional)
+     "client_id": "c001", "display_name": None, "birth_year": None,
      "course": {"start_date": "2026-01-05", "planned_sessions": 16, "problem_areas": ["grief"],
-                "protocol": "ipt-default"},
+                "protocol": "ipt-default", "course_type": "standard"},
      "session": {"number": 1, "date": "2026-01-05", "phase": "initial"},
      "administration": {"instrument_id": "phq9", "instrument_version": "1", "respondent": "self-report",
                         "source": "import", "started_at": ..., "finished_at": ..., "import_key": "..."},
-     "responses": [("1", 2, "answered"), ("2", None, "skipped"), ...],
-     "score": Score.model_dump(mode="json"), "alerts": [alert dicts from assess()]}
+     "responses": [("1", 2, "answered"), ("2", None, "skipped"), ...]}
 
-Nothing is trusted as given: every field is parsed and range-checked here, in the check pass, so the
-storing pass cannot fail on a value (a session number of ``1e19``, a date in year 0).
+The import adds ``"score"`` (``Score.model_dump(mode="json")``) and ``"alerts"`` (dicts from ``assess()``:
+an imported critical item is an open alert like any other) before it stores the record.
+
+A response from another system may not know our course and session: its ``course`` is None and its
+``session`` holds only the date it was answered; the import files it into a stored course (see
+:mod:`.importing`). Nothing is trusted as given: :func:`check_record` parses and range-checks every field
+in the check pass, so the storing pass cannot fail on a value (a session number of ``1e19``, a date in
+year 0), whichever reader (built-in or a plugin's) produced the record.
 """
 
 from __future__ import annotations
@@ -28,37 +36,54 @@ from ..store.sqlite import PHASES, PROBLEM_AREAS
 
 STATUSES = ("answered", "skipped", "declined")
 RESPONDENTS = ("self-report", "clinician-rated")
+# A course is planned for 12-16 sessions (store: CHECK planned_sessions BETWEEN 12 AND 16); numbers beyond
+# allow extra and booster sessions, and anything above this is a typo or a hostile file, not a session.
+SESSION_MAX = 99
+EARLIEST = date(1900, 1, 1)  # no IPT course, session or answer is older (IPT was described in 1984)
+TEXT_MAX = 200  # display names, import keys, instrument versions: longer is not a value we store
 
 
 def registry():
-    from ..plugins import get_registry
+    from .. import plugins  # imported here: this module loads with the exchange plugin, for `ipt --help` too
 
-    return get_registry()
+    return plugins._registry or plugins.get_registry()
 
 
 def iso_date(value: str, what: str) -> str:
+    """A date written YYYY-MM-DD (or a date-time, whose date part is taken), normalised to YYYY-MM-DD."""
     try:
-        return date.fromisoformat(value.strip()).isoformat()
-    except (ValueError, AttributeError):
+        text = value.strip()
+        day = date.fromisoformat(text[:10] if len(text) > 10 and text[10] == "T" else text)
+    except (ValueError, AttributeError, TypeError):
         raise ValueError(f"{what} {value!r} is not a date (YYYY-MM-DD)") from None
+    if not EARLIEST <= day <= date.today():
+        raise ValueError(f"{what} {day.isoformat()} is {'before 1900' if day < EARLIEST else 'in the future'}")
+    return day.isoformat()
 
 
 def iso_datetime(value: str, what: str) -> str:
-    text = value.strip()
     try:
-        datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
-    except ValueError:
+        text = value.strip()
+        moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    except (ValueError, AttributeError, TypeError):
         raise ValueError(f"{what} {value!r} is not an ISO date-time") from None
+    if moment.year < EARLIEST.year:
+        raise ValueError(f"{what} {value!r} is before 1900")
     return text
 
 
-def whole_number(value: Any, what: str) -> int:
+def whole_number(value: Any, what: str, low: Optional[int] = None, high: Optional[int] = None) -> int:
+    """A whole number written as ``3``, ``3.0`` or ``3e0``; with bounds, one inside them (never an overflow later)."""
+    if isinstance(value, bool):
+        raise ValueError(f"{what} {value!r} is not a whole number")
     try:
         number = float(str(value).strip())
-    except ValueError:
+    except (ValueError, OverflowError):
         raise ValueError(f"{what} {value!r} is not a whole number") from None
     if not number.is_integer():
         raise ValueError(f"{what} {value!r} is not a whole number")
+    if (low is not None and number < low) or (high is not None and number > high):
+        raise ValueError(f"{what} {value!r} is outside {low}-{high}")
     return int(number)
 
 
@@ -72,39 +97,179 @@ def number(text: str, what: str) -> float:
     return value
 
 
-def check_client_id(client_id: str) -> str:
-    if not client_id or len(client_id) > 64 or any(c.isspace() for c in client_id):
+def check_client_id(client_id: Any) -> str:
+    if not isinstance(client_id, str) or not client_id or len(client_id) > 64 or any(c.isspace() for c in client_id):
         raise ValueError(f"client id {client_id!r} is not 1-64 characters without spaces")
     return client_id
 
 
-def check_course(planned: Any, areas: list[str]) -> tuple[int, list[str]]:
-    planned_n = whole_number(planned, "planned_sessions")
-    if not 12 <= planned_n <= 16:
-        raise ValueError(f"planned_sessions {planned_n} is outside 12-16 (an IPT course)")
+def check_course(planned: Any, areas: list[str], course_type: Optional[str] = None) -> tuple[int, list[str], str]:
+    """Planned sessions within the course type's range (standard 12-16, brief 8, maintenance 6-36: see
+    ``ipt_measures.domain``), known problem areas; returns them with the course type's id."""
+    from ..domain import infer_course_type
+
+    planned_n = whole_number(planned, "planned_sessions", 1, 100)
+    if course_type is not None and not isinstance(course_type, str):
+        raise ValueError(f"course_type {course_type!r} is not a name")
+    kind, planned_n = infer_course_type(planned_n, course_type or None)
+    if not isinstance(areas, list) or not all(isinstance(a, str) for a in areas):
+        raise ValueError("problem areas are a list of names")
     if not areas:
         raise ValueError("no problem area (one or more of: " + ", ".join(PROBLEM_AREAS) + ")")
     bad = [a for a in areas if a not in PROBLEM_AREAS]
     if bad:
         raise ValueError(f"unknown problem area {bad[0]!r} (one of: {', '.join(PROBLEM_AREAS)})")
-    return planned_n, areas
+    return planned_n, areas, kind.id
 
 
 def check_answer(instrument: Any, item_id: str, value: Optional[int], status: str) -> None:
-    try:
-        item = instrument.item(item_id)
-    except KeyError:
-        raise ValueError(f"{instrument.id} has no item {item_id!r}") from None
-    if status not in STATUSES:
-        raise ValueError(f"status {status!r} is not one of {', '.join(STATUSES)}")
-    if (status == "answered") != (value is not None):
-        raise ValueError(f"item {item_id}: an answered item needs a value; a {status} item has none"
-                         if status != "answered" else f"item {item_id}: answered but no value")
-    if value is not None:
-        allowed = sorted(o.value for o in instrument.options_for(item))
+    allowed = allowed_values(instrument).get(item_id)
+    if allowed is None:
+        raise ValueError(f"{instrument.id} has no item {item_id!r}")
+    if status == "answered":
+        if value is None:
+            raise ValueError(f"item {item_id}: answered but no value")
         if value not in allowed:
             raise ValueError(f"{instrument.id} item {item_id}: {value} is not an allowed answer "
-                             f"(allowed: {', '.join(map(str, allowed))})")
+                             f"(allowed: {', '.join(map(str, sorted(allowed)))})")
+    elif status in STATUSES:
+        if value is not None:
+            raise ValueError(f"item {item_id}: an answered item needs a value; a {status} item has none")
+    else:
+        raise ValueError(f"status {status!r} is not one of {', '.join(STATUSES)}")
+
+
+_ALLOWED: dict[int, tuple[Any, dict[str, frozenset]]] = {}
+
+
+def allowed_values(instrument: Any) -> dict[str, frozenset]:
+    """Item id -> the values it accepts, worked out once per instrument (an import checks millions of answers)."""
+    cached = _ALLOWED.get(id(instrument))
+    if cached is None or cached[0] is not instrument:
+        table = {item.id: frozenset(o.value for o in instrument.options_for(item)) for item in instrument.items}
+        cached = _ALLOWED[id(instrument)] = (instrument, table)
+    return cached[1]
+
+
+_CONTEXTS: dict[tuple, tuple] = {}
+
+
+def check_context(record: dict) -> tuple:
+    """The client, course and session fields of a record, parsed and range-checked (see :func:`check_record`).
+
+    Remembered for the last few thousand distinct contexts: a session's administrations share one, and a
+    reader that checks a context to name its line has it checked again by the import for free.
+    """
+    course, session = record.get("course"), record.get("session")
+    try:
+        key = (id(registry()), record.get("client_id"), record.get("display_name"), record.get("birth_year"),
+               None if course is None else tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in course.items()),
+               None if session is None else tuple(session.items()))
+        hash(key)
+    except TypeError:  # a field of an unhashable type: checked (and refused) the long way
+        return _check_context(record)
+    found = _CONTEXTS.get(key)
+    if found is None:
+        found = _check_context(record)
+        if len(_CONTEXTS) > 4096:
+            _CONTEXTS.clear()
+        _CONTEXTS[key] = found
+    client_id, display_name, year, course, session = found
+    return client_id, display_name, year, None if course is None else dict(course), dict(session)
+
+
+def _check_context(record: dict) -> tuple:
+    client_id = check_client_id(record.get("client_id"))
+    display_name = record.get("display_name")
+    if display_name is not None and (not isinstance(display_name, str) or len(display_name) > TEXT_MAX):
+        raise ValueError(f"display_name is not text of up to {TEXT_MAX} characters")
+    year = record.get("birth_year")
+    if year is not None:
+        year = whole_number(year, "birth_year", 1900, date.today().year)
+    given = record.get("course")
+    course = None
+    if given is not None:
+        start = iso_date(given.get("start_date"), "course_start")
+        planned, areas, kind = check_course(given.get("planned_sessions"), given.get("problem_areas"),
+                                            given.get("course_type"))
+        protocol = given.get("protocol") or None
+        if protocol is not None:
+            protocols = registry().protocols
+            if protocol not in protocols:
+                raise ValueError(f"protocol {protocol!r} is not registered (registered: {', '.join(sorted(protocols))})")
+        course = {"start_date": start, "planned_sessions": planned, "problem_areas": areas, "protocol": protocol,
+                  "course_type": kind}
+        if given.get("end_date"):
+            course["end_date"] = iso_date(given["end_date"], "course_end")
+            if course["end_date"] < start:
+                raise ValueError(f"course_end {course['end_date']} is before course_start {start}")
+            course["end_reason"] = _text(given.get("end_reason"), "end_reason", 2000)
+    session = dict(record.get("session") or {})
+    if session.get("number") is not None:
+        session["number"] = whole_number(session["number"], "session", 1, SESSION_MAX)
+    if session.get("date") is not None:
+        session["date"] = iso_date(session["date"], "session_date")
+        if course is not None and session["date"] < course["start_date"]:
+            raise ValueError(f"session_date {session['date']} is before course_start {course['start_date']}")
+    if session.get("phase") is not None and session["phase"] not in PHASES:
+        raise ValueError(f"phase {session['phase']!r} is not one of {', '.join(PHASES)}")
+    if course is not None and (session.get("number") is None or session.get("date") is None or not session.get("phase")):
+        raise ValueError("a course's session needs its number, date and phase")
+    return client_id, display_name, year, course, session
+
+
+def check_record(record: dict, answers_checked: bool = False) -> dict:
+    """Parse and range-check every field of a record a reader yielded; returns it ready to store, scored.
+
+    Raises ValueError with the first problem. Fields may be given as text (a plugin's reader need not
+    convert them); every value that reaches the store is of the stored type and inside its range.
+    ``answers_checked``: the built-in readers check each answer as they read it (to name its line), and
+    say so here rather than have every answer checked twice; a plugin's records are always checked.
+    """
+    client_id, display_name, year, course, session = check_context(record)
+    admin = dict(record.get("administration") or {})
+    instrument = instrument_for(admin.get("instrument_id"), admin.get("instrument_version") or None)
+    admin["instrument_version"] = instrument.version
+    respondent = admin.get("respondent") or instrument.respondent
+    if respondent not in RESPONDENTS:
+        raise ValueError(f"respondent {respondent!r} is not one of {', '.join(RESPONDENTS)}")
+    admin["respondent"] = respondent
+    admin["source"] = "import"
+    for name in ("started_at", "finished_at"):
+        if admin.get(name):
+            admin[name] = iso_datetime(admin[name], name.replace("_", " "))
+    key = admin.get("import_key")
+    if not isinstance(key, str) or not key or len(key) > TEXT_MAX:
+        raise ValueError("the administration has no import key (a reader must give each one a stable key)")
+    responses, seen = [], set()
+    if answers_checked:
+        responses = record["responses"]
+    for entry in () if answers_checked else record.get("responses") or []:
+        item_id, value, status = entry
+        if value is not None and type(value) is not int:
+            value = whole_number(value, f"item {item_id}: value")
+        check_answer(instrument, str(item_id), value, status)
+        if item_id in seen:
+            raise ValueError(f"item {item_id} appears twice in the same administration")
+        seen.add(item_id)
+        responses.append((str(item_id), value, status))
+    if not responses:
+        raise ValueError("no item responses")
+    stated = record.get("stated_total")
+    if stated is not None:
+        stated = number(str(stated), "total")
+    score, alerts = rescore(instrument, responses, stated)
+    return {"where": record.get("where"), "client_id": client_id, "display_name": display_name, "birth_year": year,
+            "course": course, "session": session, "administration": admin, "responses": responses,
+            "score": score, "alerts": alerts}
+
+
+def _text(value: Any, what: str, limit: int = TEXT_MAX) -> Optional[str]:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > limit:
+        raise ValueError(f"{what} is not text of up to {limit} characters")
+    return value
 
 
 def rescore(instrument: Any, responses: list[tuple[str, Optional[int], str]],
@@ -132,9 +297,9 @@ def import_key(kind: str, *parts: Any) -> str:
     return f"{kind}:{digest}"
 
 
-def instrument_for(instrument_id: str, version: Optional[str]):
+def instrument_for(instrument_id: Any, version: Optional[str]):
     instruments = registry().instruments
-    instrument = instruments.get(instrument_id)
+    instrument = instruments.get(instrument_id) if isinstance(instrument_id, str) else None
     if instrument is None:
         raise ValueError(f"unknown instrument {instrument_id!r} (registered: {', '.join(sorted(instruments))})")
     if version and version != instrument.version:

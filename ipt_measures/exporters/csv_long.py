@@ -13,7 +13,7 @@ from typing import IO, Any, Iterable
 from .cells import LINE_END, cell
 
 BASE = [
-    "client_id", "course_start", "planned_sessions", "problem_areas", "protocol",
+    "client_id", "course_start", "planned_sessions", "problem_areas", "protocol", "course_end",
     "session", "session_date", "phase",
     "administration", "instrument", "instrument_version", "respondent", "completed_at",
 ]
@@ -52,6 +52,7 @@ def _base_row(record: dict, identifiers: bool) -> list[Any]:
         course["planned_sessions"],
         LIST_SEPARATOR.join(course["problem_areas"]),
         course.get("protocol"),
+        course.get("end_date"),
         session["number"],
         session["date"],
         session["phase"],

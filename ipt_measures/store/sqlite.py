@@ -576,21 +576,33 @@ class SQLiteStore:
 
         ``actor`` is who makes the correction (default: $IPT_USER, else the login name). Returns
         ``{"previous_total": ..., "score": ...}``."""
-        _check_response(value, status)
+        return self.amend_responses(administration_id, [(item_id, value, status)], reason, evaluate, actor=actor)
+
+    def amend_responses(
+        self, administration_id: int, changes: list[tuple[str, Optional[int], str]], reason: str,
+        evaluate: "Evaluate", *, actor: Optional[str] = None,
+    ) -> dict:
+        """Correct several answers of a completed administration at once (a record corrected at its source and
+        imported again), as ``amend_response`` corrects one: each changed answer and the recomputed score are
+        audited with their old values, the score's alerts stored, all in one transaction."""
+        for _, value, status in changes:
+            _check_response(value, status)
         if not reason or not reason.strip():
             raise UsageError("an amendment needs a reason")
         with self.transaction() as conn:
             admin = self._administration(conn, administration_id)
             if admin["status"] != "complete":
                 raise UsageError(f"administration {administration_id} is {admin['status']}; only completed ones are amended")
-            old = self._responses(conn, administration_id).get(item_id)
-            if old and old["status"] == status and old["value"] == value:
-                raise UsageError(f"item {item_id} already holds that answer; nothing to amend")
-            old_text = "missing" if old is None else (str(old["value"]) if old["status"] == "answered" else old["status"])
-            new_text = str(value) if status == "answered" else status
-            conn.execute(_UPSERT_RESPONSE, (administration_id, item_id, value, status, now()))
-            self._audit(conn, admin["client_id"], "amendment", "response", f"{administration_id}/{item_id}",
-                        f"item {item_id}", old_text, new_text, reason, actor)
+            stored = self._responses(conn, administration_id)
+            for item_id, value, status in changes:
+                old = stored.get(item_id)
+                if old and old["status"] == status and old["value"] == value:
+                    raise UsageError(f"item {item_id} already holds that answer; nothing to amend")
+                old_text = "missing" if old is None else (str(old["value"]) if old["status"] == "answered" else old["status"])
+                new_text = str(value) if status == "answered" else status
+                conn.execute(_UPSERT_RESPONSE, (administration_id, item_id, value, status, now()))
+                self._audit(conn, admin["client_id"], "amendment", "response", f"{administration_id}/{item_id}",
+                            f"item {item_id}", old_text, new_text, reason, actor)
             old_total = conn.execute(
                 "SELECT total FROM scores WHERE administration_id = ? AND current = 1", (administration_id,)
             ).fetchone()
@@ -789,7 +801,7 @@ class SQLiteStore:
 
     # -- bulk ----------------------------------------------------------------------------------------
 
-    def bulk_import(self, records: Iterable[dict], batch_size: int = 2000) -> dict[str, int]:
+    def bulk_import(self, records: Iterable[dict], batch_size: int = 2000, counts: Optional[dict] = None) -> dict[str, int]:
         """Store completed administrations in bulk: the path for imports, the demo generator and benchmarks.
 
         Each record is a dict::
@@ -807,9 +819,15 @@ class SQLiteStore:
         Clients, courses (matched by client and start date) and sessions are created when missing. A record
         whose ``import_key`` is already stored is skipped, so a half-done import can simply be run again.
         Each batch is one transaction: a crash loses at most the batch in flight, never part of a record.
+        A course without an end date is refused (``UsageError``) if the client already has an active one.
         Returns counts: administrations stored, skipped as already present, clients/courses/sessions created.
+        ``counts``, if given, is updated in place as each batch commits (and only then), so a caller that
+        is interrupted knows exactly what was stored.
         """
-        counts = {"stored": 0, "skipped": 0, "clients": 0, "courses": 0, "sessions": 0}
+        if counts is None:
+            counts = {}
+        for name in ("stored", "skipped", "clients", "courses", "sessions"):
+            counts.setdefault(name, 0)
         clients: set[str] = {r[0] for r in self.conn.execute("SELECT id FROM clients")}
         courses: dict[tuple[str, str], int] = {
             (r[0], r[1]): r[2] for r in self.conn.execute("SELECT client_id, start_date, id FROM courses")
@@ -830,6 +848,19 @@ class SQLiteStore:
             self._import_batch(batch, clients, courses, sessions, counts, seen)
         return counts
 
+    def imported_answers(self, keys: list[str]) -> dict[str, tuple[int, dict]]:
+        """For the import keys already stored: key -> (administration id, {item: (value, status)})."""
+        found: dict[str, tuple[int, dict]] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for key, admin_id, item, value, status in self.query(
+                "SELECT a.import_key, a.id, r.item_id, r.value, r.status FROM administrations a"
+                f" JOIN responses r ON r.administration_id = a.id WHERE a.import_key IN ({marks})", chunk
+            ):
+                found.setdefault(key, (admin_id, {}))[1][item] = (value, status)
+        return found
+
     def stored_import_keys(self, keys: list[str]) -> set[str]:
         """Which of these import keys are already stored (what a re-run import skips)."""
         found: set[str] = set()
@@ -842,6 +873,18 @@ class SQLiteStore:
         return found
 
     def _import_batch(self, batch, clients, courses, sessions, counts, seen=None) -> None:
+        done = {name: 0 for name in counts}
+        try:
+            self._import_batch_in(batch, clients, courses, sessions, done, seen)
+        except BaseException:
+            # What the failed transaction added to the caches was rolled back with it: read them afresh.
+            if seen is not None:
+                seen["version"] = None
+            raise
+        for name, n in done.items():
+            counts[name] += n
+
+    def _import_batch_in(self, batch, clients, courses, sessions, counts, seen=None) -> None:
         stamp = now()
         actor = _actor()
         keys = [r["administration"].get("import_key") for r in batch if r["administration"].get("import_key")]
@@ -879,11 +922,15 @@ class SQLiteStore:
                 c = record["course"]
                 course_key = (client_id, c["start_date"])
                 if course_key not in courses:
+                    if not c.get("end_date") and self._active_course(conn, client_id):
+                        raise UsageError(f"client {client_id!r} already has an active course: the course started "
+                                         f"{c['start_date']} would be a second one; nothing of this batch was stored")
                     cur = conn.execute(
                         "INSERT INTO courses (client_id, start_date, planned_sessions, problem_areas, protocol,"
-                        " end_date, end_reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        " end_date, end_reason, created_at, course_type) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (client_id, c["start_date"], c["planned_sessions"], json.dumps(c["problem_areas"]),
-                         c.get("protocol"), c.get("end_date"), c.get("end_reason"), stamp),
+                         c.get("protocol"), c.get("end_date"), c.get("end_reason"), stamp,
+                         c.get("course_type") or "standard"),
                     )
                     courses[course_key] = cur.lastrowid
                     counts["courses"] += 1
