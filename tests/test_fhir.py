@@ -464,3 +464,40 @@ def test_the_streamed_bundle_is_exactly_the_resources_built_for_each_record(stor
         assert [(e["fullUrl"], e["resource"]) for e in data["entry"]] == expected
     for name in ("ZZCLIENT-0000|17|Observation", "patient|ZZ/odd", "é", ""):
         assert fhir._urn_uuid5(name) == "urn:uuid:" + str(uuid.uuid5(fhir._NAMESPACE, name))
+
+
+def test_alerts_travel_as_flags_pointing_at_the_response(store):
+    """Issue 10 part 1: open and acknowledged alerts are in the FHIR export, as Flags (see fhir.flag for why
+    Flag and not DetectedIssue), each pointing at the QuestionnaireResponse that raised it."""
+    from ipt_measures.deidentify import Deidentifier
+    from ipt_measures.exporters import fhir
+
+    build_caseload(store, 1)
+    admin = store.query("SELECT min(id) FROM administrations WHERE instrument_id = 'phq9'")[0][0]
+    before = len(store.alerts("ZZCLIENT-0000", include_acknowledged=True))
+    critical = store.add_alert("ZZCLIENT-0000", "critical-item", "critical", "Suicidal ideation endorsed",
+                               administration_id=admin, item_id="9")
+    review = store.add_alert("ZZCLIENT-0000", "mid-course-review", "info", "Mid-course review due")
+    store.acknowledge_alert(review, "reviewed with supervisor", note="Test Person A doing better", actor="Dr Z")
+    data = fhir_export(store)
+    Bundle.model_validate(data)
+    flags = {f["resource"]["identifier"][0]["value"]: f["resource"] for f in by_type(data, "Flag")}
+    assert len(flags) == before + 2
+    open_flag, acked = flags[str(critical)], flags[str(review)]
+    (qr,) = [e for e in by_type(data, "QuestionnaireResponse")
+             if e["resource"]["identifier"]["value"] == str(admin)]
+    detail = {e["url"]: e for e in open_flag["extension"]}
+    assert detail[fhir.FLAG_DETAIL]["valueReference"]["reference"] == qr["fullUrl"]
+    assert detail[fhir.FLAG_PRIORITY]["valueCodeableConcept"]["coding"][0]["code"] == "PH"
+    assert open_flag["status"] == "active" and "end" not in open_flag["period"]
+    assert open_flag["code"]["text"] == "Suicidal ideation endorsed"
+    assert open_flag["subject"]["reference"] == patient_of(data, "ZZCLIENT-0000")
+    assert acked["status"] == "inactive" and acked["period"]["end"]
+    assert fhir.FLAG_DETAIL not in {e["url"] for e in acked["extension"]}  # raised by no response
+    parts = {p["url"]: p for p in next(e for e in acked["extension"] if e["url"] == fhir.ALERT_EXTENSION)["extension"]}
+    assert parts["action"]["valueString"] == "reviewed with supervisor" and "note" in parts
+    out = io.StringIO()
+    export(store, "fhir", out, deidentify=Deidentifier(bytes(range(32))))
+    text = out.getvalue()
+    assert "Test Person" not in text and "Dr Z" not in text and "reviewed with supervisor" in text
+    assert len(by_type(json.loads(text), "Flag")) == before + 2

@@ -74,13 +74,13 @@ def test_every_fhir_export_variant_passes_the_r4_schema_and_fhir_js(node, store,
     record_service.amend_response(store, "ZZCLIENT-0000", "9", 0, "typed 1 for 0", instrument_id="phq9",
                                   session_number=1, actor="Clinician X")
     record_service.amend_session(store, "ZZCLIENT-0001", 2, "wrong day", date="2026-01-13")
-    if hasattr(store, "add_alert"):  # the alert store: an open and an acknowledged alert become Flags
-        admin = store.query("SELECT min(id) FROM administrations")[0][0]
-        client = store.get_administration(admin)["client_id"]
-        store.add_alert(client, "critical-item", "critical", "Suicidal ideation endorsed", administration_id=admin,
-                        item_id="9")
-        acked = store.add_alert(client, "reliable-deterioration", "warning", "PHQ-9 worse by 6 points")
-        store.acknowledge_alert(acked, "reviewed in session", note="plan updated", actor="Clinician X")
+    # an open and an acknowledged alert become Flags
+    admin = store.query("SELECT min(id) FROM administrations")[0][0]
+    client = store.get_administration(admin)["client_id"]
+    store.add_alert(client, "critical-item", "critical", "Suicidal ideation endorsed", administration_id=admin,
+                    item_id="9")
+    acked = store.add_alert(client, "reliable-deterioration", "warning", "PHQ-9 worse by 6 points")
+    store.acknowledge_alert(acked, "reviewed in session", note="plan updated", actor="Clinician X")
     deid = Deidentifier(bytes(range(32)), shift_dates=True)
     documents = {
         "collection": _fhir(store),
@@ -97,7 +97,7 @@ def test_every_fhir_export_variant_passes_the_r4_schema_and_fhir_js(node, store,
     with open_store(tmp_path / "empty.db") as empty:
         documents["empty"] = _fhir(empty)
     kinds = {e["resource"]["resourceType"] for e in documents["transaction-definitions"]["entry"]}
-    assert {"Patient", "QuestionnaireResponse", "Observation", "Provenance", "Questionnaire", "CodeSystem",
+    assert {"Patient", "QuestionnaireResponse", "Observation", "Provenance", "Flag", "Questionnaire", "CodeSystem",
             "StructureDefinition"} <= kinds
     report = validate(node, documents, tmp_path)
     problems = {name: r for name, r in report.items() if r["schema"] or r["fhirjs"]}
