@@ -461,7 +461,6 @@ def goals_svg(goals: list[dict], progress: Any) -> str:
 
 # -- the interpersonal inventory as closeness circles --------------------------------------------------
 
-CIRCLES = ("inner", "middle", "outer")  # closeness, from the client outwards
 SUPPORT_FILL = "#cfe0f1"
 SUPPORT_EDGE = "#1f4e79"
 
@@ -515,6 +514,8 @@ def draw_inventory(fig: Any, ax: Any, relationships: list[dict], which: str, tit
     from matplotlib.patches import Circle
     from matplotlib.transforms import Bbox
 
+    from .domain import CLOSENESS_CIRCLES  # inner, middle, outer: from the client outwards
+
     renderer = renderer_of(fig)
     ax.set_aspect("equal")
     ax.set_xlim(-3.35, 3.35)
@@ -523,7 +524,7 @@ def draw_inventory(fig: Any, ax: Any, relationships: list[dict], which: str, tit
     ax.set_title(title, fontsize=10, fontweight="bold", pad=4)
     frame = ax.get_window_extent(renderer)
     placed: list[Any] = []
-    for n, name in enumerate(CIRCLES):
+    for n, name in enumerate(CLOSENESS_CIRCLES):
         ax.add_patch(Circle((0, 0), n + 1, facecolor=("#eef3f8", "#f5f8fb", "#fbfcfd")[n], edgecolor="#9aa7b4",
                             lw=1, zorder=0 - n))
         placed.append(ax.text(0, n + 0.93, name, ha="center", va="top", fontsize=7.5, color=MUTED,
@@ -544,7 +545,7 @@ def draw_inventory(fig: Any, ax: Any, relationships: list[dict], which: str, tit
         shown = rating if rating is not None else rel.get("start")
         if shown is None:
             continue
-        ring = CIRCLES.index(shown["closeness"]) if shown["closeness"] in CIRCLES else 2
+        ring = CLOSENESS_CIRCLES.index(shown["closeness"]) if shown["closeness"] in CLOSENESS_CIRCLES else 2
         radius = ring + (0.62 if ring else 0.6)
         x, y = radius * math.cos(angle), radius * math.sin(angle)
         if rating is None:
@@ -571,7 +572,7 @@ def draw_inventory(fig: Any, ax: Any, relationships: list[dict], which: str, tit
 INVENTORY_SIZE = (8.2, 4.6)
 
 
-def inventory_figure(relationships: list[dict], scale: Optional[dict] = None) -> Any:
+def inventory_figure(relationships: list[dict]) -> Any:
     """The inventory at the start and at the end, side by side, with a key to dot size and ring."""
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
@@ -580,10 +581,11 @@ def inventory_figure(relationships: list[dict], scale: Optional[dict] = None) ->
     renderer_of(fig)
     draw_inventory(fig, fig.add_axes((0.02, 0.17, 0.46, 0.76)), relationships, "start", "Start")
     draw_inventory(fig, fig.add_axes((0.52, 0.17, 0.46, 0.76)), relationships, "end", "End")
-    anchors = (scale or {}).get("support") or {}
+    from .domain import RATING_ANCHORS as anchors
+
     handles = [
         Line2D([], [], ls="none", marker="o", ms=(_dot_size(v) ** 0.5), mfc=SUPPORT_FILL, mec=SUPPORT_EDGE,
-               label=f"support {v}" + (f" ({anchors.get(v, anchors.get(str(v)))})" if anchors else ""))
+               label=f"support {v} ({anchors[v]})")
         for v in (1, 4)
     ] + [
         Line2D([], [], ls="none", marker="o", ms=14, mfc="none", mec=CRITICAL, mew=0.9 + 0.8 * 3,
@@ -595,7 +597,7 @@ def inventory_figure(relationships: list[dict], scale: Optional[dict] = None) ->
     return fig
 
 
-def inventory_svg(relationships: list[dict], scale: Optional[dict] = None) -> str:
+def inventory_svg(relationships: list[dict]) -> str:
     def words(r: Optional[dict]) -> str:
         if r is None:
             return "not re-rated"
@@ -603,5 +605,5 @@ def inventory_svg(relationships: list[dict], scale: Optional[dict] = None) -> st
 
     text = "; ".join(f"{rel['label']}: start {words(rel.get('start'))}, end {words(rel.get('end'))}"
                      for rel in relationships)
-    return figure_svg(lambda: inventory_figure(relationships, scale), "inventory",
+    return figure_svg(lambda: inventory_figure(relationships), "inventory",
                       f"Interpersonal inventory, start and end: {text}.")

@@ -144,6 +144,7 @@ def render_html(report: Report, generated_at: Optional[datetime] = None) -> str:
     """The whole report as one self-contained HTML document (stylesheet inline, charts inline SVG)."""
     from . import __version__
     from .charts import band_colours, chart_svg, goals_svg, inventory_svg
+    from .domain import RATING_ANCHORS
     from .presentation import render, stylesheet
 
     generated_at = generated_at or datetime.now(timezone.utc)
@@ -176,9 +177,9 @@ def render_html(report: Report, generated_at: Optional[datetime] = None) -> str:
         acknowledged=[a for a in report.alerts if a["status"] == "acknowledged"],
         charts={s.instrument_id: chart_svg(s, progress) for s in progress.series},
         goals_chart=goals_svg(goals, progress) if goals else None,
-        inventory_chart=inventory_svg(inventory, (ipt or {}).get("scale")) if inventory else None,
+        inventory_chart=inventory_svg(inventory) if inventory else None,
         ipt=ipt,
-        ipt_scale=(ipt or {}).get("scale") or {"support": {}, "conflict": {}},
+        anchors=RATING_ANCHORS,
         category_class=CATEGORY_CLASS,
         category_help=CATEGORY_HELP,
         tt_facts=TALKING_THERAPIES_FACTS,

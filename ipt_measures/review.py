@@ -206,8 +206,9 @@ def progress(store: Any, client_id: str, course_id: Optional[int] = None, regist
 
 
 def report(store: Any, client_id: str, course_id: Optional[int] = None, registry: Any = None) -> Report:
-    """Everything ``ipt report`` shows for one client's course, in one call."""
-    return Report(progress=progress(store, client_id, course_id, registry))
+    """Everything ``ipt report`` shows for one client's course, in one call: its progress and its IPT record."""
+    course = progress(store, client_id, course_id, registry)
+    return Report(progress=course, ipt=ipt_summary(store, client_id, course.course["id"], registry))
 
 
 def _series(registry: Any, instrument_id: str, rows: list[dict]) -> Series:

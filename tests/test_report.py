@@ -10,7 +10,7 @@ import re
 import shutil
 import stat
 import subprocess
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
@@ -290,9 +290,6 @@ def test_no_date_can_break_across_lines(db):
 
 # -- the IPT termination summary (issue 14 part 5), built against the ipt_summary shape ------------------
 
-ANCHORS = {0: "none", 1: "a little", 2: "some", 3: "a lot", 4: "a great deal"}
-
-
 def rating(closeness, support, conflict, session, on):
     return {"rated_on": on, "session_number": session, "closeness": closeness, "support": support,
             "conflict": conflict, "contact": "weekly", "wanted_change": None}
@@ -327,7 +324,6 @@ def ipt_record(**changes):
         "mid_course_review": 7, "inventory": inventory, "goals": goals, "goal_instrument": "gbo",
         "warning_signs": "Sleeping badly for a week;\nstopping calls with friends",
         "plan": "Call the clinic <at once> if item 9 returns; booster session in 3 months.",
-        "scale": {"support": ANCHORS, "conflict": ANCHORS},
     }
     summary.update(changes)
     return summary
@@ -440,7 +436,7 @@ def test_inventory_picture_labels_never_overlap():
          "end": rating(circles[(n + 3) % 8], (n + 1) % 5, n % 5, 12, "2026-03-23") if n % 3 else None}
         for n, c in enumerate(circles)
     ]
-    fig = inventory_figure(relationships, {"support": ANCHORS, "conflict": ANCHORS})
+    fig = inventory_figure(relationships)
     assert collisions(fig) == [] and outside(fig) == []
     texts = [t for t, _ in __import__("ipt_measures.charts").charts.text_boxes(fig)]
     assert texts.count("relation 0\nS0 C2") == 1 and "relation 0\nnot re-rated" in texts
@@ -455,3 +451,38 @@ def test_goals_chart_lines_up_with_the_symptom_chart(finished):
     assert symptom.axes[0].get_position().bounds == goals.axes[0].get_position().bounds
     assert symptom.axes[0].get_xlim() == goals.axes[0].get_xlim()
     assert collisions(goals) == [] and outside(goals) == []
+
+
+def test_report_of_a_finished_course_recorded_through_the_cli(invoke, tmp_path):
+    """A brief (IPT-B) course kept with the real commands, ended, then reported: the termination summary."""
+    def ok(*args, **kw):
+        result = invoke(*args, **kw)
+        assert result.exit_code == 0, result.output
+        return result
+
+    ok("clients", "add", "t1")
+    ok("course", "start", "t1", "--problem-area", "role-transitions", "--sessions", "8", "--start", "2026-01-05")
+    ok("goals", "t1", "add", "Settle into the new town", "--problem-area", "role-transitions")
+    ok("inventory", "t1", "add", "partner", "--type", "partner", "--closeness", "inner", "--support", "1",
+       "--conflict", "3", "--contact", "daily", "--wants", "share the chores", "--date", "2026-01-05")
+    phq9 = {1: "2,2,2,2,2,2,1,1,0", 4: "1,1,1,1,1,1,1,1,0", 8: "0,1,0,1,0,1,0,0,0"}
+    for n in range(1, 9):
+        ok("session", "start", "t1", "--date", (date(2026, 1, 5) + timedelta(weeks=n - 1)).isoformat())
+        if n in phq9:
+            ok("administer", "t1", "phq9", "--answers", phq9[n])
+        ok("administer", "t1", "gbo", "--answers", f"{min(10, n + 1)},,")  # paper entry: goals 2 and 3 unset
+    ok("inventory", "t1", "rate", "partner", "--closeness", "inner", "--support", "3", "--conflict", "1")
+    ok("course", "summary", "t1", "--warning-signs", "Withdrawing from neighbours", "--plan", "Booster at 3 months")
+    ok("course", "end", "t1", "--reason", "completed", "--date", "2026-03-01")
+    out = tmp_path / "t1.html"
+    ok("report", "t1", "-o", out)
+    text = out.read_text(encoding="utf-8")
+    assert "<title>IPT termination summary: client t1</title>" in text
+    assert "Settle into the new town" in text and 'id="chart-goals"' in text
+    assert "Goal ratings by session: goal 1: 2 at session 1" in text
+    assert "partner: start inner circle, support 1, conflict 3, end inner circle, support 3, conflict 1" in text
+    assert "share the chores" in text and "Withdrawing from neighbours" in text and "Booster at 3 months" in text
+    assert "<dt>Course type</dt><dd>" in text and "Problem-area focus</dt><dd>role transitions" in text
+    pdf = tmp_path / "t1.pdf"
+    ok("report", "t1", "-o", pdf)
+    assert pdf.read_bytes().startswith(b"%PDF")
