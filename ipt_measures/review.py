@@ -206,9 +206,12 @@ def progress(store: Any, client_id: str, course_id: Optional[int] = None, regist
 
 
 def report(store: Any, client_id: str, course_id: Optional[int] = None, registry: Any = None) -> Report:
-    """Everything ``ipt report`` shows for one client's course, in one call: its progress and its IPT record."""
+    """Everything ``ipt report`` shows for one client's course, in one call: its progress, every alert of the
+    course (open and acknowledged, most serious first), and its IPT record."""
     course = progress(store, client_id, course_id, registry)
-    return Report(progress=course, ipt=ipt_summary(store, client_id, course.course["id"], registry))
+    number = course.course["id"]
+    return Report(progress=course, alerts=store.alerts(client_id, include_acknowledged=True, course_id=number),
+                  ipt=ipt_summary(store, client_id, number, registry))
 
 
 def _series(registry: Any, instrument_id: str, rows: list[dict]) -> Series:

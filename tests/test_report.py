@@ -6,6 +6,7 @@ rules cited there): PHQ-9 16 -> 4 recovered, GAD-7 12 -> 6 recovered, item 9 end
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import stat
@@ -486,3 +487,29 @@ def test_report_of_a_finished_course_recorded_through_the_cli(invoke, tmp_path):
     pdf = tmp_path / "t1.pdf"
     ok("report", "t1", "-o", pdf)
     assert pdf.read_bytes().startswith(b"%PDF")
+
+
+def test_critical_alert_stays_at_the_top_of_the_report_until_acknowledged(invoke, tmp_path):
+    """The alert lifecycle in the report: raised by the answer, at the top, then in the history once dealt with."""
+    def ok(*args):
+        result = invoke(*args)
+        assert result.exit_code == 0, result.output
+        return result
+
+    ok("clients", "add", "a1")
+    ok("course", "start", "a1", "--problem-area", "grief", "--sessions", "12", "--start", "2026-01-05")
+    ok("session", "start", "a1", "--date", "2026-01-05")
+    ok("administer", "a1", "phq9", "--answers", "2,2,2,2,2,2,1,1,2")
+    [raised] = json.loads(ok("alerts", "a1", "--json").stdout)
+    out = tmp_path / "a1.html"
+    ok("report", "a1", "-o", out)
+    top = out.read_text(encoding="utf-8").split('id="course"')[0]
+    assert "CRITICAL ITEM ENDORSED: 1 in this course, at the current session." in top
+    assert f"ipt alerts ack {raised['id']} --action" in top
+    ok("alerts", "ack", str(raised["id"]), "--action", "risk assessed, safety plan agreed", "--note", "no intent")
+    ok("report", "a1", "-o", out)
+    text = out.read_text(encoding="utf-8")
+    assert "CRITICAL ITEM" not in text.split('id="course"')[0]
+    history = text.split('id="critical"')[1].split("</section>")[0]
+    assert '<tr class="critical">' in history and "risk assessed, safety plan agreed" in history
+    assert "no intent" in history and " by " in history and "Alert history" in history
