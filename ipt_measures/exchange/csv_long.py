@@ -16,8 +16,8 @@ from typing import Any, Callable, Iterator, Optional
 
 from ..errors import UsageError
 from . import Rejection
-from .records import (RESPONDENTS, check_answer, check_context, import_key, instrument_for, iso_datetime, not_utf8,
-                      number, whole_number)
+from .records import (RESPONDENTS, allowed_values, check_answer, check_context, import_key, instrument_for,
+                      iso_datetime, not_utf8, number, whole_number)
 
 # The columns an importable long CSV must have; the rest of the export's columns are optional.
 REQUIRED_COLUMNS = ["client_id", "course_start", "planned_sessions", "problem_areas", "session", "session_date",
@@ -139,6 +139,7 @@ class _Group:
         self.items: set[str] = set()
         self.problems: list[Rejection] = []
         self.context_error = False
+        self.allowed: dict = {}
 
     def add(self, row: list[str], line: int) -> None:
         self.last = line
@@ -148,6 +149,7 @@ class _Group:
             self.head_shared = layout.shared_of(row)
             try:
                 self.instrument = instrument_for(self.head["instrument"], self.head.get("instrument_version") or None)
+                self.allowed = allowed_values(self.instrument)
                 self.context = self._check_head(self.head)
             except ValueError as exc:
                 self.problems.append(Rejection(f"line {line}", str(exc)))
@@ -165,10 +167,16 @@ class _Group:
             return
         item_id = row[layout.item].strip()
         text = row[layout.value].strip()
+        given = row[layout.status].strip() if layout.status is not None else ""
+        if text.isdigit() and (given == "answered" or not given):  # the common case, checked inline
+            value = int(text)
+            if value in self.allowed.get(item_id, ()) and item_id not in self.items:
+                self.items.add(item_id)
+                self.responses.append((item_id, value, "answered"))
+                return
         try:
             value = (int(text) if text.isdigit() else whole_number(text, f"item {item_id}: value")) if text else None
-            status = (row[layout.status].strip() if layout.status is not None else "") or (
-                "answered" if value is not None else "skipped")
+            status = given or ("answered" if value is not None else "skipped")
             check_answer(self.instrument, item_id, value, status)
             if item_id in self.items:
                 raise ValueError(f"item {item_id} appears twice in the same administration")
@@ -185,7 +193,7 @@ class _Group:
                   "protocol": row.get("protocol") or None, "end_date": row.get("course_end") or None,
                   "course_type": row.get("course_type") or None}
         session = {"number": row["session"], "date": row["session_date"], "phase": row["phase"]}
-        client_id, _, _, course, session = check_context({
+        client_id, display_name, birth_year, course, session = check_context({
             "client_id": row["client_id"], "display_name": row.get("display_name") or None,
             "birth_year": row.get("birth_year") or None, "course": course, "session": session})
         if row.get("respondent") and row["respondent"] not in RESPONDENTS:
@@ -195,6 +203,9 @@ class _Group:
         if row.get("total"):
             number(row["total"], "total")
         return {
+            "client_id": client_id,
+            "display_name": display_name,
+            "birth_year": birth_year,
             "course": course,
             "session": session,
             # session "1" and "1.0", or a date written two ways, are the same administration: the key is
@@ -214,9 +225,9 @@ class _Group:
         return {
             "where": self.where(),
             "stated_total": row.get("total") or None,
-            "client_id": row["client_id"],
-            "display_name": row.get("display_name") or None,
-            "birth_year": row.get("birth_year") or None,
+            "client_id": self.context["client_id"],
+            "display_name": self.context["display_name"],
+            "birth_year": self.context["birth_year"],
             "course": self.context["course"],
             "session": self.context["session"],
             "administration": {

@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable, Iterator, Optional
 
 from ..errors import UsageError
 from . import Rejection
-from .records import import_key, iso_date, iso_datetime, not_utf8, registry, whole_number
+from .records import check_context, import_key, iso_date, iso_datetime, not_utf8, registry, whole_number
 
 JSON_MAX = 64 << 20  # bytes: a Bundle is read whole, and JSON in memory takes about ten times its size
 
@@ -137,6 +137,8 @@ def _from_questionnaire_response(f, qr: dict, full_url: Optional[str], where: st
         if authored is not None:
             iso_datetime(authored, "authored") if "T" in str(authored) else iso_date(authored, "authored")
         context = _session_context(f, qr, authored)
+        client_id, _, _, context["course"], context["session"] = check_context(
+            {"client_id": client_id, "course": context["course"], "session": context["session"]})
     except ValueError as exc:
         reject(str(exc))
     items = {item.id: item.id for item in instrument.items}

@@ -139,7 +139,7 @@ def import_file(
     reader = importers[fmt].reader
     report = ImportReport(str(path), fmt, dry_run=dry_run)
     checker = _Checker(store, merge_differing, amend_changed, session, course)
-    checker.answers_checked = importers[fmt].plugin == __package__  # our own readers check each answer
+    checker.own_reader = importers[fmt].plugin == __package__  # our own readers check as they read
     # The checked records, scored and filed, wait in a working file (marshal: the fastest of the standard
     # library's serialisers, for plain data): the storing pass reads them back instead of parsing and
     # scoring the file twice, and memory stays flat however large the file.
@@ -257,7 +257,7 @@ class _Checker:
         self.open_course: dict[str, str] = {}  # client -> start of the course without an end date in the file
         self.changed: dict[str, tuple[int, dict]] = {}  # key -> (stored administration id, its stored answers)
         self.skipped = 0
-        self.answers_checked = False
+        self.own_reader = False
 
     def checked(self, items: Iterator[Any], report: ImportReport) -> Iterator[dict]:
         pending: list[dict] = []
@@ -266,7 +266,7 @@ class _Checker:
                 report.reject(list(item))
                 continue
             try:
-                record = check_record(item, self.answers_checked)
+                record = check_record(item, self.own_reader)
                 self._file(record)
                 self._against_store(record)
             except (ValueError, IptError) as exc:

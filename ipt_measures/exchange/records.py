@@ -43,10 +43,14 @@ EARLIEST = date(1900, 1, 1)  # no IPT course, session or answer is older (IPT wa
 TEXT_MAX = 200  # display names, import keys, instrument versions: longer is not a value we store
 
 
-def registry():
-    from .. import plugins  # imported here: this module loads with the exchange plugin, for `ipt --help` too
+_plugins: Any = None
 
-    return plugins._registry or plugins.get_registry()
+
+def registry():
+    global _plugins
+    if _plugins is None:  # imported on first use: this module loads with the exchange plugin, for `ipt --help` too
+        from .. import plugins as _plugins
+    return _plugins._registry or _plugins.get_registry()
 
 
 def iso_date(value: str, what: str) -> str:
@@ -218,15 +222,20 @@ def _check_context(record: dict) -> tuple:
     return client_id, display_name, year, course, session
 
 
-def check_record(record: dict, answers_checked: bool = False) -> dict:
+def check_record(record: dict, checked: bool = False) -> dict:
     """Parse and range-check every field of a record a reader yielded; returns it ready to store, scored.
 
     Raises ValueError with the first problem. Fields may be given as text (a plugin's reader need not
     convert them); every value that reaches the store is of the stored type and inside its range.
-    ``answers_checked``: the built-in readers check each answer as they read it (to name its line), and
-    say so here rather than have every answer checked twice; a plugin's records are always checked.
+    ``checked``: the built-in readers run :func:`check_context` and :func:`check_answer` themselves as they
+    read (so a message names its line) and give the parsed values; they say so here rather than have every
+    field checked twice. A plugin's records are always checked.
     """
-    client_id, display_name, year, course, session = check_context(record)
+    if checked:
+        client_id, display_name, year = record["client_id"], record.get("display_name"), record.get("birth_year")
+        course, session = record.get("course"), dict(record.get("session") or {})
+    else:
+        client_id, display_name, year, course, session = check_context(record)
     admin = dict(record.get("administration") or {})
     instrument = instrument_for(admin.get("instrument_id"), admin.get("instrument_version") or None)
     admin["instrument_version"] = instrument.version
@@ -242,9 +251,9 @@ def check_record(record: dict, answers_checked: bool = False) -> dict:
     if not isinstance(key, str) or not key or len(key) > TEXT_MAX:
         raise ValueError("the administration has no import key (a reader must give each one a stable key)")
     responses, seen = [], set()
-    if answers_checked:
+    if checked:
         responses = record["responses"]
-    for entry in () if answers_checked else record.get("responses") or []:
+    for entry in () if checked else record.get("responses") or []:
         item_id, value, status = entry
         if value is not None and type(value) is not int:
             value = whole_number(value, f"item {item_id}: value")
