@@ -63,7 +63,7 @@ class Page:
 
     def position(self):
         """("PHQ-9", 3, 10) from the page on screen, or None on a page without an item."""
-        name = re.search(r'<p class="form-name">([^<]*)</p>', self.body)
+        name = re.search(r'<h1 class="form-name">([^<]*)</h1>', self.body)
         where = re.search(r'<p class="progress">(\d+) of (\d+)</p>', self.body)
         if not (name and where):
             return None
