@@ -199,23 +199,28 @@ def screen(store, handover: dict, registry=None) -> Screen:
 
 
 def respond(store, handover: dict, *, form: int, item_id: str, action: str, value: Optional[int] = None,
-            registry=None) -> bool:
+            confirmed: bool = False, registry=None) -> str:
     """Apply one press on the page: ``answer`` (with ``value``), ``back``, ``skip`` or ``decline``.
 
-    The press must be for the item on screen now; a stale one (a second tap, a resent form, an old tab) changes
-    nothing and returns False. A finished form is scored at once; the last one ends the handover.
+    Returns ``"saved"``; ``"stale"`` when the press is not for the item on screen now (a second tap, a resent
+    form, an old tab), which changes nothing; or ``"confirm"`` when a risk item is to be left unanswered
+    without ``confirmed``: as at the terminal, that is asked once more before it is stored (and then raises
+    the risk-item-unanswered alert). A finished form is scored at once; the last one ends the handover.
     """
     from . import record
+    from .assess import is_critical_item
 
     registry = record._registry(registry)
     position, engine = _current(store, handover, registry)
     if engine is None or position != form or engine.current.id != item_id:
-        return False
+        return "stale"
     if action == "back":
         if engine.index == 0:
-            return False
+            return "stale"
         store.set_handover_cursor(handover["id"], engine.index - 1)
-        return True
+        return "saved"
+    if action in ("skip", "decline") and not confirmed and is_critical_item(engine.instrument, item_id):
+        return "confirm"
     if action == "answer":
         if value is None:
             raise UsageError("no answer given")
@@ -232,7 +237,7 @@ def respond(store, handover: dict, *, form: int, item_id: str, action: str, valu
         record.complete(store, engine, registry)
         if _current(store, store.get_handover(handover["id"]), registry)[1] is None:
             store.end_handover(handover["id"], "finished")  # the link dies with the last answer
-    return True
+    return "saved"
 
 
 # -- the clinician's watch ---------------------------------------------------------------------------

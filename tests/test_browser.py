@@ -230,7 +230,13 @@ def test_axe_core_finds_no_serious_or_critical_violation(fresh, db, record_prope
         click_answer(fresh, "Not at all", [])
         press(fresh, "Back", [])
         reports["an answer being changed"] = axe(fresh)
-        for label in ["Not at all"] * 9 + ["Not difficult at all"]:
+        for label in ["Not at all"] * 8:
+            click_answer(fresh, label, [])
+        press(fresh, "I would rather not answer", [])  # item 9: asked once more
+        assert "Are you sure" in fresh.page_source
+        reports["leaving a risk item unanswered"] = axe(fresh)
+        press(fresh, "Go back to the question", [])
+        for label in ["Not at all", "Not difficult at all"]:
             click_answer(fresh, label, [])
         assert "Thank you" in fresh.page_source
         reports["the end"] = axe(fresh)

@@ -108,7 +108,9 @@ def test_handover_declined_risk_item_raises_the_unanswered_risk_alert(db):
         page = Page(url.split("/t/")[0]).get(url)
         for value in (0, 0, 0, 0, 0, 0, 0, 0):
             page.answer(value)
-        page.press("decline")  # item 9
+        page.press("decline")  # item 9: asked once more, as at the terminal
+        assert "Are you sure you want to leave this question unanswered?" in page.body
+        page.post({**page.hidden(), "action": "decline", "confirmed": "yes"})
         watcher.wait_for(r"(WARNING|CRITICAL).*")
         page.answer(0)
         watcher.wait_for(r"All forms finished")

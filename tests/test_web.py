@@ -289,3 +289,22 @@ def test_the_page_over_tls(db, tmp_path):
         page.get(f"/t/{token}")
         assert page.position() == ("PHQ-9", 1, 10)
         assert "secure" in page.headers.get("set-cookie", "").lower() or any(c.secure for c in page.jar)
+
+
+def test_leaving_a_risk_item_unanswered_is_asked_once_more(db):
+    token, made = link(db)
+    with running_server(db) as base:
+        page = Page(base).get(f"/t/{token}")
+        complete(page, [0] * 8)
+        page.post({**page.hidden(), "action": "decline", "confirmed": "yes"})  # a forged confirmation: asked
+        assert "Are you sure you want to leave this question unanswered?" in page.body
+        assert "risk" not in page.body.lower() and "alert" not in page.body.lower()
+        page.press("cancel")
+        assert page.position() == ("PHQ-9", 9, 10) and "Nearly every day" in page.body
+        page.press("skip")
+        assert "Are you sure" in page.body
+        page.post({**page.hidden(), "action": "skip", "confirmed": "yes"})
+        assert page.position() == ("PHQ-9", 10, 10)
+    with open_store(db) as store:
+        assert store.responses(made["administrations"][0])["9"]["status"] == "skipped"
+        assert [a["kind"] for a in store.alerts("c001")] == ["risk-item-unanswered"]

@@ -151,12 +151,24 @@ def create_app(db_path: str | Path, *, tls: bool = False, registry: Any = None) 
         handover, screen = await run_in_threadpool(current, secret)
         if handover is None or screen.done:
             return ended()
-        return page("page_item.html", title=f"{screen.form_name}: question {screen.number} of {screen.total}",
-                    s=screen, csrf=csrf_for(secret))
+        title = f"{screen.form_name}: question {screen.number} of {screen.total}"
+        asking = confirming.get(service.digest(secret))
+        if asking and asking[:2] == (screen.form, screen.item_id):
+            return page("page_confirm.html", title=title, s=screen, csrf=csrf_for(secret), action=asking[2])
+        confirming.pop(service.digest(secret), None)
+        return page("page_item.html", title=title, s=screen, csrf=csrf_for(secret))
+
+    # A risk item about to be left unanswered: the page asks once more (page session hash -> (form, item, action)).
+    # Kept in memory: lost on a restart, the item is simply shown again.
+    confirming: dict[str, tuple[int, str, str]] = {}
 
     def apply(secret: str, fields: dict) -> None:
         handover = service.for_page(store(), secret)
         if handover is None:
+            return
+        key = service.digest(secret)
+        if fields.get("action") == "cancel":
+            confirming.pop(key, None)
             return
         action = fields.get("action") or ("answer" if "answer" in fields else "")
         value = None
@@ -169,11 +181,15 @@ def create_app(db_path: str | Path, *, tls: bool = False, registry: Any = None) 
             form = int(fields.get("form", "-1"))
         except ValueError:
             return
+        item_id = fields.get("item", "")
+        confirmed = confirming.pop(key, None) == (form, item_id, action) and fields.get("confirmed") == "yes"
         try:
-            service.respond(store(), handover, form=form, item_id=fields.get("item", ""), action=action,
-                            value=value, registry=registry)
+            outcome = service.respond(store(), handover, form=form, item_id=item_id, action=action, value=value,
+                                      confirmed=confirmed, registry=registry)
         except IptError:
             return  # an answer the item does not have, or a skip the rule forbids: the item is shown again
+        if outcome == "confirm":
+            confirming[key] = (form, item_id, action)
 
     async def press(request: Request) -> Response:
         secret = request.cookies.get(COOKIE)
