@@ -1,4 +1,4 @@
-"""Change rules: deltas, reliable change, clinically significant change, response, remission, NHS TT outcomes.
+"""Change rules: deltas, reliable change, clinically significant change, response, remission.
 
 Pure functions over scores (floats, or None when a scale could not be scored) and a scale's
 :class:`~ipt_measures.models.ChangeParams`. No I/O, no database, no Click. Every result is a small
@@ -10,9 +10,10 @@ Sources (each rule below cites the one it follows):
   psychotherapy research. J Consult Clin Psychol. 1991;59(1):12-19. (RCI, clinical significance, the
   recovered / improved / unchanged / deteriorated categories.) The sqrt(2) in Sdiff is Christensen &
   Mendoza's correction (Behav Ther 1986;17:305-308), which Jacobson & Truax adopt.
-- NHS England. The NHS Talking Therapies Manual (v6, 2023), and NHS Digital's NHS Talking Therapies
-  (formerly IAPT) statistics definitions: caseness PHQ-9 >= 10, GAD-7 >= 8; reliable change PHQ-9 6,
-  GAD-7 4 points; recovery, reliable improvement, reliable recovery, reliable deterioration.
+- NHS England. The NHS Talking Therapies Manual (v6, 2023): published reliable-change thresholds win over
+  the RCI (PHQ-9 6, GAD-7 4 points). The programme's paired outcome (recovery, reliable improvement...) is
+  a plugin's (``plugins/talking_therapies.py``, through the ``programme_outcome`` hook): no measure is
+  named here.
 - Frank E et al. Conceptualization and rationale for consensus definitions of terms in major depressive
   disorder: remission, recovery, relapse, and recurrence. Arch Gen Psychiatry. 1991;48(9):851-855
   (response as a proportional reduction in symptom severity; remission as a score below a threshold).
@@ -426,90 +427,4 @@ def summarise(
         change_from_baseline=pair.change,
         change_from_previous=change(previous, latest),
         latest_clinical=pair.current_clinical,
-    )
-
-
-# -- NHS Talking Therapies paired outcome (PHQ-9 + GAD-7) -------------------------------------------
-
-# NHS Talking Therapies Manual (v6, 2023) and NHS Digital's statistics definitions: caseness is a
-# PHQ-9 of 10 or more, or a GAD-7 of 8 or more; reliable change is 6 points on PHQ-9 and 4 on GAD-7.
-# Services use the anxiety disorder-specific measure matched to the problem descriptor where one
-# exists; this function is the GAD-7 default.
-PHQ9_CASENESS = 10
-GAD7_CASENESS = 8
-PHQ9_RELIABLE_CHANGE = 6
-GAD7_RELIABLE_CHANGE = 4
-
-_PHQ9 = ChangeParams(
-    higher_is_worse=True,
-    reliable_change=PHQ9_RELIABLE_CHANGE,
-    clinical_cutoff=PHQ9_CASENESS,
-    source="NHS Talking Therapies Manual (v6, 2023): PHQ-9 caseness >= 10, reliable change 6 points.",
-)
-_GAD7 = ChangeParams(
-    higher_is_worse=True,
-    reliable_change=GAD7_RELIABLE_CHANGE,
-    clinical_cutoff=GAD7_CASENESS,
-    source="NHS Talking Therapies Manual (v6, 2023): GAD-7 caseness >= 8, reliable change 4 points.",
-)
-
-
-class TalkingTherapiesOutcome(_Result):
-    """The NHS Talking Therapies outcome of a course, from paired (first, last) PHQ-9 and GAD-7 scores.
-
-    Every outcome is None when ``assessable`` is False (a score missing: the programme needs both
-    measures at both ends). ``recovery`` and ``reliable_recovery`` are None when the person was not a
-    case at the start: the programme counts recovery only among those who began above caseness.
-    """
-
-    assessable: bool
-    phq9_change: Optional[float] = None
-    gad7_change: Optional[float] = None
-    phq9_reliable: Optional[ReliableDirection] = None
-    gad7_reliable: Optional[ReliableDirection] = None
-    case_at_start: Optional[bool] = None
-    case_at_end: Optional[bool] = None
-    recovery: Optional[bool] = None
-    reliable_improvement: Optional[bool] = None
-    reliable_deterioration: Optional[bool] = None
-    reliable_recovery: Optional[bool] = None
-
-
-def talking_therapies_outcome(
-    phq9_first: Optional[float],
-    phq9_last: Optional[float],
-    gad7_first: Optional[float],
-    gad7_last: Optional[float],
-) -> TalkingTherapiesOutcome:
-    """Recovery, reliable improvement, reliable recovery and reliable deterioration as NHS Talking
-    Therapies (formerly IAPT) defines them:
-
-    - case: PHQ-9 >= 10 or GAD-7 >= 8 (caseness on either measure);
-    - recovery: a case at the start and not a case at the end (below caseness on both);
-    - reliable improvement: a reliable decrease (PHQ-9 >= 6, GAD-7 >= 4 points) on at least one measure
-      and a reliable increase on neither;
-    - reliable recovery: recovery and reliable improvement together;
-    - reliable deterioration: a reliable increase on at least one measure.
-    """
-    if None in (phq9_first, phq9_last, gad7_first, gad7_last):
-        return TalkingTherapiesOutcome(assessable=False)
-    phq = reliable_direction(phq9_first, phq9_last, _PHQ9)
-    gad = reliable_direction(gad7_first, gad7_last, _GAD7)
-    case_start = bool(in_clinical_range(phq9_first, _PHQ9) or in_clinical_range(gad7_first, _GAD7))
-    case_end = bool(in_clinical_range(phq9_last, _PHQ9) or in_clinical_range(gad7_last, _GAD7))
-    deteriorated = "deteriorated" in (phq, gad)
-    improved = "improved" in (phq, gad) and not deteriorated
-    recovery = (not case_end) if case_start else None
-    return TalkingTherapiesOutcome(
-        assessable=True,
-        phq9_change=change(phq9_first, phq9_last),
-        gad7_change=change(gad7_first, gad7_last),
-        phq9_reliable=phq,
-        gad7_reliable=gad,
-        case_at_start=case_start,
-        case_at_end=case_end,
-        recovery=recovery,
-        reliable_improvement=improved,
-        reliable_deterioration=deteriorated,
-        reliable_recovery=(recovery and improved) if case_start else None,
     )

@@ -135,3 +135,23 @@ def alerts_after_score(instrument: "Instrument", score: "Score", previous: list[
     :param previous: earlier scores of the same instrument in the same course, oldest first (may be empty).
     :returns: a list of alert dicts, or None.
     """
+
+
+@hookspec
+def programme_outcome(course: dict, scores: dict[str, list[tuple[int, float]]]) -> Optional[dict]:
+    """A programme's outcome of a course (e.g. the NHS Talking Therapies paired outcome: recovery, reliable
+    improvement), shown by ``ipt progress`` and the report beside each measure's change from baseline.
+
+    Called once per course reviewed, for every plugin; each answers for its own programme. The core names no
+    instrument: the plugin picks the measures it needs from ``scores`` and pairs them by its programme's rules.
+    A plugin that raises, or returns something malformed, is reported (``ipt plugins``) and skipped.
+
+    :param course: the course reviewed: ``id``, ``client_id``, ``course_type``, ``planned_sessions``,
+        ``problem_areas``, ``start_date``, ``end_date``.
+    :param scores: instrument id -> ``[(session number, total), ...]`` in session order: each session's scored
+        primary total (the later administration when a measure was given twice in one session).
+    :returns: None when the programme does not apply to the course, else a dict with ``id`` (unique across
+        plugins), ``name``, ``assessable`` (bool), ``facts`` (a list of ``{"key", "label", "value"}``, each value a
+        bool, number, text or None), ``note`` (text or None: e.g. why it is not assessable) and ``source`` (the
+        citation of the rules); optionally ``sessions`` (the sessions compared) and ``data`` (anything else).
+    """

@@ -234,6 +234,26 @@ class Registry:
             checked = answers_from_list(instrument, list(answers))
         return self.pm.hook.score_instrument(instrument=instrument, answers=checked)
 
+    def programme_outcomes(self, course: dict, scores: dict[str, list[tuple[int, float]]]) -> list[dict]:
+        """Every plugin's ``programme_outcome`` for a course, in plugin order; a plugin that raises or returns a
+        malformed outcome (or an id another plugin gave) is reported and skipped, never silencing the others."""
+        outcomes: list[dict] = []
+        for impl in self.pm.hook.programme_outcome.get_hookimpls():
+            kwargs = {"course": course, "scores": scores}
+            try:
+                result = impl.function(**{k: v for k, v in kwargs.items() if k in impl.argnames})
+            except Exception as exc:
+                self._info(impl.plugin_name).errors.append(f"programme_outcome raised {type(exc).__name__}: {exc}")
+                continue
+            if result is None:
+                continue
+            problem = _outcome_problem(result, {o["id"] for o in outcomes})
+            if problem:
+                self._info(impl.plugin_name).errors.append(f"programme_outcome returned {problem}; skipped")
+                continue
+            outcomes.append(result)
+        return outcomes
+
     def alerts(self, instrument: Any, score: Any, previous: list[Any]) -> list[dict]:
         """Alerts from every plugin's ``alerts_after_score`` (``assess.assess`` adds the critical items and the
         instrument's own alert rules to these); a plugin that raises is reported and skipped."""
@@ -365,3 +385,18 @@ def use_registry(registry: Optional[Registry]) -> None:
     """Make ``registry`` the process-wide one (None: rebuild on next use)."""
     global _registry
     _registry = registry
+
+
+def _outcome_problem(outcome: Any, taken: set) -> Optional[str]:
+    """Why a ``programme_outcome`` result is malformed (None when it is well formed)."""
+    if not isinstance(outcome, dict):
+        return f"a {type(outcome).__name__}, not a dict"
+    for key, kind in (("id", str), ("name", str), ("assessable", bool), ("facts", list), ("source", str)):
+        if not isinstance(outcome.get(key), kind):
+            return f"no {kind.__name__} {key!r}"
+    if outcome["id"] in taken:
+        return f"the outcome id {outcome['id']!r} another plugin already gave"
+    for fact in outcome["facts"]:
+        if not isinstance(fact, dict) or not isinstance(fact.get("label"), str) or "value" not in fact:
+            return "a fact without a label and a value"
+    return None

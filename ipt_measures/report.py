@@ -19,7 +19,7 @@ from typing import Any, Optional
 
 from .charts import number
 from .output import write_output
-from .review import Report, Series
+from .review import Report, Series, outcome_line
 
 CATEGORY_CLASS = {
     "recovered": "good",
@@ -37,15 +37,6 @@ CATEGORY_HELP = [
     ("no reliable change", "any change smaller than the threshold, in either direction: within measurement error."),
     ("reliably deteriorated", "a change in the worse direction at least as large as the threshold."),
     ("not assessable", "fewer than two scored administrations, or no reliable-change parameters for the scale."),
-]
-
-TALKING_THERAPIES_FACTS = [
-    ("case_at_start", "caseness at start"),
-    ("case_at_end", "caseness at end"),
-    ("recovery", "recovery"),
-    ("reliable_improvement", "reliable improvement"),
-    ("reliable_recovery", "reliable recovery"),
-    ("reliable_deterioration", "reliable deterioration"),
 ]
 
 RELIABLE_WORDS = {"improved": "reliable improvement", "deteriorated": "reliable deterioration",
@@ -182,7 +173,6 @@ def render_html(report: Report, generated_at: Optional[datetime] = None) -> str:
         anchors=RATING_ANCHORS,
         category_class=CATEGORY_CLASS,
         category_help=CATEGORY_HELP,
-        tt_facts=TALKING_THERAPIES_FACTS,
         reliable_words=RELIABLE_WORDS,
         band_colours=band_colours,
         threshold_text=threshold_text,
@@ -333,11 +323,8 @@ def pdf_pages(report: Report, generated_at: Optional[datetime] = None) -> list[A
                          yes_no(s["responded"]), yes_no(s["in_remission"])])
         flow.table(["Measure", "Baseline", "Latest", "Change", "Reliable change", "Category", "Clin. sig.",
                     "Response", "Remission"], rows, [0.09, 0.08, 0.07, 0.07, 0.24, 0.18, 0.09, 0.09, 0.09])
-    tt = progress.talking_therapies
-    if tt and tt["assessable"]:
-        flow.text("NHS Talking Therapies (PHQ-9 + GAD-7): " + ", ".join(
-            f"{k.replace('_', ' ')} {yes_no(tt[k])}"
-            for k in ("recovery", "reliable_improvement", "reliable_recovery", "reliable_deterioration")), 9.5)
+    for outcome in progress.outcomes:
+        flow.text(outcome_line(outcome), 9.5)
     flow.space(0.006)
     flow.text("Baseline is the first scored administration; change is latest minus baseline. Categories follow "
               "Jacobson & Truax (1991); reliable-change thresholds and cut-offs are those published for each "

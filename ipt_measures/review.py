@@ -107,7 +107,7 @@ class Progress:
     series: list[Series]
     critical_items: list[dict]
     primary: Optional[str]
-    talking_therapies: Optional[dict]
+    outcomes: list[dict]  # programme outcomes (the programme_outcome hook), e.g. NHS Talking Therapies
     in_progress: list[dict] = field(default_factory=list)  # interrupted administrations, not yet scored
 
     def to_dict(self) -> dict:
@@ -200,7 +200,7 @@ def progress(store: Any, client_id: str, course_id: Optional[int] = None, regist
         series=series,
         critical_items=critical,
         primary=primary.instrument_id if primary else None,
-        talking_therapies=_talking_therapies(series),
+        outcomes=registry.programme_outcomes(_outcome_course(facts), session_scores(series)),
         in_progress=in_progress,
     )
 
@@ -315,17 +315,33 @@ def choose_primary(candidates: list[tuple[str, str, bool, int, int]]) -> Optiona
     return min(candidates, key=key)[0]
 
 
-def _talking_therapies(series: list[Series]) -> Optional[dict]:
-    """NHS Talking Therapies paired outcome when the course has both PHQ-9 and GAD-7 (first and last scored)."""
-    from .change import talking_therapies_outcome
+def _outcome_course(facts: dict) -> dict:
+    keys = ("id", "client_id", "course_type", "planned_sessions", "problem_areas", "start_date", "end_date")
+    return {k: facts.get(k) for k in keys}
 
-    phq = next((s for s in series if s.instrument_id == "phq9"), None)
-    gad = next((s for s in series if s.instrument_id == "gad7"), None)
-    if phq is None or gad is None:
-        return None
-    p, g = phq.summary, gad.summary
-    outcome = talking_therapies_outcome(p["baseline"], p["latest"], g["baseline"], g["latest"])
-    return outcome.model_dump(mode="json")
+
+def outcome_line(outcome: dict) -> str:
+    """A programme outcome (the ``programme_outcome`` hook) on one line: its name, its facts, its note."""
+
+    def shown(value: Any) -> str:
+        return ("yes" if value else "no") if isinstance(value, bool) else str(value)
+
+    parts = [] if not outcome["assessable"] else [
+        f"{f['label']} {shown(f['value'])}" for f in outcome["facts"] if f["value"] is not None
+    ]
+    if outcome.get("note"):
+        parts.append(outcome["note"])
+    return f"{outcome['name']}: " + ", ".join(parts)
+
+
+def session_scores(series: list[Series]) -> dict[str, list[tuple[int, float]]]:
+    """Instrument id -> [(session, total), ...] in session order: each session's scored total, the later
+    administration when a measure was given twice in one session (what ``programme_outcome`` receives)."""
+    out = {}
+    for s in series:
+        by_session = {p.session: p.value for p in s.points if p.value is not None}
+        out[s.instrument_id] = sorted(by_session.items())
+    return out
 
 
 # -- caseload ------------------------------------------------------------------------------------------

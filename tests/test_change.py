@@ -32,7 +32,6 @@ from ipt_measures.change import (
     sdiff,
     standard_error,
     summarise,
-    talking_therapies_outcome,
 )
 from ipt_measures.models import ChangeParams
 
@@ -442,79 +441,3 @@ def test_summary_serialises_to_json():
     assert ChangeSummary.model_validate(data) == summary
     pair = compare(18, 7, phq9_params()).model_dump(mode="json")
     assert (pair["change"], pair["category"], pair["reliable"]) == (-11, "recovered", True)
-
-
-# -- NHS Talking Therapies paired outcome -----------------------------------------------------------
-
-
-def outcome(phq_first, phq_last, gad_first, gad_last):
-    o = talking_therapies_outcome(phq_first, phq_last, gad_first, gad_last)
-    return (o.case_at_start, o.recovery, o.reliable_improvement, o.reliable_recovery, o.reliable_deterioration)
-
-
-@pytest.mark.parametrize(
-    "scores, expected",
-    [
-        # (PHQ-9 first, last, GAD-7 first, last) -> (case at start, recovery, RI, reliable recovery, RD)
-        # PHQ 15->8 (-7, reliable), GAD 12->7 (-5, reliable); end 8 < 10 and 7 < 8: reliable recovery.
-        ((15, 8, 12, 7), (True, True, True, True, False)),
-        # PHQ 11->9 (-2), GAD 8->7 (-1): no longer a case but no reliable change: recovery only.
-        ((11, 9, 8, 7), (True, True, False, False, False)),
-        # PHQ 20->14 (-6, exactly reliable), GAD 10->10: still a case: reliable improvement only.
-        ((20, 14, 10, 10), (True, False, True, False, False)),
-        # GAD 12->8 (-4, exactly reliable) but 8 is still a GAD case; PHQ 5->5.
-        ((5, 5, 12, 8), (True, False, True, False, False)),
-        # Case by GAD-7 only (PHQ 9 < 10, GAD 8 >= 8); GAD 8->4 (-4) and both below caseness at the end.
-        ((9, 6, 8, 4), (True, True, True, True, False)),
-        # Case by PHQ-9 only (PHQ 10, GAD 7 < 8); PHQ 10->4 (-6); recovered reliably.
-        ((10, 4, 7, 7), (True, True, True, True, False)),
-        # Mixed: PHQ 18->12 (-6 improved), GAD 6->10 (+4 deteriorated): not improvement, deterioration.
-        ((18, 12, 6, 10), (True, False, False, False, True)),
-        # Recovered by caseness but GAD deteriorated reliably: 12->9 PHQ (-3), 3->7 GAD (+4, still < 8).
-        ((12, 9, 3, 7), (True, True, False, False, True)),
-        # Deterioration only, not a case at the start: PHQ 8->14 (+6), GAD 5->5.
-        ((8, 14, 5, 5), (False, None, False, None, True)),
-        # Just short of the thresholds: PHQ 15->10 (-5), GAD 10->7 (-3); 10 is still a PHQ case.
-        ((15, 10, 10, 7), (True, False, False, False, False)),
-        # Not a case at the start, reliable improvement: PHQ 9->3 (-6), GAD 7->2 (-5).
-        ((9, 3, 7, 2), (False, None, True, None, False)),
-        # Both deteriorate: PHQ 10->16 (+6), GAD 8->12 (+4).
-        ((10, 16, 8, 12), (True, False, False, False, True)),
-    ],
-)
-def test_talking_therapies_outcomes(scores, expected):
-    assert outcome(*scores) == expected
-
-
-def test_talking_therapies_caseness_boundaries():
-    # PHQ-9 >= 10 or GAD-7 >= 8.
-    assert talking_therapies_outcome(10, 0, 0, 0).case_at_start is True
-    assert talking_therapies_outcome(0, 0, 8, 0).case_at_start is True
-    assert talking_therapies_outcome(9, 0, 7, 0).case_at_start is False
-    assert talking_therapies_outcome(9, 9, 7, 8).case_at_end is True
-
-
-def test_talking_therapies_reports_per_measure_changes():
-    o = talking_therapies_outcome(18, 12, 6, 10)
-    assert (o.phq9_change, o.gad7_change) == (-6, 4)
-    assert (o.phq9_reliable, o.gad7_reliable) == ("improved", "deteriorated")
-    # Just below each threshold: 5 and 3 points.
-    o = talking_therapies_outcome(18, 13, 6, 9)
-    assert (o.phq9_reliable, o.gad7_reliable) == ("no reliable change", "no reliable change")
-
-
-@pytest.mark.parametrize("missing", range(4))
-def test_talking_therapies_needs_all_four_scores(missing):
-    scores = [15, 8, 12, 7]
-    scores[missing] = None
-    o = talking_therapies_outcome(*scores)
-    assert o.assessable is False
-    assert (o.case_at_start, o.recovery, o.reliable_improvement, o.reliable_recovery, o.reliable_deterioration) == (
-        None, None, None, None, None,
-    )
-
-
-def test_talking_therapies_thresholds_match_the_registered_phq9():
-    # The NHS TT constants and phq9.toml both cite the Manual: they must agree.
-    params = phq9_params()
-    assert (params.reliable_change, params.clinical_cutoff) == (6, 10)

@@ -74,7 +74,8 @@ def test_progress_json(invoke, db):
     assert [p["value"] for p in phq["points"]] == [16, 18, 14, 11, 9, 7, 5, 4]
     assert phq["threshold"]["points"] == 6 and phq["clinical_cutoff"] == 10
     assert data["critical_items"][0]["item"] == "9"
-    assert data["talking_therapies"]["reliable_recovery"] is True
+    [outcome] = data["outcomes"]
+    assert outcome["data"]["reliable_recovery"] is True
 
 
 def test_progress_other_table_format(invoke, db):

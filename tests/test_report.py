@@ -87,7 +87,7 @@ def test_report_change_summary_and_outcome(html):
     assert "16 at session 1 to 4 at session 8 (-12)" in summary
     assert "6 points (published)" in summary and "4 points (published)" in summary
     assert summary.count('<span class="badge good">recovered</span>') == 3  # headline + PHQ-9 + GAD-7
-    assert "NHS Talking Therapies paired outcome" in summary
+    assert "NHS Talking Therapies (PHQ-9 + GAD-7, first and last)" in summary
     assert "<th>reliable recovery</th>" in summary
 
 

@@ -135,7 +135,9 @@ def test_progress_of_a_recovering_client(store):
     # -6 >= 4 is reliable; 12 (case, >= 8) to 6 (not): recovered.
     assert gad.summary["category"] == "recovered"
 
-    tt = result.talking_therapies
+    [outcome] = result.outcomes
+    assert outcome["id"] == "nhs-talking-therapies"
+    tt = outcome["data"]
     assert tt["assessable"] and tt["case_at_start"] and not tt["case_at_end"]
     assert (tt["recovery"], tt["reliable_improvement"], tt["reliable_recovery"], tt["reliable_deterioration"]) == (
         True, True, True, False)
@@ -163,7 +165,7 @@ def test_reliable_deterioration_and_no_talking_therapies_outcome_without_gad7(st
     # 8 -> 15 is +7, at least 6: reliable deterioration.
     assert phq.summary["category"] == "reliably deteriorated"
     assert [p.reliable for p in phq.points] == [None, "no reliable change", "deteriorated"]
-    assert result.talking_therapies is None
+    assert result.outcomes == []
 
 
 def test_unscored_administration_is_kept_as_a_gap(store):

@@ -93,6 +93,8 @@ def format_progress(progress, table_format: str = "simple", ascii: bool = False)
     """The progress view as text: course line, sessions x instruments, change summary, critical items, legend."""
     from tabulate import tabulate
 
+    from ..review import outcome_line
+
     course = progress.course
     lines = []
     status = (
@@ -156,19 +158,9 @@ def format_progress(progress, table_format: str = "simple", ascii: bool = False)
     lines.append("Change from baseline")
     lines.append(tabulate(summary_rows, headers=summary_headers, tablefmt=table_format, disable_numparse=True))
 
-    tt = progress.talking_therapies
-    if tt and tt["assessable"]:
-        parts = []
-        for key, label in (("recovery", "recovery"), ("reliable_improvement", "reliable improvement"),
-                           ("reliable_recovery", "reliable recovery"),
-                           ("reliable_deterioration", "reliable deterioration")):
-            if tt[key] is not None:
-                parts.append(f"{label} {_yes_no(tt[key])}")
-        if not tt["case_at_start"]:
-            parts.append("not a case at the start, so recovery does not apply")
+    for outcome in progress.outcomes:
         lines.append("")
-        lines.append("NHS Talking Therapies (PHQ-9 + GAD-7, first and last): " + ", ".join(parts))
-
+        lines.append(outcome_line(outcome))
     lines.append("")
     if progress.critical_items:
         lines.append("Critical items")
@@ -260,8 +252,9 @@ def progress(client_id, course_id, force_ascii, as_json, table_format, db_path):
         return
     check_table_format(table_format)
     click.echo(format_progress(result, table_format, ascii=_use_ascii(force_ascii)))
-    click.echo("")
-    click.echo("\n".join(format_ipt_summary(ipt)))
+    if ipt["inventory"] or ipt["goals"] or ipt["warning_signs"] or ipt["plan"] or ipt["course_type"]["id"] != "standard":
+        click.echo("")
+        click.echo("\n".join(format_ipt_summary(ipt)))
     if result.critical_items:
         last = result.critical_items[-1]
         if result.course["current_session"] == last["session"]:
