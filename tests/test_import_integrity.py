@@ -273,3 +273,19 @@ def test_session_1_and_1_0_are_the_same_administration(db, tmp_path):
         report = import_file(s, write(tmp_path / "b.csv", rows(session="1.0")))
         assert (report.stored, report.skipped) == (0, 1)
     assert count(db) == 1 and count(db, "sessions") == 1
+
+
+def test_ctrl_c_while_checking_says_nothing_was_stored(invoke, db, tmp_path, monkeypatch):
+    from ipt_measures.exchange import csv_long
+
+    path = write(tmp_path / "f.csv", rows())
+
+    def interrupted(path, update=None):
+        yield from ()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(csv_long, "read", interrupted)
+    result = invoke("import", path, "--db", db)
+    assert result.exit_code == 130
+    assert "Interrupted while checking the file: nothing was stored." in result.output
+    assert count(db) == 0

@@ -165,6 +165,9 @@ def import_command(file, fmt, dry_run, merge_differing, amend_changed, session_n
             print_json({**exc.report.as_dict(), "stopped": str(exc)})
         click.echo(f"Error: {exc}", err=True)
         sys.exit(130 if "(interrupted)" in str(exc) else exc.exit_code)
+    except KeyboardInterrupt:  # while checking: storing had not begun (an interrupt then is ImportStopped)
+        click.echo("\nInterrupted while checking the file: nothing was stored.", err=True)
+        sys.exit(130)
     finally:
         store.close()
     if as_json:
