@@ -333,6 +333,8 @@ def _change(instrument, baseline: Optional[float], current: Optional[float]) -> 
 
 def list_alerts(store, client_id: Optional[str] = None, include_acknowledged: bool = False) -> list[dict]:
     """Alerts (open ones unless ``include_acknowledged``), most serious first, then oldest."""
+    if client_id is not None:
+        store.get_client(client_id)  # an unknown client is an error, not "no alerts"
     return store.alerts(client_id, include_acknowledged=include_acknowledged)
 
 
@@ -638,7 +640,8 @@ def client_summary(store, client_id: str, registry=None) -> dict:
         course = courses[-1] if courses else None
         ended = course
     summary: dict[str, Any] = {"client": client, "course": course, "sessions": [], "measures": [],
-                               "critical": [], "unfinished": [], "due": None}
+                               "critical": [], "unfinished": [], "due": None,
+                               "open_alerts": store.alerts(client_id)}
     if course is None:
         return summary
     sessions = store.sessions(course["id"])

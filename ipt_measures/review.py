@@ -12,7 +12,8 @@ Decisions, each also stated in the README (Following a course):
 - The *primary* measure of a course (the one the caseload shows) is the first instrument, in
   ``DOMAIN_ORDER``, that has change parameters: depression before anxiety before distress, and within a
   domain the one given most often, then the one given first.
-- Caseload flags: a critical item at the last administration of any instrument; a reliable deterioration
+- Caseload flags: an open critical alert (a critical item, or a risk item left unanswered, not yet
+  acknowledged: however many forms followed it); a reliable deterioration
   from baseline on any instrument; no measurement for two sessions or more (current session number minus
   the last measured session number is 2 or more, or nothing measured after two sessions).
 """
@@ -109,6 +110,7 @@ class Progress:
     primary: Optional[str]
     outcomes: list[dict]  # programme outcomes (the programme_outcome hook), e.g. NHS Talking Therapies
     in_progress: list[dict] = field(default_factory=list)  # interrupted administrations, not yet scored
+    open_alerts: list[dict] = field(default_factory=list)  # the client's open alerts (store.alerts), most serious first
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -202,6 +204,7 @@ def progress(store: Any, client_id: str, course_id: Optional[int] = None, regist
         primary=primary.instrument_id if primary else None,
         outcomes=registry.programme_outcomes(_outcome_course(facts), session_scores(series)),
         in_progress=in_progress,
+        open_alerts=store.alerts(client_id),
     )
 
 
@@ -368,7 +371,7 @@ class CaseRow:
     baseline_score: Optional[float]
     change_from_baseline: Optional[float]
     category: str
-    critical_at_last: list[str]
+    open_critical: list[str]  # the client's open critical alerts, until acknowledged (ipt alerts ack)
     deteriorated: list[str]
     sessions_unmeasured: int
     flags: list[str]
@@ -430,19 +433,22 @@ def caseload(store: Any, registry: Any = None, sort: str = "concern", reverse: b
         )
 
     instruments = registry.instruments
+    # Open critical alerts are stored facts (store.alerts): one query over the open ones, whatever course or
+    # administration raised them, so an item 9 at session 4 stays flagged after a GAD-7 at session 5.
+    critical_by_client: dict[str, list[str]] = {}
+    for alert in store.alerts():
+        if alert["severity"] == "critical":
+            critical_by_client.setdefault(alert["client_id"], []).append(alert_label(alert, instruments))
     rows = []
     for course_id in keep:
         course = courses[course_id]
         current = last_session.get(course_id)
         per_instrument = admins.get(course_id, {})
-        critical_at_last, deteriorated = [], []
+        deteriorated = []
         summaries, candidates = {}, []
         for n, (instrument_id, points) in enumerate(per_instrument.items()):
             inst = instruments.get(instrument_id)
             label = (inst.short_name or inst.name) if inst else instrument_id
-            number, _, _, flag_count = points[-1]
-            if flag_count:
-                critical_at_last.append(f"{label} (session {number})")
             params = inst.primary.change if inst else None
             summary = summarise([(p[0], p[1]) for p in points], params)
             summaries[instrument_id] = summary
@@ -461,8 +467,9 @@ def caseload(store: Any, registry: Any = None, sort: str = "concern", reverse: b
             unmeasured = max(0, current_number - last_measured)
 
         flags = []
-        if critical_at_last:
-            flags.append("critical item at last " + ", ".join(critical_at_last))
+        open_critical = critical_by_client.get(course["client_id"], [])
+        if open_critical:
+            flags.append("open critical alert: " + ", ".join(open_critical))
         if deteriorated:
             flags.append("reliable deterioration: " + ", ".join(deteriorated))
         if unmeasured >= 2:
@@ -501,7 +508,7 @@ def caseload(store: Any, registry: Any = None, sort: str = "concern", reverse: b
                 baseline_score=baseline,
                 change_from_baseline=delta,
                 category=category,
-                critical_at_last=critical_at_last,
+                open_critical=open_critical,
                 deteriorated=deteriorated,
                 sessions_unmeasured=unmeasured,
                 flags=flags,
@@ -511,9 +518,23 @@ def caseload(store: Any, registry: Any = None, sort: str = "concern", reverse: b
     return rows
 
 
+def alert_label(alert: dict, instruments: Any = None) -> str:
+    """An alert in a few words: "PHQ-9 item 9 (session 4, alert 7)", or its message when no item raised it."""
+    inst = (instruments or {}).get(alert.get("instrument_id")) if alert.get("instrument_id") else None
+    name = (inst.short_name or inst.name) if inst else alert.get("instrument_id")
+    where = ", ".join(x for x in (f"session {alert['session_number']}" if alert.get("session_number") else "",
+                                   f"alert {alert['id']}") if x)
+    if name and alert.get("item_id"):
+        what = f"{name} item {alert['item_id']}"
+        if alert.get("kind") == "risk-item-unanswered":
+            what += " not answered"
+        return f"{what} ({where})"
+    return f"{alert['message']} ({where})"
+
+
 def concern(row: CaseRow) -> tuple:
     """Higher is more urgent: a critical item, then deterioration, then a measurement gap."""
-    return (bool(row.critical_at_last), bool(row.deteriorated), row.sessions_unmeasured >= 2)
+    return (bool(row.open_critical), bool(row.deteriorated), row.sessions_unmeasured >= 2)
 
 
 def _caseload_key(sort: str):

@@ -242,3 +242,41 @@ def test_one_open_alert_per_administration_item_and_kind_even_when_added_twice(s
     with pytest.raises(UsageError, match="not 'c2'"):
         record.add_client(store, "c2")
         store.add_alert("c2", "critical-item", "critical", "x", administration_id=engine.id)
+
+
+def test_an_open_critical_alert_is_shown_everywhere_until_acknowledged(invoke, tmp_path):
+    """ipt progress, clients show, session start, administer (at its start) and the report's top, with later
+    forms in between; after `ipt alerts ack` it is gone from them and in the report's history."""
+    db = tmp_path / "show.db"
+    invoke("clients", "add", "c1", "--db", db)
+    invoke("course", "start", "c1", "--problem-area", "grief", "--start", "2026-01-05", "--db", db)
+    invoke("session", "start", "c1", "--date", "2026-01-05", "--db", db)
+    invoke("administer", "c1", "phq9", "--answers", "1,1,1,1,1,1,1,1,2", "--db", db)
+    invoke("administer", "c1", "gad7", "--answers", "1,1,1,1,1,1,1", "--db", db)
+    (alert,) = json.loads(invoke("alerts", "c1", "--json", "--db", db).output)
+    banner = f"!! OPEN CRITICAL ALERT {alert['id']} (session 1"
+    started = invoke("session", "start", "c1", "--date", "2026-01-12", "--db", db)
+    views = {
+        "session start": started.output,
+        "progress": invoke("progress", "c1", "--db", db).output,
+        "clients show": invoke("clients", "show", "c1", "--db", db).output,
+        "administer": invoke("administer", "c1", "gad7", "--db", db, input="q\n").output,
+    }
+    for name, out in views.items():
+        assert banner in out, (name, out)
+    assert views["administer"].index(banner) < views["administer"].index("GAD-7")  # at the start
+    assert json.loads(invoke("progress", "c1", "--json", "--db", db).output)["open_alerts"][0]["id"] == alert["id"]
+    assert json.loads(invoke("clients", "show", "c1", "--json", "--db", db).output)["open_alerts"][0]["id"] == alert["id"]
+    report = tmp_path / "r.html"
+    assert invoke("report", "c1", "-o", report, "--db", db).exit_code == 0
+    html = report.read_text()
+    assert f"ipt alerts ack {alert['id']}" in html and '<div class="critical-banner"' in html
+
+    invoke("alerts", "ack", alert["id"], "--action", "risk assessed, safety plan reviewed", "--db", db)
+    for out in (invoke("progress", "c1", "--db", db).output, invoke("clients", "show", "c1", "--db", db).output,
+                invoke("administer", "c1", "--db", db, input="q\n").output):
+        assert "OPEN CRITICAL ALERT" not in out
+    report.unlink()
+    invoke("report", "c1", "-o", report, "--db", db)
+    html = report.read_text()
+    assert '<div class="critical-banner"' not in html and "risk assessed, safety plan reviewed" in html

@@ -2,7 +2,7 @@
 
 The synthetic caseload (tests/test_review.py, build_caseload) and its hand-worked figures:
 - c-rec: PHQ-9 16 -> 4 over sessions 1-8, recovered (-12 >= 6, from >= 10 to < 10); item 9 endorsed at
-  session 2 only, so no critical item at the last administration.
+  session 2 only, and that alert acknowledged (build_caseload), so no open critical alert.
 - c-worse: PHQ-9 8 -> 15 over sessions 1-3, +7: reliably deteriorated; item 9 = 2 at session 3 (the last).
 - c-gap: PHQ-9 15, 14 at sessions 1-2, sessions 3-5 held unmeasured: 5 - 2 = 3 sessions without measurement.
 - c-ended: a course that has ended: not on the caseload.
@@ -24,7 +24,7 @@ from test_review import build_caseload, record, session_date
 def db(tmp_path):
     path = tmp_path / "caseload.db"
     with open_store(path) as store:
-        build_caseload(store)
+        build_caseload(store)  # c-rec's item 9 alert (session 2) acknowledged, c-worse's (session 3) open
     return path
 
 
@@ -37,12 +37,13 @@ def test_caseload_rows(db):
     assert (rec.current_session, rec.phase, rec.measure, rec.latest_score, rec.latest_band) == (
         8, "middle", "phq9", 4, "minimal")
     assert (rec.baseline_score, rec.change_from_baseline, rec.category) == (16, -12, "recovered")
-    assert rec.flags == [] and rec.critical_at_last == []  # item 9 at session 2 is not the last PHQ-9
+    assert rec.flags == [] and rec.open_critical == []  # item 9 at session 2 was acknowledged
 
     worse = rows["c-worse"]
     assert (worse.latest_score, worse.change_from_baseline, worse.category) == (15, 7, "reliably deteriorated")
-    assert worse.critical_at_last == ["PHQ-9 (session 3)"] and worse.deteriorated == ["PHQ-9"]
-    assert worse.flags == ["critical item at last PHQ-9 (session 3)", "reliable deterioration: PHQ-9"]
+    (alert,) = worse.open_critical
+    assert alert.startswith("PHQ-9 item 9 (session 3, alert ") and worse.deteriorated == ["PHQ-9"]
+    assert worse.flags == [f"open critical alert: {alert}", "reliable deterioration: PHQ-9"]
 
     gap = rows["c-gap"]
     assert (gap.current_session, gap.last_measured_session, gap.sessions_unmeasured) == (5, 2, 3)
@@ -98,7 +99,7 @@ def test_caseload_is_a_fixed_number_of_queries(tmp_path):
             return len([s for s in statements if s.lstrip().upper().startswith("SELECT")])
 
     small, large = count_selects(2), count_selects(40)
-    assert small == large <= 3
+    assert small == large <= 4
 
 
 def test_caseload_cli_table(invoke, db):
@@ -109,10 +110,10 @@ def test_caseload_cli_table(invoke, db):
     body = [line for line in lines[2:] if line.startswith("c-")]
     assert [line.split()[0] for line in body] == ["c-worse", "c-gap", "c-rec"]
     assert "3/12" in body[0] and "15 moderately severe (s3)" in body[0] and "+7" in body[0]
-    assert "!! PHQ-9 (session 3); R- PHQ-9" in body[0]
+    assert "!! PHQ-9 item 9 (session 3, alert " in body[0] and "); R- PHQ-9" in body[0]
     assert "gap 3 sessions" in body[1]
     assert "8/12" in body[2] and "4 minimal (s8)" in body[2] and "-12" in body[2] and "recovered" in body[2]
-    assert "Flags: !! critical item at the last administration" in result.output
+    assert "Flags: !! open critical alert, until acknowledged" in result.output
 
 
 def test_caseload_cli_json_sort_and_flagged(invoke, db):
@@ -129,3 +130,24 @@ def test_empty_caseload(invoke, tmp_path):
     result = invoke("caseload", "--db", tmp_path / "empty.db")
     assert result.exit_code == 0 and "No active course." in result.output
     assert json.loads(invoke("caseload", "--db", tmp_path / "empty.db", "--json").output) == []
+
+
+def test_an_endorsed_item_9_stays_flagged_after_later_forms_until_acknowledged(invoke, tmp_path):
+    """Issue 10: item 9 endorsed at session 4, then a GAD-7 (and a PHQ-9 with item 9 at 0) at session 5: the
+    caseload still shows !! (and --flagged lists the client) until someone acknowledges the alert."""
+    db = tmp_path / "flag.db"
+    invoke("clients", "add", "c1", "--db", db)
+    invoke("course", "start", "c1", "--problem-area", "grief", "--start", "2026-01-05", "--db", db)
+    for day in ("2026-01-05", "2026-01-12", "2026-01-19", "2026-01-26"):
+        assert invoke("session", "start", "c1", "--date", day, "--db", db).exit_code == 0
+    invoke("administer", "c1", "phq9", "--answers", "1,1,1,1,1,1,1,1,1", "--db", db)  # item 9: several days
+    invoke("session", "start", "c1", "--date", "2026-02-09", "--db", db)
+    invoke("administer", "c1", "gad7", "--answers", "1,1,1,1,1,1,1", "--db", db)
+    flagged = invoke("caseload", "--flagged", "--db", db)
+    assert "c1" in flagged.output and "!! PHQ-9 item 9 (session 4" in flagged.output
+    invoke("administer", "c1", "phq9", "--answers", "1,1,1,1,1,1,1,1,0", "--db", db)  # item 9 now 0
+    flagged = invoke("caseload", "--flagged", "--db", db)
+    assert "!! PHQ-9 item 9 (session 4" in flagged.output, flagged.output
+    (alert,) = json.loads(invoke("alerts", "c1", "--json", "--db", db).output)
+    assert invoke("alerts", "ack", alert["id"], "--action", "risk assessed, safety plan reviewed", "--db", db).exit_code == 0
+    assert "No flagged course." in invoke("caseload", "--flagged", "--db", db).output

@@ -55,8 +55,11 @@ def session_date(number: int, start: str = "2026-01-05") -> str:
 
 def record(client, number, instrument, answers, *, start="2026-01-05", planned=12, areas=("grief",),
            end_date=None):
-    """One bulk-import record with a real score from the registered instrument."""
-    score = ipt_measures.score(instrument, answers).model_dump(mode="json")
+    """One bulk-import record with a real score from the registered instrument, and the alerts it raises."""
+    from ipt_measures.assess import assess
+
+    assessment = assess(ipt_measures.get_instrument(instrument), answers)
+    score = assessment.score.model_dump(mode="json")
     course = {"start_date": start, "planned_sessions": planned, "problem_areas": list(areas), "protocol": None}
     if end_date:
         course.update(end_date=end_date, end_reason="planned ending")
@@ -68,6 +71,7 @@ def record(client, number, instrument, answers, *, start="2026-01-05", planned=1
                            "import_key": f"{client}-{start}-{number}-{instrument}"},
         "responses": [(str(i + 1), v, "answered" if v is not None else "skipped") for i, v in enumerate(answers)],
         "score": score,
+        "alerts": assessment.alerts,
     }
 
 
@@ -96,6 +100,9 @@ def build_caseload(store):
         record("c-ended", n, "phq9", a, start="2025-06-02", end_date="2025-09-01")
         for n, a in RECOVERING_PHQ9.items()
     ])
+    for client in ("c-rec", "c-ended"):  # their item 9 alerts were dealt with at the time; c-worse's is open
+        for alert in store.alerts(client):
+            store.acknowledge_alert(alert["id"], "risk assessed in session")
 
 
 @pytest.fixture

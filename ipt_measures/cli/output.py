@@ -68,3 +68,23 @@ def critical(message: str, *, banner: bool = False, err: bool = True) -> None:
         click.secho("!" * 72, fg="red", bold=True)
     if err:
         click.secho(f"!!! CRITICAL: {message}", fg="red", bold=True, err=True)
+
+
+def open_alerts(alerts: Sequence[dict], client_id: str, *, err: bool = False) -> None:
+    """A client's open alerts, the one way every command shows them: each open critical alert in red with
+    what to do, then a count of the other open alerts. They stay in front of the clinician until someone
+    acknowledges them (``ipt alerts ack``). ``err=True`` writes to stderr. (A command printing JSON
+    includes them in its JSON instead.)"""
+    still_open = [a for a in alerts if a.get("status", "open") == "open"]
+    critical_ones = [a for a in still_open if a["severity"] == "critical"]
+    for a in critical_ones:
+        where = f"session {a['session_number']}, " if a.get("session_number") else ""
+        click.secho(f"!! OPEN CRITICAL ALERT {a['id']} ({where}raised {a['raised_at'][:10]}): {a['message']}",
+                    fg="red", bold=True, err=err)
+    others = len(still_open) - len(critical_ones)
+    if critical_ones:
+        click.secho(f"   Until acknowledged: ipt alerts ack {critical_ones[0]['id']} --action \"what was done\"",
+                    fg="red", err=err)
+    if others:
+        click.secho(f"{others} other open alert{'s' if others != 1 else ''}: ipt alerts {client_id}", fg="yellow",
+                    err=err)

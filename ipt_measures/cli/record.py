@@ -9,7 +9,7 @@ import click
 
 from ..domain import COURSE_TYPES
 from .common import SafePath, db_option, open_store
-from .output import critical, emit, output_options, print_json
+from .output import critical, emit, open_alerts, output_options, print_json
 
 PROBLEM_AREAS = ("grief", "role-disputes", "role-transitions", "interpersonal-deficits")
 PHASES = ("initial", "middle", "termination")
@@ -87,7 +87,7 @@ def clients_show(client_id, as_json, db_path):
     with open_store(db_path) as store:
         summary = record.client_summary(store, client_id)
     if as_json:
-        print_json(summary)
+        print_json(summary)  # with open_alerts
         return
     _print_summary(summary)
 
@@ -96,6 +96,7 @@ def _print_summary(s: dict) -> None:
     c = s["client"]
     extra = ", ".join(x for x in (c["display_name"] or "", f"born {c['birth_year']}" if c["birth_year"] else "") if x)
     click.secho(f"Client {c['id']}" + (f" ({extra})" if extra else ""), bold=True)
+    open_alerts(s["open_alerts"], c["id"])  # at the top, until acknowledged
     course = s["course"]
     if course is None:
         click.echo(f"No course yet. Start one: ipt course start {c['id']} --problem-area grief --sessions 16")
@@ -287,6 +288,8 @@ def session_start(client_id, date, phase, db_path):
     with open_store(db_path) as store:
         s = record.start_session(store, client_id, date, phase)
         report = record.due(store, client_id, s["number"])
+        alerts = record.list_alerts(store, client_id)
+    open_alerts(alerts, client_id)  # before the session's work starts, until acknowledged
     click.echo(f"Session {s['number']} of {client_id} on {s['date']} ({s['phase']} phase).")
     if report.to_give:
         click.echo(f"Due: {', '.join(report.to_give)}. Give them: ipt administer {client_id} --due")
@@ -475,6 +478,9 @@ def administer(client_id, instruments, session_number, use_due, answers, from_fi
                 click.echo(f"Abandoned administration {admin_id} ({a['instrument_id']}, session {a['session_number']}); "
                            "it is kept in the record, unscored.")
             return
+        # The client's open alerts first, before anything is asked or entered, until acknowledged.
+        if not as_json:
+            open_alerts(record.list_alerts(store, client_id), client_id)
         if answers is not None or from_file:
             _enter(store, client_id, instruments, session_number, answers, from_file, as_json)
             return

@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from .common import SafePath, db_option, open_store
-from .output import check_table_format, output_options
+from .output import check_table_format, open_alerts, output_options
 
 class CourseId(click.ParamType):
     """A course id: a positive SQLite integer, so a huge number is refused in one line, not by the driver."""
@@ -248,9 +248,10 @@ def progress(client_id, course_id, force_ascii, as_json, table_format, db_path):
     if as_json:
         from .output import print_json
 
-        print_json({**result.to_dict(), "ipt": ipt})
+        print_json({**result.to_dict(), "ipt": ipt})  # with open_alerts
         return
     check_table_format(table_format)
+    open_alerts(result.open_alerts, client_id)  # at the top, until acknowledged
     click.echo(format_progress(result, table_format, ascii=_use_ascii(force_ascii)))
     if ipt["inventory"] or ipt["goals"] or ipt["warning_signs"] or ipt["plan"] or ipt["course_type"]["id"] != "standard":
         click.echo("")
@@ -262,7 +263,7 @@ def progress(client_id, course_id, force_ascii, as_json, table_format, db_path):
 
 
 def _flag_cells(row) -> str:
-    cells = [f"!! {c}" for c in row.critical_at_last]
+    cells = [f"!! {c}" for c in row.open_critical]
     cells += [f"R- {d}" for d in row.deteriorated]
     if row.sessions_unmeasured >= 2:
         cells.append(f"gap {row.sessions_unmeasured} sessions")
@@ -284,8 +285,8 @@ def _flag_cells(row) -> str:
 def caseload(sort, reverse, flagged, as_json, table_format, db_path):
     """Every active course: current session, latest symptom score, change category and flags.
 
-    Flags: !! a critical item at the last administration of an instrument; R- a reliable deterioration
-    from baseline; gap: no measurement for two sessions or more. The measure shown is the course's
+    Flags: !! an open critical alert (a critical item, or a risk item left unanswered), shown however
+    many forms follow until it is acknowledged (ipt alerts ack); R- a reliable deterioration from baseline; gap: no measurement for two sessions or more. The measure shown is the course's
     primary symptom measure (depression first, then anxiety, then distress).
 
     \b
@@ -329,7 +330,7 @@ def caseload(sort, reverse, flagged, as_json, table_format, db_path):
     click.echo(tabulate(table, headers=headers, tablefmt=table_format, disable_numparse=True))
     click.echo("")
     click.echo(
-        "Flags: !! critical item at the last administration | R- reliable deterioration from baseline | "
+        "Flags: !! open critical alert, until acknowledged (ipt alerts) | R- reliable deterioration from baseline | "
         "gap: no measurement for 2+ sessions. Change = latest minus baseline."
     )
 

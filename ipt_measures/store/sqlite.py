@@ -750,8 +750,6 @@ class SQLiteStore:
         """Alerts, open ones only unless ``include_acknowledged``: most serious first, then oldest.
 
         ``after_id`` gives only alerts raised after that one (a front end polling for new alerts)."""
-        if client_id is not None:
-            self.get_client(client_id)
         sql, params = _ALERTS_SQL + " WHERE 1 = 1", []
         if client_id is not None:
             sql += " AND al.client_id = ?"
