@@ -2,7 +2,7 @@
 
 The synthetic caseload (tests/test_review.py, build_caseload) and its hand-worked figures:
 - c-rec: PHQ-9 16 -> 4 over sessions 1-8, recovered (-12 >= 6, from >= 10 to < 10); item 9 endorsed at
-  session 2 only, and that alert acknowledged (build_caseload), so no open critical alert.
+  session 2 only, and that alert acknowledged (acknowledge_earlier_alerts), so no open critical alert.
 - c-worse: PHQ-9 8 -> 15 over sessions 1-3, +7: reliably deteriorated; item 9 = 2 at session 3 (the last).
 - c-gap: PHQ-9 15, 14 at sessions 1-2, sessions 3-5 held unmeasured: 5 - 2 = 3 sessions without measurement.
 - c-ended: a course that has ended: not on the caseload.
@@ -17,14 +17,15 @@ import pytest
 
 from ipt_measures.review import caseload
 from ipt_measures.store import open_store
-from test_review import build_caseload, record, session_date
+from test_review import acknowledge_earlier_alerts, build_caseload, record, session_date
 
 
 @pytest.fixture
 def db(tmp_path):
     path = tmp_path / "caseload.db"
     with open_store(path) as store:
-        build_caseload(store)  # c-rec's item 9 alert (session 2) acknowledged, c-worse's (session 3) open
+        build_caseload(store)
+        acknowledge_earlier_alerts(store)  # c-rec's item 9 alert (session 2) acknowledged, c-worse's (session 3) open
     return path
 
 

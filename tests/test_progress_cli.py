@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from ipt_measures.store import open_store
-from test_review import build_caseload, recovering
+from test_review import acknowledge_earlier_alerts, build_caseload, recovering
 
 
 @pytest.fixture
@@ -20,6 +20,7 @@ def db(tmp_path):
     path = tmp_path / "progress.db"
     with open_store(path) as store:
         build_caseload(store)
+        acknowledge_earlier_alerts(store)  # as in the README's examples
     return path
 
 

@@ -100,7 +100,11 @@ def build_caseload(store):
         record("c-ended", n, "phq9", a, start="2025-06-02", end_date="2025-09-01")
         for n, a in RECOVERING_PHQ9.items()
     ])
-    for client in ("c-rec", "c-ended"):  # their item 9 alerts were dealt with at the time; c-worse's is open
+
+
+def acknowledge_earlier_alerts(store):
+    """c-rec's and c-ended's item 9 alerts dealt with at the time (c-worse's, at its last session, stays open)."""
+    for client in ("c-rec", "c-ended"):
         for alert in store.alerts(client):
             store.acknowledge_alert(alert["id"], "risk assessed in session")
 
