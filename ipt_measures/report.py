@@ -113,6 +113,14 @@ def course_facts(report: Report) -> list[tuple[str, str]]:
     return facts
 
 
+def measures(report: Report) -> list[Series]:
+    """The instruments the report summarises and charts: every one but the goals' own (individualised)
+    instrument, whose ratings are the goals chart and table instead."""
+    ipt = report.ipt or {}
+    goals_instrument = ipt.get("goal_instrument") if ipt.get("goals") else None
+    return [s for s in report.progress.series if s.instrument_id != goals_instrument]
+
+
 def critical_with_alerts(report: Report) -> list[dict]:
     """Each critical item endorsed in the course, with the alert it raised (or None when none is on record)."""
     alerts = {(a.get("administration_id"), str(a.get("item_id"))): a
@@ -149,6 +157,8 @@ def render_html(report: Report, generated_at: Optional[datetime] = None) -> str:
                 else f"most recently at session {latest}")
     ipt = report.ipt
     goals = [g for g in (ipt or {}).get("goals") or [] if g["ratings"]]
+    shown = measures(report)
+    primary = next((s for s in shown if s.instrument_id == progress.primary), None)
     inventory = (ipt or {}).get("inventory") or []
     return render(
         "report.html",
@@ -160,13 +170,14 @@ def render_html(report: Report, generated_at: Optional[datetime] = None) -> str:
         progress=progress,
         course=progress.course,
         facts=course_facts(report),
-        primary=progress.get(progress.primary) if progress.primary else None,
+        measures=shown,
+        primary=primary,
         critical=critical,
         open_critical=open_critical,
         critical_when=when,
         open_other=open_other,
         acknowledged=[a for a in report.alerts if a["status"] == "acknowledged"],
-        charts={s.instrument_id: chart_svg(s, progress) for s in progress.series},
+        charts={s.instrument_id: chart_svg(s, progress) for s in shown},
         goals_chart=goals_svg(goals, progress) if goals else None,
         inventory_chart=inventory_svg(inventory) if inventory else None,
         ipt=ipt,
@@ -314,9 +325,10 @@ def pdf_pages(report: Report, generated_at: Optional[datetime] = None) -> list[A
     for label, value in course_facts(report):
         flow.text(f"{label}:  {value}", 10, after=0.002)
     flow.heading("Symptom outcome" if not c["active"] else "Change summary and outcome")
-    if progress.series:
+    shown = measures(report)
+    if shown:
         rows = []
-        for series in progress.series:
+        for series in shown:
             s = series.summary
             rows.append([series.short_name, number(s["baseline"]), number(s["latest"]), signed(s["change_from_baseline"]),
                          threshold_text(series), s["category"], yes_no(s.get("clinically_significant")),
@@ -372,9 +384,9 @@ def pdf_pages(report: Report, generated_at: Optional[datetime] = None) -> list[A
 
     # Charts: the axes leave room left for the scale, right for the band names, below for the legend.
     goals = [g for g in (ipt or {}).get("goals") or [] if g["ratings"]]
-    blocks = [("series", s) for s in progress.series]
+    blocks = [("series", s) for s in shown]
     if goals:
-        at = next((n + 1 for n, s in enumerate(progress.series) if s.instrument_id == progress.primary), len(blocks))
+        at = next((n + 1 for n, s in enumerate(shown) if s.instrument_id == progress.primary), len(blocks))
         blocks.insert(at, ("goals", goals))
     for n, (kind, item) in enumerate(blocks):
         if n % 2 == 0:

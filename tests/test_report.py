@@ -480,6 +480,8 @@ def test_report_of_a_finished_course_recorded_through_the_cli(invoke, tmp_path):
     text = out.read_text(encoding="utf-8")
     assert "<title>IPT termination summary: client t1</title>" in text
     assert "Settle into the new town" in text and 'id="chart-goals"' in text
+    # The goals' own instrument is shown as the goals (chart and table), not again as a measure of its own.
+    assert 'id="chart-gbo"' not in text and "<td>GBO</td>" not in text and text.count("<svg") == 3
     assert "Goal ratings by session: goal 1: 2 at session 1" in text
     assert "partner: start inner circle, support 1, conflict 3, end inner circle, support 3, conflict 1" in text
     assert "share the chores" in text and "Withdrawing from neighbours" in text and "Booster at 3 months" in text
