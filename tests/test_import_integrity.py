@@ -289,3 +289,35 @@ def test_ctrl_c_while_checking_says_nothing_was_stored(invoke, db, tmp_path, mon
     assert result.exit_code == 130
     assert "Interrupted while checking the file: nothing was stored." in result.output
     assert count(db) == 0
+
+
+def test_a_fhir_file_too_large_to_read_whole_is_refused_before_it_is_read(db, tmp_path, monkeypatch):
+    from ipt_measures.errors import UsageError
+    from ipt_measures.exchange import fhir
+
+    monkeypatch.setattr(fhir, "JSON_MAX", 1000)
+    path = tmp_path / "big.json"
+    path.write_text('{"resourceType": "Bundle", "entry": [' + ",".join(["{}"] * 1000) + "]}")
+    with open_store(db) as s, pytest.raises(UsageError, match="FHIR JSON is read whole, so files over"):
+        import_file(s, path)
+
+
+def test_a_plugin_readers_records_are_range_checked_like_ours(db, tmp_path):
+    """check_record, not the reader, is the gate: a plugin yielding session 1e19 is refused in the check pass."""
+    from ipt_measures.exchange.records import check_record
+
+    record = {"client_id": "c1", "course": {"start_date": "2025-01-06", "planned_sessions": "16",
+                                            "problem_areas": ["grief"]},
+              "session": {"number": "1e19", "date": "2025-01-06", "phase": "initial"},
+              "administration": {"instrument_id": "phq9", "import_key": "x:1"},
+              "responses": [(str(n), v, "answered") for n, v in enumerate(PHQ9, 1)]}
+    with pytest.raises(ValueError, match="session '1e19' is outside 1-99"):
+        check_record(record)
+    record["session"]["number"] = "2"
+    record["responses"][0] = ("1", 9, "answered")
+    with pytest.raises(ValueError, match="phq9 item 1: 9 is not an allowed answer"):
+        check_record(record)
+    record["responses"][0] = ("1", "1", "answered")
+    checked = check_record(record)
+    assert (checked["session"]["number"], checked["course"]["planned_sessions"], checked["responses"][0]) == (2, 16, ("1", 1, "answered"))
+    assert checked["score"]["total"]["value"] == 8
