@@ -234,10 +234,10 @@ def test_guessing_links_is_rate_limited(db):
 
 
 def test_an_instrument_without_shipped_text_cannot_be_handed_over(db, invoke):
-    result = invoke("handover", "c001", "epds", "--json", "--db", db)
+    result = invoke("handover", "c001", "epds", "--json", "--db", db, "--port", "1")
     assert result.exit_code == 2 and "give it on paper" in result.output
     assert "Traceback" not in result.output
-    result = invoke("handover", "c001", "hrsd17", "--json", "--db", db)
+    result = invoke("handover", "c001", "hrsd17", "--json", "--db", db, "--port", "1")
     assert result.exit_code == 2 and "clinician-rated" in result.output
     with open_store(db) as store:
         assert record.unfinished(store, "c001") == []  # nothing started for a refused handover
@@ -308,3 +308,54 @@ def test_leaving_a_risk_item_unanswered_is_asked_once_more(db):
     with open_store(db) as store:
         assert store.responses(made["administrations"][0])["9"]["status"] == "skipped"
         assert [a["kind"] for a in store.alerts("c001")] == ["risk-item-unanswered"]
+
+
+@pytest.mark.parametrize("args, says", [
+    (["handover", "nobody", "phq9", "--json"], "nobody"),
+    (["handover", "c001", "--json"], "name the forms"),
+    (["handover", "c001", "phq9", "--expires", "soon", "--json"], "not a duration"),
+    (["handover", "c001", "no-such", "--json"], "unknown instrument"),
+    (["serve", "--port", "70000"], "70000"),
+    (["serve", "--cert", "missing.pem", "--key", "missing.pem"], "missing.pem"),
+])
+def test_bad_input_to_serve_and_handover_is_one_line(db, invoke, args, says):
+    result = invoke(*args, "--db", db, *(["--port", "1"] if args[0] == "handover" else []))
+    assert result.exit_code != 0 and says in result.output and "Traceback" not in result.output
+    with open_store(db) as store:
+        assert record.unfinished(store, "c001") == []
+
+
+def test_cert_without_key_is_refused(db, invoke, tmp_path):
+    cert = tmp_path / "cert.pem"
+    cert.write_text("x")
+    result = invoke("serve", "--host", "0.0.0.0", "--cert", cert, "--db", db)
+    assert result.exit_code == 2 and "--cert and --key together" in result.output
+
+
+@pytest.mark.slow
+def test_ipt_serve_runs_and_serves_a_link(db):
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    token, _ = link(db)
+    proc = subprocess.Popen([sys.executable, "-m", "ipt_measures", "serve", "--port", str(port), "--db", str(db)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        page = Page(f"http://127.0.0.1:{port}")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                page.get(f"/t/{token}")
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert page.position() == ("PHQ-9", 1, 10)
+    finally:
+        proc.terminate()
+        out = proc.communicate(timeout=30)[0]
+    assert f"http://127.0.0.1:{port}" in out and token not in out  # the token never reaches a log
