@@ -170,7 +170,7 @@ def cli(args, env=None):
 
 
 def export_library(db, out, items=False):
-    from ipt_measures.exporters import export
+    from ipt_measures.exchange.exporting import export
     from ipt_measures.plugins import get_registry
     from ipt_measures.store import open_store
 
@@ -186,12 +186,12 @@ def export_library(db, out, items=False):
 
 def export_floor(db, out):
     """The floor: the export's own query, its rows written by the csv module alone."""
-    from ipt_measures.exporters.rows import _SELECT
+    from ipt_measures.store.sqlite import EXPORT_SELECT
 
     conn = sqlite3.connect(db)
     started = time.perf_counter()
     with open(out, "w", newline="") as f:
-        cursor = conn.execute(_SELECT + " ORDER BY c.id, co.start_date, co.id, s.number, a.id")
+        cursor = conn.execute(EXPORT_SELECT + " ORDER BY c.id, co.start_date, co.id, s.number, a.id")
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow([d[0] for d in cursor.description])
         writer.writerows(cursor)
@@ -203,7 +203,7 @@ def export_floor(db, out):
 def export_formats(db, formats, rounds=3):
     """CPU seconds of a whole export (query, records, writer) per format, measured in one process,
     the formats taken in turn in each round and the best round kept: the ratio compares like with like."""
-    from ipt_measures.exporters import export
+    from ipt_measures.exchange.exporting import export
     from ipt_measures.plugins import get_registry
     from ipt_measures.store import open_store
 

@@ -113,7 +113,7 @@ class Deidentifier:
         return n - MAX_SHIFT_DAYS if n < MAX_SHIFT_DAYS else n - MAX_SHIFT_DAYS + 1
 
     def record(self, record: dict) -> dict:
-        """A de-identified copy of one export record (see :mod:`ipt_measures.exporters`)."""
+        """A de-identified copy of one export record (see :mod:`ipt_measures.exchange.exporting`)."""
         client_id = record["client"]["id"]
         last = self._last
         if last[0] != client_id:

@@ -61,7 +61,7 @@ def register_exporters(register: Callable[..., None]) -> None:
 
     Call ``register(name, writer, description="...", suffix=".csv")``. ``writer`` is called as
     ``writer(rows, out, **options)`` where ``rows`` is an iterator of export records (see
-    :mod:`ipt_measures.exporters`) and ``out`` a text stream; it must stream (never hold every row).
+    :mod:`ipt_measures.exchange.exporting`) and ``out`` a text stream; it must stream (never hold every row).
     Format names are unique across plugins.
 
     :param register: callback ``register(name, writer, description="", suffix="")``.

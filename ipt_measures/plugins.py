@@ -24,7 +24,7 @@ LOAD_ENV = "IPT_LOAD_PLUGINS"
 DEBUG_ENV = "IPT_DEBUG"
 
 # Core behaviour that is itself a plugin, so a plugin can replace it (the generic scorer is trylast).
-DEFAULT_PLUGINS = ("ipt_measures.default_plugins", "ipt_measures.exporters", "ipt_measures.exchange")
+DEFAULT_PLUGINS = ("ipt_measures.default_plugins", "ipt_measures.exchange")
 
 
 class PluginInfo:

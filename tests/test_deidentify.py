@@ -18,7 +18,7 @@ import pytest
 
 from ipt_measures.deidentify import Deidentifier, create_key_file, read_key_file, shift
 from ipt_measures.errors import UsageError
-from ipt_measures.exporters import export
+from ipt_measures.exchange.exporting import export
 from ipt_measures.store import open_store
 
 from test_export import build_caseload, names
@@ -161,7 +161,7 @@ def test_a_deidentified_export_imports_under_its_pseudonyms(db, invoke, key_file
 
 def test_fhir_urls_come_from_the_pseudonym(db, key_file):
     """The uuids must not be a plain hash of the original id (guessable ids would be recovered)."""
-    from ipt_measures.exporters.fhir import full_url
+    from ipt_measures.exchange.fhir import full_url
 
     deid = Deidentifier(read_key_file(key_file))
     out = io.StringIO()
@@ -171,7 +171,7 @@ def test_fhir_urls_come_from_the_pseudonym(db, key_file):
     text = out.getvalue()
     plain = full_url(names(0)[0], first_admin, "QuestionnaireResponse")
     assert plain not in text
-    from ipt_measures.exporters.fhir import PSEUDONYM_SYSTEM, patient_url
+    from ipt_measures.exchange.fhir import PSEUDONYM_SYSTEM, patient_url
 
     assert patient_url(names(0)[0]) not in text
     patient = json.loads(text)["entry"][0]

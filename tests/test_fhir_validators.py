@@ -20,8 +20,8 @@ import pytest
 
 from ipt_measures import record as record_service
 from ipt_measures.deidentify import Deidentifier
-from ipt_measures.exporters import export
-from ipt_measures.exporters.definitions import instrument_definitions
+from ipt_measures.exchange.exporting import export
+from ipt_measures.exchange.fhir_definitions import instrument_definitions
 from ipt_measures.store import open_store
 
 from test_export import COURSE, build_caseload, record

@@ -131,7 +131,7 @@ def test_each_rejected_row_is_reported_with_its_line_and_nothing_is_stored(invok
 
 
 def test_rows_checked_for_context(source, tmp_path):
-    from ipt_measures.exporters import export
+    from ipt_measures.exchange.exporting import export
 
     out = io.StringIO()
     with open_store(source) as s:
@@ -161,7 +161,7 @@ def test_rows_checked_for_context(source, tmp_path):
 
 
 def test_a_file_without_item_rows_is_refused_in_one_line(source, tmp_path):
-    from ipt_measures.exporters import export
+    from ipt_measures.exchange.exporting import export
 
     path = tmp_path / "scores.csv"
     with open_store(source) as s, open(path, "w", newline="") as out:

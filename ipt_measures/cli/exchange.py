@@ -1,4 +1,4 @@
-"""``ipt export`` and ``ipt import``: Click wiring over ipt_measures.exporters and ipt_measures.exchange."""
+"""``ipt export`` and ``ipt import``: Click wiring over ipt_measures.exchange."""
 
 from __future__ import annotations
 
@@ -45,8 +45,8 @@ def export(clients, all_clients, fmt, items, output, deidentify, key_file, shift
       ipt export --all --deidentify --key-file ~/ipt-export.key --shift-dates -o research.csv
     """
     from ..errors import UsageError
-    from ..exporters import available_formats
-    from ..exporters import export as run_export
+    from ..exchange import available_formats
+    from ..exchange.exporting import export as run_export
 
     if bool(clients) == bool(all_clients):
         raise UsageError("give client ids or --all (not both)")

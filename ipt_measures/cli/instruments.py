@@ -88,7 +88,7 @@ def instruments_export(instrument_ids, all_instruments, fmt, output):
     from pathlib import Path
 
     from ..errors import UsageError
-    from ..exporters.definitions import instrument_definitions
+    from ..exchange.fhir_definitions import instrument_definitions
 
     if bool(instrument_ids) == bool(all_instruments):
         raise UsageError("give instrument ids or --all (not both)")

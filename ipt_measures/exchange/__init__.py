@@ -1,7 +1,9 @@
-"""The exchange wing: one module per data format, each reading (and writing) with one column list.
+"""The exchange wing: one module per data format, each reading and writing with one column list.
 
-Built-in import formats are registered here as a plugin through the ``register_importers`` hook, exactly
-as a third-party format would be: ``csv`` (:mod:`.csv_long`, the ``csv-long --items`` layout) and ``fhir``
+Built-in export formats (``csv-long``, ``csv-wide``, ``json``, ``fhir``) and import formats are registered
+here as a plugin, through the ``register_exporters`` and ``register_importers`` hooks, exactly as a
+third-party format would be. ``ipt_measures.exchange.exporting.export`` streams records to a writer
+(the record layout and writer options are documented there). Import formats: ``csv`` (:mod:`.csv_long`, the ``csv-long --items`` layout) and ``fhir``
 (:mod:`.fhir`, a Bundle or QuestionnaireResponse). ``ipt_measures.exchange.importing.import_file`` checks,
 rescores and stores what a reader yields. Instrument definitions come in through :mod:`.questionnaire`
 (FHIR R4 Questionnaire) and :mod:`.redcap` (REDCap data dictionary).
@@ -44,6 +46,56 @@ class Rejection:
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Rejection) and (self.where, self.reason) == (other.where, other.reason)
+
+
+BUILTIN_FORMATS = {
+    # name: (module, writer, description, suffix)
+    "csv-long": ("csv_long", "write", "CSV, one row per score (with --items: per item response)", ".csv"),
+    "csv-wide": ("csv_wide", "write", "CSV, one row per client x session, a column per instrument score", ".csv"),
+    "json": ("jsonout", "write", "JSON: every administration with its answers and score", ".json"),
+    "fhir": ("fhir", "write", "FHIR R4 Bundle: Patient, QuestionnaireResponse, total-score Observation, "
+                              "Provenance of amendments, Flag per alert", ".json"),
+}
+
+# Whether a built-in format writes the item responses, given the export's options. Records for a format
+# that does not get ``"responses": []``, and the responses table is not read at all. A plugin's writer
+# has no such mark and always gets every response.
+_READS_RESPONSES = {
+    "csv_long": lambda options: bool(options.get("items")),  # only with --items
+    "csv_wide": lambda options: False,  # scores only
+}
+# Record keys beyond the documented ones that a built-in format writes: read only for that format.
+_READS_EXTRAS = {"fhir": frozenset({"amendments", "alerts"})}
+
+
+def _lazy_writer(module: str, attr: str):
+    """A writer that imports its module on first call, so registering formats costs nothing."""
+
+    def writer(rows, out, **options):
+        import importlib
+
+        return getattr(importlib.import_module(f"{__name__}.{module}"), attr)(rows, out, **options)
+
+    writer.__name__ = f"{module}.{attr}"
+    if module in _READS_RESPONSES:
+        writer.reads_responses = _READS_RESPONSES[module]
+    writer.reads_extras = _READS_EXTRAS.get(module, frozenset())
+    writer.builtin = True
+    return writer
+
+
+@hookimpl
+def register_exporters(register):
+    """The built-in export formats: csv-long, csv-wide, json and fhir."""
+    for name, (module, attr, description, suffix) in BUILTIN_FORMATS.items():
+        register(name, _lazy_writer(module, attr), description=description, suffix=suffix)
+
+
+def available_formats() -> dict:
+    """Every registered export format (built-in and from plugins), by name."""
+    from ..plugins import get_registry
+
+    return dict(get_registry().exporters)
 
 
 def _lazy_reader(module: str, attr: str):

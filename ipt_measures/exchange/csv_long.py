@@ -1,10 +1,16 @@
-"""The long CSV, one row per item response (``ipt export --format csv-long --items``): read for import.
+"""CSV long: written one row per score (total and each subscale), or with ``items`` one row per item
+response; and that item layout read for import, with the same column list.
 
-Rows are grouped into administrations (consecutive rows with the same client, course, session, instrument
-and administration); each group's rows are checked item by item here, and the record as a whole by the
-import (``records.check_record``). Memory stays flat however hostile the file: one administration is held
-at a time, and no line may be longer than ``LINE_MAX`` characters (a 200 MB file on one line is refused
-at its first megabyte, not read whole).
+Writing: every cell goes through :func:`~ipt_measures.exchange.cells.cell` (numbers stay numbers; text
+cannot start a formula). Each item row carries the administration's stated total, so an import can
+rescore the answers and report any disagreement.
+
+Reading: rows are grouped into administrations (consecutive rows with the same client, course, session,
+instrument and administration); each group's rows are checked item by item here, and the record as a
+whole by the import (``records.check_record``). Memory stays flat however hostile the file: one
+administration is held at a time, and no line may be longer than ``LINE_MAX`` characters (a 200 MB file
+on one line is refused at its first megabyte, not read whole). Text cells are read back through
+:func:`~ipt_measures.exchange.cells.read_cell`, which takes off the writer's formula guard.
 """
 
 from __future__ import annotations
@@ -12,16 +18,44 @@ from __future__ import annotations
 import csv
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import IO, Any, Callable, Iterable, Iterator, Optional
 
 from ..errors import UsageError
 from . import Rejection
+from .cells import LINE_END, cell, read_cell
 from .records import (RESPONDENTS, allowed_values, check_answer, check_context, import_key, instrument_for,
                       iso_datetime, not_utf8, number, whole_number)
 
-# The columns an importable long CSV must have; the rest of the export's columns are optional.
-REQUIRED_COLUMNS = ["client_id", "course_start", "planned_sessions", "problem_areas", "session", "session_date",
-                    "phase", "instrument", "item", "value"]
+BASE = [
+    "client_id", "course_start", "planned_sessions", "problem_areas", "protocol", "course_end",
+    "session", "session_date", "phase",
+    "administration", "instrument", "instrument_version", "respondent", "completed_at",
+]
+IDENTIFIERS = ["display_name", "birth_year"]
+SCORE_COLUMNS = ["scale", "score", "band", "band_severity", "answered", "missing", "prorated", "critical_items", "scorer"]
+ITEM_COLUMNS = ["item", "value", "status", "total", "band", "critical_items", "scorer"]
+LIST_SEPARATOR = ";"
+
+
+def columns(items: bool, identifiers: bool = False) -> list[str]:
+    base = BASE[:1] + IDENTIFIERS + BASE[1:] if identifiers else list(BASE)
+    return base + (ITEM_COLUMNS if items else SCORE_COLUMNS)
+
+
+CRITICAL_ITEM_PREFIX = "item "
+
+
+def critical_items(score: dict) -> str:
+    """The endorsed critical items as text, e.g. ``item 9`` or ``item 9;item 12``: never a bare number, which
+    pandas and spreadsheets would read as 9 (or 9.0 in a column with blanks) and lose the list."""
+    return LIST_SEPARATOR.join(dict.fromkeys(CRITICAL_ITEM_PREFIX + flag["item"] for flag in score.get("flags", [])))
+
+
+# The columns an importable long CSV must have: the item layout's columns less those an import can do
+# without (it computes a blank total, and takes the instrument's version and respondent when absent).
+OPTIONAL_ON_IMPORT = frozenset({"protocol", "course_end", "administration", "instrument_version", "respondent",
+                                "completed_at", "status", "total", "band", "critical_items", "scorer"})
+REQUIRED_COLUMNS = [c for c in columns(items=True) if c not in OPTIONAL_ON_IMPORT]
 LINE_MAX = 1 << 20  # characters; a row of the long layout is a few hundred
 
 
@@ -119,7 +153,7 @@ class _Layout:
         self.item, self.value, self.status = self.index["item"], self.index["value"], self.index.get("status")
 
     def as_dict(self, row: list[str]) -> dict:
-        return {name: row[n].strip() for name, n in self.index.items()}
+        return {name: read_cell(row[n].strip()) for name, n in self.index.items()}
 
 
 class _Group:
@@ -241,3 +275,74 @@ class _Group:
             },
             "responses": self.responses,
         }
+
+
+# -- writing ---------------------------------------------------------------------------------------------
+
+
+def _base_row(record: dict, identifiers: bool) -> list[Any]:
+    """The client, course, session and administration cells in ``columns`` order, each through ``cell``:
+    shared by every row of a record."""
+    client, course, session, admin = record["client"], record["course"], record["session"], record["administration"]
+    if not identifiers and "display_name" in client:
+        # As csv.DictWriter did: a record with identifiers after a first record without them is refused.
+        raise ValueError("dict contains fields not in fieldnames: 'display_name', 'birth_year'")
+    row = [client["id"]]
+    if identifiers:
+        row += [client.get("display_name"), client.get("birth_year")]
+    row += [
+        course["start_date"],
+        course["planned_sessions"],
+        LIST_SEPARATOR.join(course["problem_areas"]),
+        course.get("protocol"),
+        course.get("end_date"),
+        session["number"],
+        session["date"],
+        session["phase"],
+        admin["id"],
+        admin["instrument_id"],
+        admin["instrument_version"],
+        admin["respondent"],
+        admin["finished_at"],
+    ]
+    return [cell(v) for v in row]
+
+
+def write(rows: Iterable[dict], out: IO[str], *, items: bool = False, **options: Any) -> None:
+    # csv.writer with the cells in ``columns`` order: the same bytes csv.DictWriter wrote, without a dict
+    # built and reordered for every row (see the README, Performance).
+    writerow = None
+    identifiers = False
+    for record in rows:
+        if writerow is None:  # the header follows the first record (identifiers present or not)
+            identifiers = "display_name" in record["client"]
+            writer = csv.writer(out, lineterminator=LINE_END)
+            writer.writerow(columns(items, identifiers))
+            writerow = writer.writerow
+        base = _base_row(record, identifiers)
+        score = record.get("score") or {}
+        total = score.get("total") or {}
+        if items:
+            responses = record["responses"]
+            if responses:
+                tail = [cell(total.get("value")), cell(total.get("band")), cell(critical_items(score)),
+                        cell(score.get("scorer"))]
+                for response in responses:
+                    writerow(base + [cell(response["item_id"]), cell(response["value"]), cell(response["status"])]
+                             + tail)
+        elif total:
+            scorer = cell(score.get("scorer"))
+            for scale in [total, *score.get("subscales", [])]:
+                cells = [
+                    scale["id"],
+                    scale.get("value"),
+                    scale.get("band"),
+                    scale.get("band_severity"),
+                    scale.get("answered"),
+                    scale.get("missing"),
+                    scale.get("prorated"),
+                    critical_items(score) if scale is total else "",
+                ]
+                writerow(base + [cell(v) for v in cells] + [scorer])
+    if writerow is None:  # an empty export still has its header
+        csv.writer(out, lineterminator=LINE_END).writerow(columns(items))

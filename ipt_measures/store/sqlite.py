@@ -797,6 +797,91 @@ class SQLiteStore:
                         f"acknowledged: {action.strip()}", note, who)
         return self.get_alert(alert_id)
 
+    # -- export reads (the exchange wing assembles records from these) -------------------------------
+
+    def export_instrument_ids(self, client_ids: Optional[list[str]] = None) -> list[str]:
+        """The instruments with a completed administration among these clients (None: all), sorted."""
+        where, params = _export_client_filter(client_ids)
+        sql = (
+            "SELECT DISTINCT a.instrument_id FROM administrations a JOIN sessions s ON s.id = a.session_id"
+            " JOIN courses co ON co.id = s.course_id JOIN clients c ON c.id = co.client_id"
+            " WHERE a.status = 'complete'" + where + " ORDER BY a.instrument_id"
+        )
+        return [row[0] for row in self.conn.execute(sql, params)]
+
+    def export_rows(self, client_ids: Optional[list[str]] = None, *, order_key: Optional[Callable[[str], str]] = None,
+                    batch: int = 500) -> Iterator[list[tuple]]:
+        """Batches of completed administrations as plain tuples in :data:`EXPORT_COLUMNS` order, in client
+        (or ``order_key(client id)``), course, session order, all from one read transaction.
+
+        Memory stays flat however large the record: one open cursor read ``batch`` rows at a time, never
+        all of them; every batch sees the same snapshot, even if a clinician stores a score while a long
+        export runs (WAL lets both proceed). The transaction ends when the generator is closed."""
+        where, params = _export_client_filter(client_ids)
+        conn = self.conn
+        if order_key is not None:
+            conn.create_function("ipt_export_order", 1, order_key, deterministic=True)
+            order = " ORDER BY ipt_export_order(c.id)"
+        else:
+            order = " ORDER BY c.id"
+        order += ", co.start_date, co.id, s.number, a.id"
+        began = not conn.in_transaction
+        if began:
+            conn.execute("BEGIN")
+        cursor = conn.cursor()
+        cursor.row_factory = None  # plain tuples: quicker than sqlite3.Row by name
+        try:
+            cursor.execute(EXPORT_SELECT + where + order, params)
+            if tuple(d[0] for d in cursor.description) != EXPORT_COLUMNS:
+                raise RuntimeError("the export query's columns are not EXPORT_COLUMNS")
+            while True:
+                rows = cursor.fetchmany(batch)
+                if not rows:
+                    break
+                yield rows
+        finally:
+            # An export abandoned part-way (a closed pipe, an error) may be finalised after the store has
+            # closed its connection; there is then nothing left to close or commit.
+            try:
+                cursor.close()
+                if began and conn.in_transaction:
+                    conn.execute("COMMIT")
+            except sqlite3.ProgrammingError:
+                pass
+
+    def export_responses(self, administration_ids: list[int]) -> dict[int, list[dict]]:
+        """The item responses of these administrations as stored (one indexed query), by administration."""
+        marks = ",".join("?" * len(administration_ids))
+        result: dict[int, list[dict]] = {}
+        for row in self.conn.execute(
+            "SELECT administration_id, item_id, value, status FROM responses"
+            f" WHERE administration_id IN ({marks}) ORDER BY administration_id, rowid",
+            administration_ids,
+        ):
+            result.setdefault(row[0], []).append({"item_id": row[1], "value": row[2], "status": row[3]})
+        return result
+
+    def export_amendments(self, client_ids: list[str]) -> list[dict]:
+        """The amendments made to these clients' records, oldest first, from the audit (read by client,
+        which is indexed): ``at, actor, entity, entity_id, field, old, new, reason``."""
+        marks = ",".join("?" * len(client_ids))
+        return [
+            {"at": at, "actor": actor, "entity": entity, "entity_id": entity_id, "field": field, "old": old,
+             "new": new, "reason": reason}
+            for at, actor, entity, entity_id, field, old, new, reason in self.conn.execute(
+                "SELECT at, actor, entity, entity_id, field, old_value, new_value, reason FROM audit"
+                f" WHERE client_id IN ({marks}) AND action = 'amendment' ORDER BY id", client_ids)
+        ]
+
+    def completed_administration_ids(self, administration_ids: Iterable[int]) -> set[int]:
+        """Which of these administrations are complete (what an export holds)."""
+        ids = list(administration_ids)
+        if not ids:
+            return set()
+        marks = ",".join("?" * len(ids))
+        return {row[0] for row in self.conn.execute(
+            f"SELECT id FROM administrations WHERE status = 'complete' AND id IN ({marks})", ids)}
+
     # -- bulk ----------------------------------------------------------------------------------------
 
     def bulk_import(self, records: Iterable[dict], batch_size: int = 2000, counts: Optional[dict] = None) -> dict[str, int]:
@@ -1056,6 +1141,38 @@ class SQLiteStore:
 SEVERITIES = ("critical", "warning", "info")
 
 # An alert with where it came from: the session number and instrument of the administration that raised it.
+EXPORT_SELECT = """
+SELECT c.id AS client_id, c.display_name, c.birth_year,
+       co.start_date, co.planned_sessions, co.problem_areas, co.protocol, co.end_date, co.end_reason,
+       s.id AS session_id, s.number AS session_number, s.date AS session_date, s.phase,
+       a.id AS administration_id, a.instrument_id, a.instrument_version, a.respondent, a.status, a.source,
+       a.started_at, a.finished_at,
+       sc.data AS score_data
+FROM administrations a
+JOIN sessions s ON s.id = a.session_id
+JOIN courses co ON co.id = s.course_id
+JOIN clients c ON c.id = co.client_id
+LEFT JOIN scores sc ON sc.administration_id = a.id AND sc.current = 1
+WHERE a.status = 'complete'
+"""
+EXPORT_COLUMNS = (
+    "client_id", "display_name", "birth_year",
+    "start_date", "planned_sessions", "problem_areas", "protocol", "end_date", "end_reason",
+    "session_id", "session_number", "session_date", "phase",
+    "administration_id", "instrument_id", "instrument_version", "respondent", "status", "source",
+    "started_at", "finished_at",
+    "score_data",
+)
+
+
+def _export_client_filter(client_ids: Optional[list[str]]) -> tuple[str, list[Any]]:
+    if client_ids is None:
+        return "", []
+    if not client_ids:
+        return " AND 0", []
+    return f" AND c.id IN ({','.join('?' * len(client_ids))})", list(client_ids)
+
+
 _ALERTS_SQL = (
     "SELECT al.id, al.client_id, al.course_id, s.number AS session_number, al.administration_id,"
     " a.instrument_id, al.item_id, al.kind, al.rule, al.severity, al.message, al.raised_at, al.status,"

@@ -1,10 +1,12 @@
-"""One rule for every CSV cell the project writes: numbers stay numbers, text never starts a formula.
+"""One rule for every CSV cell the project writes and reads: numbers stay numbers, text never starts a formula.
 
 Spreadsheets run a cell that starts with ``=``, ``+``, ``-`` or ``@`` (and some with a leading tab or
 carriage return) as a formula, so a client id or a plugin's label such as ``=HYPERLINK(...)`` would run
 when a clinic opens the export. The OWASP rule (OWASP, "CSV Injection"; CWE-1236) is applied to every
 text cell: one that starts with one of these characters gets a single quote in front, which a
-spreadsheet shows as text and does not evaluate.
+spreadsheet shows as text and does not evaluate. Text that itself starts with a single quote gets one
+more, so the rule can be undone exactly: :func:`read_cell` (used by the CSV reader) removes one leading
+quote wherever the writer added one, and an export read back gives the text that was stored.
 
 Numbers are left as numbers. A score, a change of ``-5`` or a reversed item's value are Python ints and
 floats here, never text, and a spreadsheet reads them as the numbers they are (OWASP: a cell may be left
@@ -30,16 +32,25 @@ FORMULA_START = frozenset("=+-@\t\r")
 """First characters that make a spreadsheet evaluate a cell (OWASP CSV injection)."""
 
 
+QUOTED = FORMULA_START | {"'"}
+"""First characters after which the writer added a quote (a formula start, or a quote of the text's own)."""
+
+
 def text_cell(text: str) -> str:
     """``text`` as a cell no spreadsheet evaluates: a single quote in front of a formula start."""
-    return "'" + text if text[:1] in FORMULA_START else text
+    return "'" + text if text[:1] in QUOTED else text
+
+
+def read_cell(text: str) -> str:
+    """A CSV cell as the text that was written: the writer's leading quote removed (see :func:`text_cell`)."""
+    return text[1:] if text[:1] == "'" and text[1:2] in QUOTED else text
 
 
 def cell(value: Any) -> Any:
     """Any exported value as a CSV cell: the one conversion every CSV writer uses."""
     kind = type(value)
     if kind is str:
-        return "'" + value if value[:1] in FORMULA_START else value
+        return "'" + value if value[:1] in QUOTED else value
     if kind is int:
         return value
     if value is None:
