@@ -64,7 +64,8 @@ def doctor(db_path: Optional[str | Path] = None, *, quick: bool = False) -> list
 
     Checks: the database file exists and is owner-only (0600); SQLite's ``PRAGMA integrity_check``
     (``quick_check`` with ``quick``) and ``foreign_key_check``; the schema version against this release's
-    migrations; administrations left in progress; and every plugin problem the registry recorded.
+    migrations; administrations left in progress; every stored score against its stored answers, re-scored
+    with the current scorer (``scores``); and every plugin problem the registry recorded.
     """
     from .paths import database_path
     from .store.migrations import MIGRATIONS
@@ -139,12 +140,82 @@ def _database_checks(path: Path, quick: bool, known: list[str]) -> list[dict]:
             checks.append(_check("in progress", WARN, f"{open_admins} administration(s) interrupted; resume or abandon them"))
         mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
         checks.append(_check("journal", OK if mode == "wal" else WARN, f"journal_mode {mode}"))
+        checks.append(score_check(conn))
     except sqlite3.DatabaseError as exc:
         checks.append(_check("integrity", FAIL, f"cannot open {path}: {exc}"))
     finally:
         if conn is not None:  # also after the early returns of a damaged or foreign file
             conn.close()
     return checks
+
+
+def score_check(conn: sqlite3.Connection) -> dict:
+    """Re-score every completed administration's stored answers with the current scorer and compare with its
+    stored score: every scale's value and band, and the critical items. A score that disagrees with its own
+    answers fails (the record contradicts itself); one stored under another version of its instrument is a
+    warning (the definition changed since); an instrument no plugin registers now cannot be checked."""
+    from .plugins import get_registry
+    from .store.sqlite import scored_administrations
+
+    registry = get_registry()
+    checked, unknown, wrong, changed = 0, set(), [], []
+    for admin in scored_administrations(conn):
+        instrument = registry.instruments.get(admin["instrument_id"])
+        if instrument is None:
+            unknown.add(admin["instrument_id"])
+            continue
+        checked += 1
+        where = (f"administration {admin['id']} ({admin['client_id']}, session {admin['session_number']}, "
+                 f"{admin['instrument_id']})")
+        if admin["score"] is None:
+            wrong.append(f"{where}: complete but has no score")
+            continue
+        answers = {item.id: admin["answers"].get(item.id) for item in instrument.items}
+        try:
+            fresh = registry.score(instrument.id, answers).model_dump(mode="json")
+        except Exception as exc:  # answers the current definition refuses (an option removed since)
+            problem = f"{where}: its answers cannot be scored now ({exc})"
+        else:
+            problem = _score_difference(admin["score"], fresh)
+            problem = problem and f"{where}: {problem}"
+        if problem:
+            (changed if admin["instrument_version"] != instrument.version else wrong).append(problem)
+    if wrong:
+        more = f" (and {len(wrong) - 3} more)" if len(wrong) > 3 else ""
+        return _check("scores", FAIL, f"{len(wrong)} stored score(s) disagree with their answers: "
+                                      + "; ".join(wrong[:3]) + more + " (the record contradicts itself: check the answers; "
+                                      "ipt amend re-scores an administration when an answer is corrected)")
+    note = f"{checked} stored score(s) match their answers"
+    if unknown:
+        note += f"; not checked: {', '.join(sorted(unknown))} (no plugin registers it)"
+    if changed:
+        return _check("scores", WARN, f"{note}, except {len(changed)} stored under an earlier version of the "
+                                      f"instrument that the current one scores differently: {changed[0]}")
+    return _check("scores", OK, note)
+
+
+def _score_difference(stored: dict, fresh: dict) -> Optional[str]:
+    """How a stored score differs from a fresh one of the same answers, in words; None when they agree."""
+    import math
+
+    def scales(score: dict) -> dict:
+        return {s["id"]: s for s in [score.get("total") or {}, *(score.get("subscales") or [])] if s}
+
+    old, new = scales(stored), scales(fresh)
+    for scale_id, now in new.items():
+        then = old.get(scale_id)
+        if then is None:
+            return f"no stored {scale_id} score"
+        a, b = then.get("value"), now.get("value")
+        same = (a is None and b is None) or (a is not None and b is not None and math.isclose(a, b, abs_tol=1e-9))
+        if not same or then.get("band") != now.get("band"):
+            shown = lambda v: "not scored" if v is None else f"{v:g}"  # noqa: E731
+            return f"stored {scale_id} {shown(a)}, its answers score {shown(b)}"
+    flagged = lambda score: sorted(str(f.get("item")) for f in score.get("flags") or [])  # noqa: E731
+    if flagged(stored) != flagged(fresh):
+        return (f"stored critical items {', '.join(flagged(stored)) or 'none'}, its answers raise "
+                f"{', '.join(flagged(fresh)) or 'none'}")
+    return None
 
 
 def _plugin_checks() -> list[dict]:

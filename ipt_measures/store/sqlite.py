@@ -1182,6 +1182,31 @@ _ALERTS_SQL = (
 )
 
 
+def scored_administrations(conn: sqlite3.Connection) -> Iterator[dict]:
+    """Every completed administration with its current score (``score``: the JSON, or None when it has none)
+    and its stored answers (``answers``: item id -> value, None when skipped or declined), in id order.
+
+    For ``ipt doctor``, on any connection (a read-only one too). Streams: two ordered cursors merged, so
+    memory stays flat on a large record."""
+    admins = conn.execute(
+        "SELECT a.id, a.instrument_id, a.instrument_version, c.client_id, s.number, sc.data"
+        " FROM administrations a JOIN sessions s ON s.id = a.session_id JOIN courses c ON c.id = s.course_id"
+        " LEFT JOIN scores sc ON sc.administration_id = a.id AND sc.current = 1"
+        " WHERE a.status = 'complete' ORDER BY a.id"
+    )
+    answers = conn.execute("SELECT administration_id, item_id, value FROM responses ORDER BY administration_id")
+    pending = answers.fetchone()
+    for admin_id, instrument_id, version, client_id, number, data in admins:
+        given: dict[str, Optional[int]] = {}
+        while pending is not None and pending[0] < admin_id:
+            pending = answers.fetchone()
+        while pending is not None and pending[0] == admin_id:
+            given[pending[1]] = pending[2]
+            pending = answers.fetchone()
+        yield {"id": admin_id, "instrument_id": instrument_id, "instrument_version": version, "client_id": client_id,
+               "session_number": number, "score": json.loads(data) if data else None, "answers": given}
+
+
 def _check_response(value: Optional[int], status: str) -> None:
     if status not in ("answered", "skipped", "declined") or (status == "answered") != (value is not None):
         raise UsageError("an answer has a value; a skipped or declined item has none")
