@@ -83,10 +83,12 @@ def test_hand_worked_example(invoke, installed):
 
 
 def test_mean_subscale_keeps_two_decimals_and_the_critical_item_fires(invoke, installed):
-    # Item 6: 4 - 2 = 2. Total 1+1+3+1+2+2 = 10; withdrawal (1+2+2)/3 = 1.666.. -> 1.67 (low); item 3 = 3 flags.
+    # Item 6: 4 - 2 = 2. Total 1+1+3+1+2+2 = 10; withdrawal (1+2+2)/3 = 1.666.., banded and shown as 1.67 (low),
+    # kept exact in the JSON; item 3 = 3 flags.
     data, scales = score_json(invoke, "1,1,3,1,2,2")
     assert (scales["total"]["value"], scales["total"]["band"]) == (10, "moderate strain")
-    assert (scales["withdrawal"]["value"], scales["withdrawal"]["band"]) == (1.67, "low withdrawal")
+    assert (scales["withdrawal"]["value"], scales["withdrawal"]["band"]) == (5 / 3, "low withdrawal")
+    assert "Withdrawal: 1.67, low withdrawal" in invoke("score", "rsi-fictional", "--answers", "1,1,3,1,2,2").output
     assert [(f["item"], f["value"], f["answer"]) for f in data["flags"]] == [("3", 3, "Often")]
     result = invoke("score", "rsi-fictional", "--answers", "1,1,3,1,2,2")
     assert "CRITICAL" in result.stderr and "assess safety at home now" in result.stderr
