@@ -129,10 +129,15 @@ def critical_with_alerts(report: Report) -> list[dict]:
 
 
 def open_alerts(report: Report, critical: list[dict]) -> tuple[list[dict], list[dict]]:
-    """What stays at the top until acknowledged: critical items not acknowledged, and the other open alerts."""
-    shown = {id(c["alert"]) for c in critical if c["alert"] is not None}
+    """What stays at the top until acknowledged: this course's critical items not acknowledged, then every
+    other open alert of the client (this course's, and any left open in an earlier course)."""
+    shown = {c["alert"]["id"] for c in critical if c["alert"] is not None}
     open_critical = [c for c in critical if c["alert"] is None or c["alert"]["status"] == "open"]
-    others = [a for a in report.alerts if a["status"] == "open" and id(a) not in shown]
+    others = []
+    for a in list(report.alerts) + list(report.progress.open_alerts):
+        if a["status"] == "open" and a["id"] not in shown:
+            shown.add(a["id"])
+            others.append(a)
     return open_critical, others
 
 
@@ -318,7 +323,7 @@ def pdf_pages(report: Report, generated_at: Optional[datetime] = None) -> list[A
     if open_other:
         flow.text(f"Open alert{'s' if len(open_other) > 1 else ''}: {len(open_other)}", 11, "bold", "#8a5a00")
         for a in open_other:
-            flow.text(f"{a['severity'].upper()}  {_alert_where(a)}{a['message']} (alert {a['id']}, raised "
+            flow.text(f"{a['severity'].upper()}  {_alert_where(a, c['id'])}{a['message']} (alert {a['id']}, raised "
                       f"{str(a['raised_at'])[:10]})", 9, indent=0.015, after=0.002)
         flow.space(0.006)
     flow.heading("Course of treatment")
@@ -370,7 +375,7 @@ def pdf_pages(report: Report, generated_at: Optional[datetime] = None) -> list[A
                       else INK, indent=0.015, after=0.002)
         for a in report.alerts:
             if a["status"] == "acknowledged" and a.get("kind") != "critical-item":
-                flow.text(f"{_alert_where(a)}{a['message']} - acknowledged {str(a['acknowledged_at'])[:10]} by "
+                flow.text(f"{_alert_where(a, c['id'])}{a['message']} - acknowledged {str(a['acknowledged_at'])[:10]} by "
                           f"{a['acknowledged_by'] or 'not recorded'}: {a['action']}"
                           + (f" ({a['note']})" if a.get("note") else ""), 9, indent=0.015, after=0.002)
     elif not progress.critical_items:
@@ -421,10 +426,11 @@ def pdf_pages(report: Report, generated_at: Optional[datetime] = None) -> list[A
     return flow.pages
 
 
-def _alert_where(a: dict) -> str:
+def _alert_where(a: dict, course_id: Any = None) -> str:
+    earlier = f"course {a['course_id']}, " if a.get("course_id") and a["course_id"] != course_id else ""
     if not a.get("session_number"):
-        return ""
-    where = f"session {a['session_number']}"
+        return earlier.replace(", ", ": ")
+    where = earlier + f"session {a['session_number']}"
     if a.get("instrument_id"):
         where += f", {a['instrument_id']}"
     if a.get("item_id"):

@@ -515,3 +515,22 @@ def test_critical_alert_stays_at_the_top_of_the_report_until_acknowledged(invoke
     history = text.split('id="critical"')[1].split("</section>")[0]
     assert '<tr class="critical">' in history and "risk assessed, safety plan agreed" in history
     assert "no intent" in history and " by " in history and "Alert history" in history
+
+
+def test_an_alert_left_open_in_an_earlier_course_is_at_the_top_of_the_next(invoke, tmp_path):
+    def ok(*args):
+        result = invoke(*args)
+        assert result.exit_code == 0, result.output
+        return result
+
+    ok("clients", "add", "a2")
+    ok("course", "start", "a2", "--problem-area", "grief", "--sessions", "12", "--start", "2025-09-01")
+    ok("session", "start", "a2", "--date", "2025-09-01")
+    ok("administer", "a2", "phq9", "--answers", "2,2,2,2,2,2,1,1,1")
+    ok("course", "end", "a2", "--reason", "dropped out", "--date", "2025-09-20")
+    ok("course", "start", "a2", "--problem-area", "grief", "--sessions", "12", "--start", "2026-01-05")
+    [old] = json.loads(ok("alerts", "a2", "--json").stdout)
+    out = tmp_path / "a2.html"
+    ok("report", "a2", "-o", out)
+    top = out.read_text(encoding="utf-8").split('id="course"')[0]
+    assert f"course {old['course_id']}, session 1, phq9 item 9:" in top and f"alert {old['id']}" in top
