@@ -174,5 +174,8 @@ def shift(value: Optional[str], days: int) -> Optional[str]:
         moved = datetime.fromisoformat(text) + timedelta(days=days)
     except ValueError:
         raise UsageError(f"cannot shift the date {value!r}: not an ISO date") from None
+    except OverflowError:  # a date near year 1 or 9999, stored before domain.py refused implausible dates
+        raise UsageError(f"cannot shift the date {value!r}: it is not a plausible date (correct it first:"
+                         " ipt session amend / ipt course)") from None
     result = moved.isoformat()
     return result[:-6] + "Z" if value.endswith("Z") and result.endswith("+00:00") else result

@@ -25,6 +25,7 @@ from typing import Any, Iterator, Optional, Sequence
 
 # Phases and the mid-course session are the protocols module's rule, so the demo and the record agree.
 from .assess import assess
+from .domain import COURSE_TYPES, DEFAULT_COURSE_TYPE, PROBLEM_AREAS
 from .protocols import derive_phase, mid_session
 
 # Illustrative mix of trajectories (not from a study): most clients improve in a course of IPT,
@@ -38,7 +39,6 @@ COURSE_MARKERS = ("mspss", "wsas", "who5", "ucla3")
 GRIEF_MARKERS = ("icg",)
 DEFAULT_PREFERRED = EVERY_SESSION + COURSE_MARKERS
 
-PROBLEM_AREAS = ("grief", "role-disputes", "role-transitions", "interpersonal-deficits")
 DEFAULT_AS_OF = date(2026, 11, 2)  # a fixed anchor, so the library's output depends on the seed alone
 MAX_CLIENTS = 100_000
 
@@ -81,7 +81,8 @@ def plan_client(index: int, seed: int, *, as_of: date = DEFAULT_AS_OF, span_days
         if roll < acc:
             trajectory = name
             break
-    planned = sessions if sessions else rng.randint(12, 16)
+    standard = COURSE_TYPES[DEFAULT_COURSE_TYPE]
+    planned = sessions if sessions else rng.randint(standard.min_sessions, standard.max_sessions)
     # With a fixed number of sessions every course is over by ``as_of``: all its sessions were held.
     earliest = (planned - 1) * 7 if sessions else 0
     start = as_of - timedelta(days=rng.randint(earliest, max(earliest, span_days)))

@@ -1,14 +1,31 @@
-"""The IPT vocabulary and rules, once: course types with their lengths and phases, and the interpersonal inventory.
+"""The IPT vocabulary and rules, once: phases, problem areas, course types with their lengths, the client-id
+alphabet, plausible dates, and the interpersonal inventory.
 
 Pure data and pure functions (standard library only, no dataclasses: the command line imports this at start-up),
-so every layer can import it: the services validate
-against it, the stores persist what it allows, the command line offers its choices.
+so every layer can import it: the services validate against it, the stores persist what they are given, the
+command line offers its choices.
 """
 
 from __future__ import annotations
 
 import math
-from typing import NamedTuple, Optional
+import re
+import unicodedata
+from datetime import date as _date
+from typing import Iterable, NamedTuple, Optional
+
+from .errors import InvalidValue
+
+# -- phases and problem areas ----------------------------------------------------------------------
+
+# The three phases of an IPT course (Weissman, Markowitz & Klerman, Comprehensive Guide to Interpersonal
+# Psychotherapy, Basic Books 2000, ch. 2-7). Which session falls in which phase: protocols.derive_phase.
+PHASES = ("initial", "middle", "termination")
+
+# The four interpersonal problem areas an IPT formulation names (ibid., ch. 4-6: grief, interpersonal role
+# disputes, role transitions, interpersonal deficits); a course focuses on one or two of them.
+PROBLEM_AREAS = ("grief", "role-disputes", "role-transitions", "interpersonal-deficits")
+
 
 # -- course types -------------------------------------------------------------------------------------
 
@@ -165,6 +182,110 @@ def mid_review_session(planned: int, type_id: Optional[str] = None) -> Optional[
         return None
     length = last - first + 1
     return last - math.ceil(length / 3) + 1
+
+
+# -- client ids and dates ---------------------------------------------------------------------------
+
+# Client ids are pseudonyms that are typed, read aloud, compared by eye and written into spreadsheets and
+# file names: ASCII letters and digits, '-', '_' and '.', starting with a letter or digit (so never with
+# '=', '+', '-' or '@', which a spreadsheet runs as a formula), at most 64 characters. ASCII alone has no
+# look-alike letters from other scripts and no invisible characters; input is NFC-normalised first, so a
+# composed and a decomposed accent get the same answer. Names go in the display name, which may hold any
+# printable text.
+CLIENT_ID_MAX = 64
+CLIENT_ID_ALPHABET = "letters A-Z and a-z, digits 0-9, '-', '_' and '.'"
+_CLIENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+# Dates a record can plausibly hold: nothing before 1900 (no client of a living clinician started a course
+# earlier, and older dates are typing errors that break date arithmetic) and nothing after today.
+EARLIEST_DATE = _date(1900, 1, 1)
+
+
+def describe_char(ch: str) -> str:
+    """A character named so that an invisible or control character is visible in an error message."""
+    if ch.isprintable() and not ch.isspace() and ch.isascii():
+        return repr(ch)
+    name = unicodedata.name(ch, "")
+    return f"U+{ord(ch):04X}" + (f" {name}" if name else "")
+
+
+def check_client_id(value: str) -> str:
+    """The NFC form of a new client id, or :class:`InvalidValue` naming the first character refused.
+
+    Only new ids are checked: a record written by an older version may hold ids outside this alphabet,
+    and those are still read, shown (escaped) and exported.
+    """
+    text = unicodedata.normalize("NFC", value or "")
+    rule = f"a client id is 1-{CLIENT_ID_MAX} of: {CLIENT_ID_ALPHABET}, starting with a letter or digit" \
+           " (a pseudonym, not a name: a name goes in --name)"
+    if not text:
+        raise InvalidValue(f"empty client id: {rule}")
+    if len(text) > CLIENT_ID_MAX:
+        raise InvalidValue(f"client id is {len(text)} characters long: {rule}")
+    if not _CLIENT_ID.fullmatch(text):
+        bad = text[0] if not text[0].isascii() or not text[0].isalnum() else next(
+            c for c in text if not (c.isascii() and (c.isalnum() or c in "._-")))
+        raise InvalidValue(f"client id cannot contain {describe_char(bad)}"
+                           + (" at the start" if bad == text[0] else "") + f": {rule}")
+    return text
+
+
+def check_phase(phase: str) -> str:
+    if phase not in PHASES:
+        raise InvalidValue(f"phase {phase!r} is not one of: {', '.join(PHASES)}")
+    return phase
+
+
+def check_problem_areas(areas: Iterable[str]) -> list[str]:
+    """The problem areas in the order given, each once; at least one, all from :data:`PROBLEM_AREAS`."""
+    areas = list(dict.fromkeys(areas))
+    if not areas:
+        raise InvalidValue(f"no problem area (one or more of: {', '.join(PROBLEM_AREAS)})")
+    bad = [a for a in areas if a not in PROBLEM_AREAS]
+    if bad:
+        raise InvalidValue(f"unknown problem area {bad[0]!r} (one or more of: {', '.join(PROBLEM_AREAS)})")
+    return areas
+
+
+def parse_date(value: str, what: str = "date") -> _date:
+    """An ISO date (YYYY-MM-DD) between 1900-01-01 and today, or :class:`InvalidValue` saying why not."""
+    try:
+        day = _date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise InvalidValue(f"{what} {value!r} is not a date (YYYY-MM-DD)") from None
+    if day < EARLIEST_DATE:
+        raise InvalidValue(f"{what} {day.isoformat()} is before {EARLIEST_DATE.isoformat()}: not a plausible date")
+    if day > _date.today():
+        raise InvalidValue(f"{what} {day.isoformat()} is in the future")
+    return day
+
+
+def check_course_start(value: str) -> str:
+    return parse_date(value, "course start").isoformat()
+
+
+def check_session_date(value: str, course_start: str, what: str = "session date") -> str:
+    """A session's date: plausible, and not before the start of its course."""
+    day = parse_date(value, what).isoformat()
+    if day < course_start:
+        raise InvalidValue(f"{what} {day} is before the course start ({course_start})")
+    return day
+
+
+def check_course_end(value: str, course_start: str) -> str:
+    day = parse_date(value, "end date").isoformat()
+    if day < course_start:
+        raise InvalidValue(f"end date {day} is before the course start ({course_start})")
+    return day
+
+
+def plausible_date(value: Optional[str]) -> bool:
+    """Whether a stored date is one these rules would accept today (for checks over existing records)."""
+    try:
+        parse_date(value or "")
+    except InvalidValue:
+        return False
+    return True
 
 
 # -- the interpersonal inventory --------------------------------------------------------------------

@@ -15,6 +15,10 @@ class UsageError(IptError):
     exit_code = 2
 
 
+class InvalidValue(UsageError, ValueError):
+    """A value outside the IPT vocabulary or rules (domain.py): a client id, phase, problem area, date."""
+
+
 class UnknownInstrument(UsageError):
     """No registered instrument has that id."""
 

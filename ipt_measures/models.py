@@ -15,6 +15,8 @@ from typing import Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .domain import PROBLEM_AREAS
+
 ID_PATTERN = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
 ITEM_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
@@ -553,7 +555,7 @@ class ProtocolRule(_Strict):
     when: list[Literal["every", "first", "mid", "last"] | int] = Field(
         min_length=1, description="'every' session, the 'first', 'mid' or 'last' session, or session numbers."
     )
-    problem_areas: list[Literal["grief", "role-disputes", "role-transitions", "interpersonal-deficits"]] = Field(
+    problem_areas: list[Literal[PROBLEM_AREAS]] = Field(
         default_factory=list, description="Only for these problem areas; empty means every course."
     )
     why: str = ""

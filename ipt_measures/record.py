@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date as _date
 from typing import Any, Optional, Sequence
 
+from . import domain
 from .administer import Administration
 from .errors import InvalidAnswers, NotFound, UsageError
 from .protocols import DueReport, derive_phase, due_at
@@ -28,13 +29,26 @@ def _registry(registry=None):
     return get_registry()
 
 
-def _check_date(value: Optional[str], what: str = "date") -> str:
-    if value is None:
-        return _date.today().isoformat()
-    try:
-        return _date.fromisoformat(value).isoformat()
-    except ValueError:
-        raise UsageError(f"{what} {value!r} is not a date (use YYYY-MM-DD)") from None
+def _today() -> str:
+    return _date.today().isoformat()
+
+
+# Characters a display name may not hold: controls (they move a terminal's cursor or end a CSV row),
+# bidirectional overrides and isolates (they reorder what is shown, "Trojan Source", CVE-2021-42574) and
+# line/paragraph separators. Any other printable text, in any script (with its joiners), is a name.
+_BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+
+
+def _check_display_name(name: Optional[str]) -> Optional[str]:
+    if name is None:
+        return None
+    import unicodedata
+
+    name = unicodedata.normalize("NFC", name).strip()
+    for ch in name:
+        if unicodedata.category(ch) in ("Cc", "Zl", "Zp") or ch in _BIDI_CONTROLS:
+            raise UsageError(f"a display name cannot contain {domain.describe_char(ch)} (a control character)")
+    return name or None
 
 
 # -- clients and courses ------------------------------------------------------------------------------
@@ -42,9 +56,9 @@ def _check_date(value: Optional[str], what: str = "date") -> str:
 
 def add_client(store, client_id: str, display_name: Optional[str] = None, birth_year: Optional[int] = None) -> dict:
     """Add a client by pseudonymous id; a display name and birth year are optional and never required."""
-    if birth_year is not None and not 1900 <= birth_year <= _date.today().year:
+    if birth_year is not None and not domain.EARLIEST_DATE.year <= birth_year <= _date.today().year:
         raise UsageError(f"birth year {birth_year} is not plausible")
-    return store.add_client(client_id, display_name, birth_year)
+    return store.add_client(domain.check_client_id(client_id), _check_display_name(display_name), birth_year)
 
 
 def list_clients(store) -> list[dict]:
@@ -80,10 +94,8 @@ def start_course(
     ``course_type`` is one of :data:`ipt_measures.domain.COURSE_TYPES` (standard 12-16 weekly, the default;
     brief 8; maintenance 6-36 monthly). Without a type, 8 planned sessions mean brief IPT; without a length,
     the type's default length (16 for a standard course)."""
-    from .domain import infer_course_type
-
     try:
-        kind, planned_sessions = infer_course_type(planned_sessions, course_type)
+        kind, planned_sessions = domain.infer_course_type(planned_sessions, course_type)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     if protocol:
@@ -91,9 +103,9 @@ def start_course(
         if protocol not in protocols:
             known = ", ".join(sorted(protocols)) or "none registered"
             raise UsageError(f"unknown protocol {protocol!r} (known: {known}; see: ipt plugins)")
-    areas = list(dict.fromkeys(problem_areas))
-    return store.start_course(client_id, _check_date(start_date, "start date"), planned_sessions, areas, protocol,
-                              kind.id)
+    areas = domain.check_problem_areas(problem_areas)
+    start = domain.check_course_start(start_date or _today())
+    return store.start_course(client_id, start, planned_sessions, areas, protocol, kind.id)
 
 
 def list_courses(store, client_id: str) -> list[dict]:
@@ -116,7 +128,7 @@ def end_course(store, client_id: str, reason: str, end_date: Optional[str] = Non
     if not reason or not reason.strip():
         raise UsageError("ending a course needs a reason (e.g. 'completed', 'dropped out', 'referred on')")
     course = active_course(store, client_id)
-    return store.end_course(course["id"], _check_date(end_date, "end date"), reason)
+    return store.end_course(course["id"], domain.check_course_end(end_date or _today(), course["start_date"]), reason)
 
 
 # -- sessions ------------------------------------------------------------------------------------------
@@ -127,7 +139,9 @@ def start_session(store, client_id: str, date: Optional[str] = None, phase: Opti
     course = active_course(store, client_id)
     existing = store.sessions(course["id"])
     number = (existing[-1]["number"] + 1) if existing else 1
-    when = _check_date(date)
+    when = domain.check_session_date(date or _today(), course["start_date"])
+    if phase is not None:
+        domain.check_phase(phase)
     if existing and when < existing[-1]["date"]:
         raise UsageError(f"session {number} cannot be dated {when}, before session {existing[-1]['number']} ({existing[-1]['date']})")
     phase = phase or derive_phase(number, course["planned_sessions"], course.get("course_type"))
@@ -170,8 +184,11 @@ def amend_session(store, client_id: str, number: int, reason: str, *, date: Opti
         raise UsageError("give --date or --phase to amend")
     session = get_session(store, client_id, number)
     if date is not None:
-        session = store.amend_session(session["id"], "date", _check_date(date), reason, actor=actor)
+        course = active_course(store, client_id)
+        session = store.amend_session(session["id"], "date", domain.check_session_date(date, course["start_date"]),
+                                      reason, actor=actor)
     if phase is not None:
+        domain.check_phase(phase)
         session = store.amend_session(session["id"], "phase", phase, reason, actor=actor)
     return session
 

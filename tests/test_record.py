@@ -49,7 +49,10 @@ def test_sessions_are_numbered_and_phased(store, course):
 
 def test_session_phase_override_and_date_checks(store, course):
     assert record.start_session(store, "c1", "2026-01-05", phase="middle")["phase"] == "middle"
-    with pytest.raises(UsageError, match="before session 1"):
+    record.start_session(store, "c1", "2026-01-09")
+    with pytest.raises(UsageError, match="before session 2"):
+        record.start_session(store, "c1", "2026-01-08")
+    with pytest.raises(UsageError, match="before the course start"):
         record.start_session(store, "c1", "2026-01-01")
     with pytest.raises(UsageError, match="not a date"):
         record.start_session(store, "c1", "12/01/2026")

@@ -7,12 +7,10 @@ import sys
 
 import click
 
-from ..domain import COURSE_TYPES
+from ..domain import COURSE_TYPES, PHASES, PROBLEM_AREAS
 from .common import SafePath, db_option, open_store
 from .output import critical, emit, open_alerts, output_options, print_json
 
-PROBLEM_AREAS = ("grief", "role-disputes", "role-transitions", "interpersonal-deficits")
-PHASES = ("initial", "middle", "termination")
 
 
 def _by_option(func):

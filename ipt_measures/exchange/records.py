@@ -32,14 +32,15 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..errors import UsageError
-from ..store.sqlite import PHASES, PROBLEM_AREAS
+from .. import domain
+from ..domain import PHASES
 
 STATUSES = ("answered", "skipped", "declined")
 RESPONDENTS = ("self-report", "clinician-rated")
 # A course is planned for 12-16 sessions (store: CHECK planned_sessions BETWEEN 12 AND 16); numbers beyond
 # allow extra and booster sessions, and anything above this is a typo or a hostile file, not a session.
 SESSION_MAX = 99
-EARLIEST = date(1900, 1, 1)  # no IPT course, session or answer is older (IPT was described in 1984)
+EARLIEST = domain.EARLIEST_DATE  # no IPT course, session or answer is older (IPT was described in 1984)
 TEXT_MAX = 200  # display names, import keys, instrument versions: longer is not a value we store
 
 
@@ -102,28 +103,22 @@ def number(text: str, what: str) -> float:
 
 
 def check_client_id(client_id: Any) -> str:
-    if not isinstance(client_id, str) or not client_id or len(client_id) > 64 or any(c.isspace() for c in client_id):
-        raise ValueError(f"client id {client_id!r} is not 1-64 characters without spaces")
-    return client_id
+    """The NFC form of a client id from the safe alphabet (domain.check_client_id)."""
+    if not isinstance(client_id, str):
+        raise ValueError(f"client id {client_id!r} is not text")
+    return domain.check_client_id(client_id)
 
 
 def check_course(planned: Any, areas: list[str], course_type: Optional[str] = None) -> tuple[int, list[str], str]:
     """Planned sessions within the course type's range (standard 12-16, brief 8, maintenance 6-36: see
     ``ipt_measures.domain``), known problem areas; returns them with the course type's id."""
-    from ..domain import infer_course_type
-
     planned_n = whole_number(planned, "planned_sessions", 1, 100)
     if course_type is not None and not isinstance(course_type, str):
         raise ValueError(f"course_type {course_type!r} is not a name")
-    kind, planned_n = infer_course_type(planned_n, course_type or None)
+    kind, planned_n = domain.infer_course_type(planned_n, course_type or None)
     if not isinstance(areas, list) or not all(isinstance(a, str) for a in areas):
         raise ValueError("problem areas are a list of names")
-    if not areas:
-        raise ValueError("no problem area (one or more of: " + ", ".join(PROBLEM_AREAS) + ")")
-    bad = [a for a in areas if a not in PROBLEM_AREAS]
-    if bad:
-        raise ValueError(f"unknown problem area {bad[0]!r} (one of: {', '.join(PROBLEM_AREAS)})")
-    return planned_n, areas, kind.id
+    return planned_n, domain.check_problem_areas(areas), kind.id
 
 
 def check_answer(instrument: Any, item_id: str, value: Optional[int], status: str) -> None:

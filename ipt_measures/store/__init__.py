@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from .sqlite import PHASES, PROBLEM_AREAS, SQLiteStore
+from .sqlite import SQLiteStore
 
-__all__ = ["open_store", "SQLiteStore", "PHASES", "PROBLEM_AREAS"]
+__all__ = ["open_store", "SQLiteStore"]
 
 
 def open_store(path: Optional[str | Path] = None, *, create: bool = True) -> SQLiteStore:
