@@ -76,9 +76,9 @@ def _session_number(store, course: dict, session_number: Optional[int]) -> Optio
 
 
 def _check_date(value: Optional[str]) -> str:
-    from .record import _check_date as check
+    from datetime import date
 
-    return check(value, "rating date")
+    return domain.parse_date(value or date.today().isoformat(), "rating date").isoformat()
 
 
 # -- the interpersonal inventory ---------------------------------------------------------------------
