@@ -125,8 +125,10 @@ def alerts_after_score(instrument: "Instrument", score: "Score", previous: list[
 
     Called after every administration is scored, in every front end (through ``assess``). Return a list of
     alerts, each a dict ``{"kind": str, "severity": "critical" | "warning" | "info", "message": str}``, or
-    None. Each is stored with the score, open until a clinician acknowledges it (``ipt alerts``); the same
-    kind is not raised twice on one administration.
+    None; an alert may also name ``item_id`` (the item that raised it) and ``rule`` (which rule). Each is
+    stored with the score, open until a clinician acknowledges it (``ipt alerts``); the same kind (and rule)
+    is not raised twice on one administration. An alert without a kind and a message, or with another
+    severity, is reported and skipped.
     Alerts from every plugin are collected; a plugin that raises is reported and skipped, never silencing
     the others.
 

@@ -167,6 +167,13 @@ class RaisingAlerts:
         raise RuntimeError("boom")
 
 
+class SloppyAlerts:
+    @hookimpl
+    def alerts_after_score(self):
+        return [{"kind": "x", "severity": "urgent", "message": "not a severity"}, "not a dict",
+                {"kind": "ok-kind", "severity": "info", "message": "kept"}]
+
+
 def test_hook_alerts_after_score():
     registry = build_registry(DeteriorationAlerts(), RaisingAlerts())
     instrument = registry.instrument("phq9")
@@ -180,6 +187,22 @@ def test_hook_alerts_after_score():
     assert [(a["kind"], a["severity"]) for a in alerts if a["kind"] != "reliable-deterioration"] == [
         ("critical-item", "critical"), ("deterioration", "warning")]
     assert "alerts_after_score raised RuntimeError: boom" in registry.plugins["RaisingAlerts"].errors
+
+
+def test_hook_alerts_after_score_invalid_alerts_are_reported_and_skipped_never_blocking_the_score(tmp_path):
+    from ipt_measures import record
+    from ipt_measures.store import open_store
+
+    registry = build_registry(SloppyAlerts())
+    with open_store(tmp_path / "s.db") as store:
+        record.add_client(store, "c1")
+        record.start_course(store, "c1", ["grief"], 16, "2026-01-05")
+        record.start_session(store, "c1", "2026-01-05")
+        (result,) = record.enter_answers(store, "c1", [record.Entry("phq9", [0] * 9)], registry=registry)
+        assert result.score.total.value == 0
+        assert [a["message"] for a in store.alerts("c1")] == ["kept"]
+    errors = registry.plugins["SloppyAlerts"].errors
+    assert len(errors) == 2 and all("invalid alert" in e for e in errors)
 
 
 class ProtocolPlugin:
