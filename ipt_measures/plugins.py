@@ -311,15 +311,13 @@ def load_plugins(pm: pluggy.PluginManager, extra: tuple[Any, ...] = ()) -> dict[
         infos[module_name] = PluginInfo(name=module_name, source="core")
 
     allowed = _allowed_external()
-    for ep in _entry_points():
-        dist = getattr(ep, "dist", None)
-        dist_name = dist.metadata["Name"] if dist is not None else None
+    for ep, (dist_name, dist_version) in _entry_points():
         builtin = dist_name is not None and _normalise(dist_name) == _normalise(DISTRIBUTION)
         info = PluginInfo(
             name=ep.name,
             source="built-in" if builtin else "entry point",
             distribution=dist_name,
-            version=dist.version if dist is not None else None,
+            version=dist_version,
         )
         if ep.name in infos:
             info.errors.append(f"not loaded: a plugin named {ep.name!r} is already loaded")
@@ -364,12 +362,26 @@ def _register_entry_point(pm: pluggy.PluginManager, ep: Any, info: PluginInfo) -
         info.errors.append(f"not loaded: {type(exc).__name__}: {exc}{hint}")
 
 
-def _entry_points():
+def _entry_points() -> list[tuple[Any, tuple[Optional[str], Optional[str]]]]:
+    """Each entry point of the group with its distribution's (name, version), built-ins first."""
     from importlib.metadata import entry_points
 
-    eps = entry_points(group=GROUP)
+    # ``Distribution.metadata`` parses the METADATA file on every access (ours holds the whole README), and
+    # the entry points of one distribution share one Distribution object: read each one's metadata once.
+    facts: dict[int, tuple[Optional[str], Optional[str]]] = {}
+
+    def dist_facts(ep) -> tuple[Optional[str], Optional[str]]:
+        dist = getattr(ep, "dist", None)
+        if dist is None:
+            return None, None
+        if id(dist) not in facts:
+            metadata = dist.metadata
+            facts[id(dist)] = (metadata["Name"], metadata["Version"])
+        return facts[id(dist)]
+
+    found = [(ep, dist_facts(ep)) for ep in entry_points(group=GROUP)]
     # Built-ins first, so a third-party plugin can never claim a built-in instrument's id.
-    return sorted(eps, key=lambda ep: (ep.dist is None or _normalise(ep.dist.metadata["Name"]) != DISTRIBUTION, ep.name))
+    return sorted(found, key=lambda pair: (pair[1][0] is None or _normalise(pair[1][0]) != DISTRIBUTION, pair[0].name))
 
 
 def _normalise(name: str) -> str:

@@ -346,3 +346,24 @@ def test_protocols_can_be_registered_from_a_file(tmp_path):
     registry = build_registry(FilePlugin())
     assert registry.protocols["weekly"].rules[0].instruments == ["phq9"]
     assert any("invalid protocol refused" in e and "not valid TOML" in e for e in registry.plugins["FilePlugin"].errors)
+
+
+def test_discovery_reads_each_distributions_metadata_once(monkeypatch):
+    """Plugin discovery parsed ipt-measures' METADATA (the whole README) once per entry point and field: 48
+    times for 16 built-ins. Each distribution's metadata is read once now."""
+    from collections import Counter
+    from importlib import metadata
+
+    reads: Counter = Counter()
+    original = metadata.PathDistribution.read_text
+
+    def counting(self, filename):
+        text = original(self, filename)
+        if filename in ("METADATA", "PKG-INFO") and text is not None:
+            reads[str(self._path)] += 1
+        return text
+
+    monkeypatch.setattr(metadata.PathDistribution, "read_text", counting)
+    registry = build_registry()
+    assert sum(1 for p in registry.plugins.values() if p.source == "built-in") >= 15
+    assert reads and max(reads.values()) == 1, reads
