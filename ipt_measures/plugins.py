@@ -217,9 +217,12 @@ class Registry:
     # -- using ---------------------------------------------------------------------------------
 
     def instrument(self, instrument_id: str):
+        """The instrument with this id; ids are lowercase by definition (models.ID_PATTERN), so ``PHQ9`` is phq9."""
         try:
             return self.instruments[instrument_id]
         except KeyError:
+            if isinstance(instrument_id, str) and instrument_id.lower() in self.instruments:
+                return self.instruments[instrument_id.lower()]
             known = ", ".join(sorted(self.instruments)) or "none registered"
             raise UnknownInstrument(f"unknown instrument {instrument_id!r} (known: {known})") from None
 

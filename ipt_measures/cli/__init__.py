@@ -13,6 +13,7 @@ import sys
 import click
 
 from .. import __version__
+from .common import SafePath
 
 # Command name -> "module:attribute", imported on first use. Each team owns its module.
 COMMANDS = {
@@ -94,9 +95,30 @@ class LazyGroup(click.Group):
                     f"register_commands raised {type(exc).__name__}: {exc}"
                 )
 
+    def make_context(self, info_name, args, parent=None, **extra):
+        # NO_COLOR (https://no-color.org): present and not empty means no ANSI colour, even on a terminal.
+        if os.environ.get("NO_COLOR"):
+            extra["color"] = False
+        return super().make_context(info_name, args, parent=parent, **extra)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            import difflib
+
+            close = difflib.get_close_matches(name, self.list_commands(ctx), n=3, cutoff=0.6)
+            if close:
+                ctx.fail(f"No such command {name!r}. Did you mean {' or '.join(repr(c) for c in close)}?")
+        return super().resolve_command(ctx, args)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # Under --json an error is JSON too (on stderr), so a program reading the output can parse it.
+        ctx.meta["ipt.json"] = "--json" in args
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context):
         try:
-            return run_reporting_errors(lambda: super(LazyGroup, self).invoke(ctx))
+            return run_reporting_errors(lambda: super(LazyGroup, self).invoke(ctx), as_json=ctx.meta.get("ipt.json"))
         finally:
             if ctx.invoked_subcommand != "plugins":  # `ipt plugins` shows them in its table
                 _report_plugin_problems()
@@ -116,20 +138,36 @@ def _report_plugin_problems() -> None:
             click.echo(f"ipt: plugin {info.name}: {error}", err=True)
 
 
-def run_reporting_errors(call):
-    """Turn library errors into one line on stderr and an exit code; never a traceback unless IPT_DEBUG is set."""
+def run_reporting_errors(call, as_json: bool = False):
+    """Turn library errors into one line on stderr and an exit code; never a traceback unless IPT_DEBUG is set.
+
+    With ``as_json`` the line is a JSON object, ``{"error": message, "exit_code": n}``.
+    """
     from ..errors import IptError
 
     debug = bool(os.environ.get("IPT_DEBUG"))
+
+    def fail(message: str, code: int):
+        if as_json:
+            import json
+
+            click.echo(json.dumps({"error": message, "exit_code": code}, ensure_ascii=False), err=True)
+        else:
+            click.echo(f"Error: {message}", err=True)
+        sys.exit(code)
+
     try:
         return call()
-    except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+    except (click.exceptions.Exit, click.exceptions.Abort):
         raise
+    except click.ClickException as exc:
+        if not as_json:
+            raise
+        fail(exc.format_message(), exc.exit_code)
     except IptError as exc:
         if debug:
             raise
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+        fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
         click.echo("\nInterrupted. Every answer already given is saved.", err=True)
         sys.exit(130)
@@ -142,15 +180,16 @@ def run_reporting_errors(call):
         if name == "ValidationError" and hasattr(exc, "errors"):
             from ..declarative import describe_validation_error
 
-            click.echo("Error: " + "; ".join(describe_validation_error(exc)), err=True)
-            sys.exit(2)
-        click.echo(f"Error: unexpected {name}: {exc} (set IPT_DEBUG=1 to see the traceback)", err=True)
-        sys.exit(1)
+            fail("; ".join(describe_validation_error(exc)), 2)
+        fail(f"unexpected {name}: {exc} (set IPT_DEBUG=1 to see the traceback)", 1)
 
 
 @click.group(cls=LazyGroup, lazy_commands=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="ipt", message="%(prog)s %(version)s")
-def cli():
+@click.option("--db", "db_path", type=SafePath(dir_okay=False), default=None, metavar="PATH",
+              help="Database file for the command (as its own --db; default: $IPT_DB, else ipt.db in the data "
+              "directory).")
+def cli(db_path):
     """ipt: assessment and measurement for Interpersonal Psychotherapy (IPT).
 
     Administer questionnaires in session, score them, raise critical items at once, and track change

@@ -15,14 +15,20 @@ class SafePath(click.Path):
 
 
 def db_option(func):
-    """Add ``--db PATH`` (default: $IPT_DB, else ipt.db in the data directory)."""
+    """Add ``--db PATH`` (default: the group's ``ipt --db PATH``, else $IPT_DB, else ipt.db in the data directory)."""
     return click.option(
         "--db",
         "db_path",
         type=SafePath(dir_okay=False),
         default=None,
+        callback=_group_db,
         help="Database file (default: $IPT_DB, else ipt.db in the data directory).",
     )(func)
+
+
+def _group_db(ctx: click.Context, param, value):
+    """``ipt --db X caseload`` works as ``ipt caseload --db X`` does; the command's own --db wins."""
+    return value if value is not None else ctx.find_root().params.get("db_path")
 
 
 def open_store(db_path):

@@ -552,8 +552,8 @@ def _interactive(store, client_id, instruments, session_number, use_due):
         plan = [("resume", a) for a in pending]
     else:
         session = record.get_session(store, client_id, session_number)
-        for instrument_id in battery:
-            get_instrument(instrument_id)  # unknown ids fail before anything is asked
+        # Unknown ids fail before anything is asked; a differently cased id (PHQ9) becomes the registered one.
+        battery = list(dict.fromkeys(get_instrument(instrument_id).id for instrument_id in battery))
         for instrument_id in battery:
             open_ones = [a for a in pending if a["instrument_id"] == instrument_id]
             if not open_ones:
