@@ -193,7 +193,7 @@ def main(argv=None) -> int:
             client = "demo-" + str(k // 2).zfill(max(4, len(str(k))))
             cp = task("cli", env, args=["progress", client, "--db", str(db)])
             base = startup_help or wall([*ipt, "--help"], env)
-            rows.append(ratio_row(f"ipt progress CLIENT, whole command", None, "ipt --help", None, cp["seconds"], base,
+            rows.append(ratio_row("ipt progress CLIENT, whole command", None, "ipt --help", None, cp["seconds"], base,
                                   "-", fmt=ms))
             c = task("caseload_library", env, db=str(db), repeat=sizes["caseload_repeat"])
             cf = task("caseload_floor", env, db=str(db), repeat=sizes["caseload_repeat"])

@@ -208,7 +208,7 @@ def main() -> None:
                     break
                 except OSError:
                     if time.monotonic() > deadline or server.poll() is not None:
-                        raise SystemExit("ipt serve did not start: " + server.stderr.read().decode()[-2000:])
+                        raise SystemExit("ipt serve did not start: " + server.stderr.read().decode()[-2000:]) from None
                     time.sleep(0.1)
             times: list[float] = []
             errors: list[str] = []

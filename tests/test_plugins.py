@@ -178,7 +178,6 @@ def test_hook_alerts_after_score():
     registry = build_registry(DeteriorationAlerts(), RaisingAlerts())
     instrument = registry.instrument("phq9")
     before = registry.score("phq9", [1] * 9)
-    after = registry.score("phq9", [2] * 8 + [1])
     from ipt_measures.assess import assess
 
     alerts = assess(instrument, [2] * 8 + [1], [before], registry).alerts

@@ -1225,6 +1225,6 @@ def _statements(sql: str) -> list[str]:
         if sqlite3.complete_statement(buffer):
             statements.append(buffer.strip())
             buffer = ""
-    if buffer.strip() and not all(l.strip().startswith("--") or not l.strip() for l in buffer.splitlines()):
+    if buffer.strip() and not all(line.strip().startswith("--") or not line.strip() for line in buffer.splitlines()):
         raise ValueError(f"incomplete SQL statement in migration: {buffer.strip()[:60]}")
     return statements
