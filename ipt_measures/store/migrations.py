@@ -180,6 +180,18 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
+        "0008_open_administrations_index",
+        """
+        -- Nearly every administration is complete, so an index on status alone narrows nothing, yet without
+        -- statistics SQLite starts from it: exporting one client read every completed administration of the
+        -- record (71 ms on 10,000 clients, 7 ms on 1,000). Only the rare open administrations are worth an
+        -- index (a client's unfinished measures, the doctor's count); every other query now starts from the
+        -- client, course or session it names.
+        DROP INDEX administrations_status;
+        CREATE INDEX administrations_in_progress ON administrations(session_id) WHERE status = 'in-progress';
+        """,
+    ),
+    (
         "0009_handovers",
         """
         -- A one-time link that hands a client's forms to their own screen (`ipt handover`, `ipt serve`).

@@ -912,6 +912,8 @@ class SQLiteStore:
                 batch = []
         if batch:
             self._import_batch(batch, clients, courses, sessions, counts, seen)
+        if counts["stored"]:
+            self.analyze()
         return counts
 
     def imported_answers(self, keys: list[str]) -> dict[str, tuple[int, dict]]:
@@ -926,6 +928,18 @@ class SQLiteStore:
             ):
                 found.setdefault(key, (admin_id, {}))[1][item] = (value, status)
         return found
+
+    def analyze(self) -> None:
+        """Refresh the query planner's statistics after bulk work (sampled: ``analysis_limit`` keeps it quick).
+
+        Statistics only speed queries up, so a busy database (another process importing) just skips it.
+        """
+        try:
+            self.conn.execute("PRAGMA analysis_limit = 1000")
+            self.conn.execute("ANALYZE")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise self._translate(exc) from None
 
     def stored_import_keys(self, keys: list[str]) -> set[str]:
         """Which of these import keys are already stored (what a re-run import skips)."""
