@@ -96,3 +96,39 @@ def test_errors_under_json_are_json_on_stderr(args, code, words):
 def test_errors_without_json_stay_one_line_of_text():
     result = run("score", "phq9", "--answers", "1,2,3")
     assert result.exit_code == 2 and result.stderr.startswith("Error: ") and "{" not in result.stderr
+
+
+def complete(words: str, env=None):
+    """Ask the real `ipt` for completions the way bash does (Click's _IPT_COMPLETE protocol)."""
+    from conftest import run_ipt
+
+    cword = len(words.split()) - (0 if words.endswith(" ") else 1)
+    result = run_ipt(env={"_IPT_COMPLETE": "bash_complete", "COMP_WORDS": words, "COMP_CWORD": str(cword),
+                          **(env or {})})
+    assert result.returncode == 0, result.stderr
+    return [line.split(",", 1)[1] for line in result.stdout.splitlines() if line]
+
+
+def test_completion_of_commands_client_ids_and_instrument_ids(tmp_path):
+    db = tmp_path / "complete.db"
+    assert run("--db", db, "demo", "--clients", "12").exit_code == 0
+    assert complete("ipt cas") == ["caseload"]
+    assert complete("ipt progress demo-001") == []  # the default record (empty test data folder) has none
+    assert complete("ipt progress demo-001", env={"IPT_DB": str(db)}) == ["demo-0010", "demo-0011", "demo-0012"]
+    assert complete(f"ipt --db {db} clients show demo-000")[:2] == ["demo-0001", "demo-0002"]
+    assert complete("ipt score PH") == ["phq9"]
+    assert "gad7" in complete("ipt administer demo-0001 g", env={"IPT_DB": str(db)})
+
+
+def test_completion_never_creates_a_database(tmp_path):
+    missing = tmp_path / "none.db"
+    assert complete("ipt progress d", env={"IPT_DB": str(missing)}) == []
+    assert not missing.exists()
+
+
+def test_readme_documents_completion():
+    from conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    for shell in ("bash_source", "zsh_source", "fish_source"):
+        assert f"_IPT_COMPLETE={shell} ipt" in readme

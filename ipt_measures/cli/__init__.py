@@ -73,7 +73,11 @@ class LazyGroup(click.Group):
                 if exc.name != module_name:
                     raise
                 return None  # that part of the product is not installed; tests/test_docs.py catches it
-            self.add_command(getattr(module, attr), name)
+            command = getattr(module, attr)
+            from .completion import attach
+
+            attach(command)
+            self.add_command(command, name)
         command = super().get_command(ctx, name)
         if command is None:
             self._load_plugin_commands()
