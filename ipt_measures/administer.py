@@ -143,6 +143,13 @@ class Administration:
         item = self._require_current()
         self._store(item, None, "declined")
 
+    def keep(self) -> None:
+        """Keep the current item's saved answer (Enter after going back) and move on, as answering does."""
+        item = self._require_current()
+        if item.id not in self.responses:
+            raise UsageError("this item has no saved answer to keep")
+        self._advance()
+
     def back(self) -> bool:
         """Go to the previous item (its stored answer is kept until replaced). False at the first item."""
         if self.index == 0:
@@ -156,6 +163,9 @@ class Administration:
         alerts = answer_alerts(self.instrument, item.id, value, status)
         self.store.record_response(self.id, item.id, value, status, alerts=alerts)  # committed before we move on
         self.responses[item.id] = {"item_id": item.id, "value": value, "status": status}
+        self._advance()
+
+    def _advance(self) -> None:
         self.index += 1
         # After going back and re-answering, continue at the next item still without an answer.
         if self.index < len(self.items) and self.items[self.index].id in self.responses:
@@ -174,7 +184,7 @@ def describe_values(values: list[int]) -> str:
 
 @dataclass
 class Command:
-    """What one typed line means: ``kind`` is answer, back, skip, decline, help, quit or invalid."""
+    """What one typed line means: ``kind`` is answer, keep, back, skip, decline, help, quit or invalid."""
 
     kind: str
     value: Optional[int] = None
@@ -196,6 +206,8 @@ def interpret(engine: Administration, line: str) -> Command:
     allowed = [o.value for o in options]
     hint = f"type {describe_values(allowed)}, or b (back), s (skip), d (decline), ? (help), q (save and quit)"
     if not text:
+        if engine.stored() is not None:  # back at an answered item: Enter keeps what was saved
+            return Command("keep")
         return Command("invalid", message=f"No answer given: {hint}.")
     lowered = text.lower()
     words = {"b": "back", "back": "back", "s": "skip", "skip": "skip", "d": "decline", "decline": "decline",
@@ -285,6 +297,9 @@ def run(engine: Administration, ui: Frontend) -> Outcome:
                 break
             if command.kind == "decline":
                 engine.decline()
+                break
+            if command.kind == "keep":
+                engine.keep()
                 break
             flags = engine.answer(command.value)
             for flag in flags:

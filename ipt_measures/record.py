@@ -148,6 +148,20 @@ def start_session(store, client_id: str, date: Optional[str] = None, phase: Opti
     return store.add_session(course["id"], number, when, phase)
 
 
+def session_date_concerns(store, client_id: str, date: Optional[str] = None) -> list[str]:
+    """What is unusual about starting the next session on ``date`` (default today): a second session on the
+    day of the last one, or a day still to come. Worth asking about first: each is usually a slip."""
+    course = active_course(store, client_id)
+    existing = store.sessions(course["id"])
+    when = _check_date(date)
+    concerns = []
+    if existing and existing[-1]["date"] == when:
+        concerns.append(f"session {existing[-1]['number']} was already held on {when}")
+    if when > _date.today().isoformat():
+        concerns.append(f"{when} is in the future")
+    return concerns
+
+
 def get_session(store, client_id: str, number: Optional[int] = None) -> dict:
     """Session ``number`` of the active course, or its latest session."""
     course = active_course(store, client_id)

@@ -272,9 +272,13 @@ def session():
 @_date_option("Session date (default: today).")
 @click.option("--phase", type=click.Choice(PHASES), default=None,
               help="Override the phase derived from the session number (see the README (Measurement protocols)).")
+@click.option("--yes", "-y", is_flag=True, help="Start it without asking about a same-day or future date.")
 @db_option
-def session_start(client_id, date, phase, db_path):
+def session_start(client_id, date, phase, yes, db_path):
     """Start the client's next session (numbered after the last one; phase derived from the number).
+
+    A second session on the day of the last one, or a date still to come, is asked about first on a
+    terminal (noted on stderr when not on one); --yes starts it without asking.
 
     \b
     Example:
@@ -284,6 +288,15 @@ def session_start(client_id, date, phase, db_path):
     from .. import record
 
     with open_store(db_path) as store:
+        concerns = [] if yes else record.session_date_concerns(store, client_id, date)
+        if concerns:
+            why = "; ".join(concerns)
+            if _is_terminal(sys.stdin):
+                if not click.confirm(f"Note: {why}. Start the session anyway?", default=False):
+                    click.echo("Nothing changed.", err=True)
+                    sys.exit(1)
+            else:
+                click.echo(f"Note: {why} (check the date; correct it with: ipt session amend).", err=True)
         s = record.start_session(store, client_id, date, phase)
         report = record.due(store, client_id, s["number"])
         alerts = record.list_alerts(store, client_id)
@@ -371,10 +384,25 @@ class TerminalFrontend:
         stored = engine.stored(item)
         if stored:
             shown = stored["value"] if stored["status"] == "answered" else stored["status"]
-            click.echo(f"  (saved answer: {shown}; type a new one to change it)")
-        click.echo("> ", nl=False)
+            click.echo(f"  (saved answer: {shown}; Enter keeps it, or type a new one)")
 
-    def read(self):
+    def read(self, prompt: str = "> "):
+        """One line, after the prompt (shown again after every message, an invalid key's included); None at EOF.
+
+        On a terminal the line is read through readline, so the arrow keys and the usual editing keys work.
+        """
+        if self.stdin is sys.stdin and _is_terminal(sys.stdin) and _is_terminal(sys.stdout):
+            try:
+                import readline  # noqa: F401 -- importing it is what gives input() line editing
+            except ImportError:  # no readline on this platform: plain input() still reads the line
+                pass
+            try:
+                return input(prompt) + "\n"
+            except EOFError:
+                return None
+            except (OSError, ValueError):  # closed terminal
+                return None
+        click.echo(prompt, nl=False)
         try:
             line = self.stdin.readline()
         except (OSError, ValueError):  # closed terminal
@@ -388,6 +416,13 @@ class TerminalFrontend:
 
     def critical(self, flag):
         _critical(f"{flag.message} (item {flag.item}: {flag.answer})")
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def _critical(message: str, *, banner: bool = True) -> None:
@@ -517,8 +552,7 @@ def _enter(store, client_id, instruments, session_number, answers, from_file, as
 def _ask_choice(ui, question, choices, default):
     """Ask a one-letter question until answered; None at EOF."""
     while True:
-        click.echo(f"{question} ", nl=False)
-        line = ui.read()
+        line = ui.read(prompt=f"{question} ")
         if line is None:
             return None
         text = line.strip().lower() or default
