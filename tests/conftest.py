@@ -54,7 +54,7 @@ def invoke(runner):
     return _invoke
 
 
-def run_ipt(*args, env=None, input=None, timeout=60, pythonpath=None, cwd=None):
+def run_ipt(*args, env=None, input=None, timeout=300, pythonpath=None, cwd=None):
     """Run `ipt` as a real subprocess (entry points, process boundaries)."""
     full_env = dict(os.environ)
     full_env.update(env or {})

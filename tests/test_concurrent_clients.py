@@ -9,7 +9,7 @@ Williams 2001); nine 2s = 18 (moderately severe, 15-19).
 import sqlite3
 
 from conftest import run_ipt
-from test_kill_resume import Live, setup_client
+from test_kill_resume import CEILING, Live, setup_client
 
 
 def test_two_processes_two_clients_same_database(isolated_data):
@@ -23,7 +23,7 @@ def test_two_processes_two_clients_same_database(isolated_data):
         second.type("2" if n < 10 else "0")
     for live in (first, second):
         live.proc.stdin.close()
-        assert live.proc.wait(timeout=60) == 0, live.proc.stderr.read().decode()
+        assert live.proc.wait(timeout=CEILING) == 0, live.proc.stderr.read().decode()
     first.wait_for("Total: 9, mild")
     second.wait_for("Total: 18, moderately severe")
 
@@ -48,6 +48,6 @@ def test_paper_entry_while_another_process_administers(isolated_data):
     for n in range(2, 9):
         live.type("1")
     live.proc.stdin.close()
-    assert live.proc.wait(timeout=60) == 0
+    assert live.proc.wait(timeout=CEILING) == 0
     # GAD-7: items 1-7 summed (Spitzer et al. 2006): 7; item 8 (difficulty) is not scored.
     live.wait_for("Total: 7, mild")

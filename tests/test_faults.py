@@ -200,7 +200,7 @@ def test_sigkill_during_administration_keeps_every_answer_given(tmp_path, round_
         # Resume: the rest of the answers, from wherever it stopped.
         rest = "".join(f"{v}\n" for v in PHQ9_ANSWERS[len(got):])
         done = subprocess.run([PY, "-m", "ipt_measures", "administer", "c1", "--db", str(db)], input=rest,
-                              capture_output=True, text=True, cwd=ROOT, timeout=60)
+                              capture_output=True, text=True, cwd=ROOT, timeout=300)
         assert done.returncode == 0, done.stdout + done.stderr
         assert "Traceback" not in done.stderr
     assert dict(rows(db, "SELECT item_id, value FROM responses")) == {str(i + 1): v for i, v in enumerate(PHQ9_ANSWERS)}

@@ -319,7 +319,7 @@ def test_export_to_a_fifo_writes_through_it(record, tmp_path):
     os.mkfifo(fifo)
     thread, got = read_fifo_in_background(fifo)
     result = run(["export", "--all", "-o", str(fifo)])
-    thread.join(timeout=30)
+    thread.join(timeout=120)
     assert result.exit_code == 0, result.output
     assert stat.S_ISFIFO(os.stat(fifo).st_mode), "the FIFO was replaced by a regular file"
     assert got["data"].decode().startswith("client_id,course_start,")
@@ -364,7 +364,7 @@ def test_report_to_a_fifo_writes_through_it(record, tmp_path):
     os.mkfifo(fifo)
     thread, got = read_fifo_in_background(fifo)
     result = run(["report", "demo-0001", "-o", str(fifo)])
-    thread.join(timeout=30)
+    thread.join(timeout=120)
     assert result.exit_code == 0, result.output
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
     assert got["data"].startswith(b"<!doctype html>")

@@ -13,7 +13,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 
@@ -22,8 +21,15 @@ from conftest import run_ipt
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
 
 
+CEILING = 120  # seconds: generous for a loaded machine; every wait ends as soon as its event happens
+
+
 class Live:
-    """An `ipt` subprocess whose output is collected as it arrives, to answer item by item."""
+    """An `ipt` subprocess whose output is collected as it arrives, to answer item by item.
+
+    Waiting is event-driven: the reader thread signals a condition on every chunk (and at end of output), so
+    a wait ends the moment the text arrives, however slow the machine, and fails only past the ceiling.
+    """
 
     def __init__(self, *args):
         self.proc = subprocess.Popen(
@@ -31,25 +37,29 @@ class Live:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ),
         )
         self.out = b""
+        self.ended = False
+        self.changed = threading.Condition()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
     def _read(self):
         while True:
             chunk = os.read(self.proc.stdout.fileno(), 4096)
-            if not chunk:
-                return
-            self.out += chunk
-
-    def wait_for(self, text: str, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while text.encode() not in self.out:
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                time.sleep(0.2)  # let the reader drain what is left
-                if text.encode() in self.out:
+            with self.changed:
+                if not chunk:
+                    self.ended = True
+                    self.changed.notify_all()
                     return
+                self.out += chunk
+                self.changed.notify_all()
+
+    def wait_for(self, text: str, timeout: float = CEILING) -> None:
+        wanted = text.encode()
+        with self.changed:
+            if not self.changed.wait_for(lambda: wanted in self.out or self.ended, timeout=timeout) or (
+                wanted not in self.out
+            ):
                 raise AssertionError(f"never saw {text!r}; output so far:\n{self.out.decode(errors='replace')}")
-            time.sleep(0.02)
 
     def type(self, line: str) -> None:
         self.proc.stdin.write(f"{line}\n".encode())
@@ -73,7 +83,7 @@ def test_sigkill_mid_administration_then_resume(isolated_data):
         live.type(str(value))
     live.wait_for("Item 5 of 10")  # item 4 is on disk before item 5 is shown
     live.proc.send_signal(signal.SIGKILL)
-    live.proc.wait(timeout=10)
+    live.proc.wait(timeout=CEILING)
     assert live.proc.returncode == -signal.SIGKILL
 
     db = sqlite3.connect(isolated_data / "ipt.db")
@@ -113,7 +123,7 @@ def test_ctrl_c_mid_administration_exits_cleanly_with_the_resume_command(isolate
     live.type("2")
     live.wait_for("Item 2 of 10")
     live.proc.send_signal(signal.SIGINT)
-    assert live.proc.wait(timeout=10) == 130
+    assert live.proc.wait(timeout=CEILING) == 130
     err = live.proc.stderr.read().decode()
     assert "Interrupted. Saved 1 answer; resume with: ipt administer k3" in err and "Traceback" not in err
     resumed = run_ipt("administer", "k3", input="0\n" * 9)

@@ -130,11 +130,11 @@ def test_progress_does_not_import_matplotlib(db):
         "import ipt_measures.cli.review;"
         "print('matplotlib' in sys.modules)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.stdout.strip() == "False", out.stderr
     bare = subprocess.run([sys.executable, "-c", "import sys, ipt_measures.cli.review as m;"
                            "print(sorted(k for k in ('tabulate', 'matplotlib', 'pydantic') if k in sys.modules))"],
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=300)
     assert bare.stdout.strip() == "[]", bare.stderr
 
 
