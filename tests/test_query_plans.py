@@ -12,8 +12,8 @@ from datetime import date
 import pytest
 
 from ipt_measures import demo
-from ipt_measures.exporters import rows
 from ipt_measures.store import open_store
+from ipt_measures.store.sqlite import EXPORT_SELECT
 
 
 @pytest.fixture
@@ -28,8 +28,9 @@ def plan(store, sql, params):
 
 
 def one_client_export_plan(store):
-    where, params = rows._client_filter(["demo-0007"])
-    return plan(store, rows._SELECT + where + " ORDER BY c.id, co.start_date, co.id, s.number, a.id", params)
+    """The plan of store.export_rows for one client: its query, its client filter, its order."""
+    return plan(store, EXPORT_SELECT + " AND c.id IN (?) ORDER BY c.id, co.start_date, co.id, s.number, a.id",
+                ["demo-0007"])
 
 
 @pytest.mark.parametrize("statistics", [True, False])
