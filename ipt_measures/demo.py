@@ -264,8 +264,11 @@ def score_records(records, registry=None) -> Iterator[dict]:
         yield record
 
 
-def populate(store, clients: int, seed: int = 1, *, first: int = 1, batch_size: int = 2000, **options: Any) -> dict:
+def populate(store, clients: int, seed: int = 1, *, first: int = 1, batch_size: int = 2000, progress: Any = None,
+             **options: Any) -> dict:
     """Store a synthetic caseload through ``store.bulk_import``; returns its counts plus a summary.
+
+    ``progress(stage, total)`` (see :mod:`ipt_measures.progress`) is told of each client as it is made.
 
     Refuses a database holding any client that is not a demo client: synthetic records must never be
     mixed into a real clinical record.
@@ -280,15 +283,26 @@ def populate(store, clients: int, seed: int = 1, *, first: int = 1, batch_size: 
         )
     summary = {"critical": 0, "not_scored": 0, "administrations": 0}
 
-    def counted(records):
+    def counted(records, shown):
+        last = None
         for record in records:
+            if record["client_id"] != last:
+                if last is not None:
+                    shown.update(1)
+                last = record["client_id"]
             summary["administrations"] += 1
             score = record["score"]
             summary["critical"] += bool(score["flags"])
             summary["not_scored"] += score["total"]["value"] is None
             yield record
+        if last is not None:
+            shown.update(1)
 
-    counts = store.bulk_import(counted(generate(clients, seed, first=first, **options)), batch_size=batch_size)
+    from .progress import bar
+
+    with bar(progress, "Making demo clients", clients) as shown:
+        counts = store.bulk_import(counted(generate(clients, seed, first=first, **options), shown),
+                                   batch_size=batch_size)
     trajectories: dict[str, int] = {}
     for index in range(first, first + clients):
         kind = plan_client(index, seed, as_of=options.get("as_of", DEFAULT_AS_OF), sessions=options.get("sessions")).trajectory

@@ -10,7 +10,7 @@ import sqlite3
 import stat
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from .errors import StoreError, UsageError
 
@@ -59,7 +59,7 @@ def _uri_path(path: Path) -> str:
     return quote(str(path.resolve()), safe="/")
 
 
-def doctor(db_path: Optional[str | Path] = None, *, quick: bool = False) -> list[dict]:
+def doctor(db_path: Optional[str | Path] = None, *, quick: bool = False, progress: Any = None) -> list[dict]:
     """Check the record and the installation; returns one dict per check (check, status, detail).
 
     Checks: the database file exists and is owner-only (0600); SQLite's ``PRAGMA integrity_check``
@@ -68,17 +68,21 @@ def doctor(db_path: Optional[str | Path] = None, *, quick: bool = False) -> list
     with the current scorer (``scores``); and every plugin problem the registry recorded.
     """
     from .paths import database_path
+    from .progress import bar
     from .store.migrations import MIGRATIONS
 
     path = _usable(Path(db_path) if db_path else database_path(), "database")
     checks: list[dict] = []
-    if not path.exists():
-        checks.append(_check("database", FAIL, f"no database at {path} (it is created on first use)"))
-    else:
-        checks.append(_check("database", OK, str(path)))
-        checks.extend(_file_checks(path))
-        checks.extend(_database_checks(path, quick, [name for name, _ in MIGRATIONS]))
-    checks.extend(_plugin_checks())
+    with bar(progress, "Checking", 2) as shown:  # the record (integrity_check is the long part), the plugins
+        if not path.exists():
+            checks.append(_check("database", FAIL, f"no database at {path} (it is created on first use)"))
+        else:
+            checks.append(_check("database", OK, str(path)))
+            checks.extend(_file_checks(path))
+            checks.extend(_database_checks(path, quick, [name for name, _ in MIGRATIONS]))
+        shown.update(1)
+        checks.extend(_plugin_checks())
+        shown.update(1)
     return checks
 
 
@@ -235,7 +239,7 @@ def _plugin_checks() -> list[dict]:
     return checks
 
 
-def backup(dest: str | Path, db_path: Optional[str | Path] = None, *, force: bool = False) -> dict:
+def backup(dest: str | Path, db_path: Optional[str | Path] = None, *, force: bool = False, progress: Any = None) -> dict:
     """Copy the record to ``dest`` through SQLite's online backup API, consistent even while it is in use.
 
     The copy is taken in one step from a read snapshot, so it holds every transaction committed before
@@ -245,6 +249,7 @@ def backup(dest: str | Path, db_path: Optional[str | Path] = None, *, force: boo
     failed backup (full disk, read-only folder) leaves nothing half-written behind.
     """
     from .paths import database_path
+    from .progress import bar
 
     source = _usable(Path(db_path) if db_path else database_path(), "database")
     dest = _usable(Path(dest), "backup")
@@ -270,8 +275,13 @@ def backup(dest: str | Path, db_path: Optional[str | Path] = None, *, force: boo
         src = _open_read_only(source)
         dst = sqlite3.connect(temp, isolation_level=None)
         try:
-            src.backup(dst)  # pages=-1: the whole database from one read transaction
-            result = dst.execute("PRAGMA integrity_check").fetchone()[0]
+            # Two stages (the copy, then its check), not pages: copied in steps, the backup would restart each
+            # time another process wrote, and would no longer come from one snapshot.
+            with bar(progress, "Backing up", 2) as shown:
+                src.backup(dst)  # pages=-1: the whole database from one read transaction
+                shown.update(1)
+                result = dst.execute("PRAGMA integrity_check").fetchone()[0]
+                shown.update(1)
             if result != "ok":
                 raise StoreError(f"the copy failed its integrity check ({result}); the database may be damaged: run ipt doctor")
             counts = _counts(dst)

@@ -31,6 +31,20 @@ def _group_db(ctx: click.Context, param, value):
     return value if value is not None else ctx.find_root().params.get("db_path")
 
 
+def stderr_progress():
+    """The ``progress`` for library work (:mod:`ipt_measures.progress`): a bar on stderr when stderr is a
+    terminal, nothing otherwise (a log file or a pipe gets no bar characters)."""
+    import sys
+
+    try:
+        terminal = sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        terminal = False
+    if not terminal:
+        return None
+    return lambda stage, total: click.progressbar(length=total, label=stage, file=sys.stderr)
+
+
 def open_store(db_path):
     """Open the record store for a command; errors become one-line messages through IptError."""
     from ..store import open_store as _open

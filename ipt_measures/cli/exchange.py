@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .common import SafePath, db_option, open_store
+from .common import SafePath, db_option, open_store, stderr_progress
 
 
 @click.command()
@@ -74,7 +74,9 @@ def export(clients, all_clients, fmt, items, output, deidentify, key_file, shift
     def write(out) -> int:
         return run_export(store, fmt, out, client_ids=None if all_clients else clients, items=items,
                           deidentify=deid, include_identifiers=with_identifiers, excel=excel,
-                          bundle_type=bundle_type, with_definitions=with_definitions)
+                          bundle_type=bundle_type, with_definitions=with_definitions,
+                          # A bar for the whole caseload, unless the export itself is scrolling past on the terminal.
+                          progress=stderr_progress() if all_clients and (output or not sys.stdout.isatty()) else None)
 
     try:
         if output:

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from .common import SafePath, db_option, open_store
+from .common import SafePath, db_option, open_store, stderr_progress
 from .output import emit, output_options, print_json
 
 
@@ -48,7 +48,7 @@ def demo(n_clients, seed, as_of, names, db_path, as_json):
 
     day = _parse_date(as_of)
     with open_store(db_path) as store:
-        result = populate(store, n_clients, seed, as_of=day, names=names)
+        result = populate(store, n_clients, seed, as_of=day, names=names, progress=stderr_progress())
         path = store.path
     if as_json:
         print_json({"database": str(path), **result})
@@ -83,7 +83,7 @@ def doctor(db_path, quick, strict, as_json, table_format):
     """
     from ..maintenance import doctor as run_doctor
 
-    checks = run_doctor(db_path, quick=quick)
+    checks = run_doctor(db_path, quick=quick, progress=stderr_progress())
     emit(checks, as_json=as_json, table_format=table_format, columns=["check", "status", "detail"])
     statuses = {c["status"] for c in checks}
     if "fail" in statuses or (strict and "warn" in statuses):
@@ -112,7 +112,7 @@ def backup(dest, db_path, force, as_json):
     """
     from ..maintenance import backup as run_backup
 
-    result = run_backup(dest, db_path, force=force)
+    result = run_backup(dest, db_path, force=force, progress=stderr_progress())
     if as_json:
         print_json(result)
         return

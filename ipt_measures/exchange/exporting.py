@@ -53,6 +53,7 @@ def export(
     excel: bool = False,
     bundle_type: str = "collection",
     with_definitions: bool = False,
+    progress: Any = None,
 ) -> int:
     """Write every completed administration of ``client_ids`` (None: the whole caseload) to ``out``.
 
@@ -68,9 +69,11 @@ def export(
     :param bundle_type: FHIR: ``collection`` (a file) or ``transaction`` (a Bundle a server runs).
     :param with_definitions: FHIR: put the Questionnaires, CodeSystems and StructureDefinitions the
         resources point to in the Bundle.
+    :param progress: ``progress(stage, total)`` (see :mod:`ipt_measures.progress`), told of each record written.
     :returns: the number of administrations written.
     """
     from ..errors import UsageError
+    from ..progress import bar
     from . import available_formats
 
     formats = available_formats()
@@ -97,10 +100,11 @@ def export(
     extras = getattr(writer, "reads_extras", frozenset())
     if excel:
         out.write(UTF8_BOM)
-    counter = _Counter(iter_records(store, ids, include_identifiers=include_identifiers, deidentify=deidentify,
-                                    responses=_reads_responses(writer, options),
-                                    amendments="amendments" in extras, alerts="alerts" in extras))
-    writer(counter, out, **_accepted(writer, options))
+    with bar(progress, "Exporting", store.export_count(ids) if progress is not None else 0) as shown:
+        counter = _Counter(iter_records(store, ids, include_identifiers=include_identifiers, deidentify=deidentify,
+                                        responses=_reads_responses(writer, options),
+                                        amendments="amendments" in extras, alerts="alerts" in extras), shown)
+        writer(counter, out, **_accepted(writer, options))
     return counter.count
 
 
@@ -124,8 +128,9 @@ def _accepted(writer: Any, options: dict[str, Any]) -> dict[str, Any]:
 class _Counter:
     """Counts records as the writer pulls them, without holding them."""
 
-    def __init__(self, rows: Iterator[dict]):
+    def __init__(self, rows: Iterator[dict], shown: Any = None):
         self._rows = rows
+        self._shown = shown
         self.count = 0
 
     def __iter__(self) -> "_Counter":
@@ -134,6 +139,8 @@ class _Counter:
     def __next__(self) -> dict:
         record = next(self._rows)
         self.count += 1
+        if self._shown is not None:
+            self._shown.update(1)
         return record
 
 

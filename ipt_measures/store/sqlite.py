@@ -792,6 +792,16 @@ class SQLiteStore:
         )
         return [row[0] for row in self.conn.execute(sql, params)]
 
+    def export_count(self, client_ids: Optional[list[str]] = None) -> int:
+        """How many completed administrations :meth:`export_rows` gives for these clients (a progress total)."""
+        where, params = _export_client_filter(client_ids)
+        sql = (
+            "SELECT count(*) FROM administrations a JOIN sessions s ON s.id = a.session_id"
+            " JOIN courses co ON co.id = s.course_id JOIN clients c ON c.id = co.client_id"
+            " WHERE a.status = 'complete'" + where
+        )
+        return self.conn.execute(sql, params).fetchone()[0]
+
     def export_rows(self, client_ids: Optional[list[str]] = None, *, order_key: Optional[Callable[[str], str]] = None,
                     batch: int = 500) -> Iterator[list[tuple]]:
         """Batches of completed administrations as plain tuples in :data:`EXPORT_COLUMNS` order, in client
