@@ -29,10 +29,26 @@ from typing import Optional
 HERE = Path(__file__).resolve().parent
 TASKS = HERE / "tasks.py"
 
-FULL = {"startup_runs": 15, "import_n": 100_000, "review_clients": 10_000, "export_clients": 10_000,
-        "export_small_clients": 2_500, "progress_sample": 50, "caseload_repeat": 5}
+FULL = {"startup_runs": 20, "import_n": 100_000, "review_clients": 10_000, "export_clients": 10_000,
+        "export_small_clients": 1_000, "progress_sample": 50, "caseload_repeat": 5, "scoring_n": 200_000,
+        "one_client_repeat": 50}
 QUICK = {"startup_runs": 5, "import_n": 10_000, "review_clients": 1_000, "export_clients": 500,
-         "export_small_clients": 125, "progress_sample": 20, "caseload_repeat": 3}
+         "export_small_clients": 125, "progress_sample": 20, "caseload_repeat": 3, "scoring_n": 20_000,
+         "one_client_repeat": 20}
+
+# The everyday commands of issue 15, each against `python -c pass` in the same environment (aim <= 5x). They
+# run on a small demo record (STARTUP_CLIENTS), so the figure is start-up plus the command's own little work.
+STARTUP_CLIENTS = 25
+EVERYDAY = {
+    "ipt --help": ["--help"],
+    "ipt instruments list": ["instruments", "list"],
+    "ipt score phq9 ...": ["score", "phq9", "--answers", "1,2,0,1,1,0,2,1,0"],
+    "ipt progress CLIENT": ["progress", "CLIENT"],
+    "ipt caseload": ["caseload"],
+    "ipt due CLIENT": ["due", "CLIENT"],
+    "ipt clients show CLIENT": ["clients", "show", "CLIENT"],
+    "ipt alerts": ["alerts"],
+}
 
 
 @dataclass
@@ -120,10 +136,10 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes (about a minute)")
     parser.add_argument("--workdir", help="keep the databases here (default: a temporary folder, removed)")
     parser.add_argument("--json", dest="json_out", help="also write the results to this JSON file")
-    parser.add_argument("--only", help="comma-separated groups: startup,import,review,export")
+    parser.add_argument("--only", help="comma-separated groups: startup,scoring,import,review,export")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
-    groups = set((args.only or "startup,import,review,export").split(","))
+    groups = set((args.only or "startup,scoring,import,review,export").split(","))
     work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="ipt-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "IPT_DATA_DIR": str(work / "data"), "IPT_DB": str(work / "data" / "ipt.db"),
@@ -141,15 +157,39 @@ def main(argv=None) -> int:
 
     try:
         if "startup" in groups:
-            say("start-up")
-            t = interleaved({"pass": [sys.executable, "-c", "pass"], "help": [*ipt, "--help"],
-                             "list": [*ipt, "instruments", "list"]}, sizes["startup_runs"], env)
-            rows.append(ratio_row("start-up: ipt --help", None, "python -c pass", None, t["help"], t["pass"], "<= 6x", 6))
-            rows.append(ratio_row("start-up: ipt instruments list", None, "python -c pass", None, t["list"], t["pass"],
-                                  "<= 6x", 6))
-            startup_help = t["help"]
+            say(f"start-up: every everyday command on a {STARTUP_CLIENTS}-client demo record")
+            small = work / "startup.db"
+            fresh(small)
+            subprocess.run([*ipt, "demo", "--clients", str(STARTUP_CLIENTS), "--db", str(small)], env=env,
+                           capture_output=True, check=True)
+            small_env = {**env, "IPT_DB": str(small)}
+            caseload = subprocess.run([*ipt, "caseload", "--json"], env=small_env, capture_output=True, text=True)
+            client = json.loads(caseload.stdout)[0]["client_id"]  # one with an active course, as `due` needs
+            available = subprocess.run([*ipt, "--help"], env=small_env, capture_output=True, text=True).stdout
+            commands = {"pass": [sys.executable, "-c", "pass"]}
+            for label, argv_ in EVERYDAY.items():
+                if argv_[0].startswith("-") or f"  {argv_[0]} " in available:
+                    commands[label] = [*ipt, *(client if a == "CLIENT" else a for a in argv_)]
+            t = interleaved(commands, sizes["startup_runs"], small_env)
+            for label in EVERYDAY:
+                if label in t:
+                    rows.append(ratio_row(f"start-up: {label}", None, "python -c pass", None, t[label], t["pass"],
+                                          "<= 5x", 5))
+                else:  # `ipt alerts` arrives with the alerts work; until then the row says so
+                    rows.append(Row(f"start-up: {label}", "(no such command yet)", "python -c pass", "", None,
+                                    "<= 5x", None))
+            startup_help = t["ipt --help"]
         else:
             startup_help = None
+
+        if "scoring" in groups:
+            n = sizes["scoring_n"]
+            say(f"scoring {n:,} PHQ-9 answer sets, and a plain sum-and-band loop")
+            s = task("scoring_library", env, n=n)
+            sf = task("scoring_floor", env, n=n)
+            us = lambda seconds: f"{seconds * 1e6:.2f} us"  # noqa: E731
+            rows.append(ratio_row("score one PHQ-9 answer set (ipt_measures.score)", None, "plain sum-and-band loop",
+                                  None, s["seconds"], sf["seconds"], "<= 5x", 5, fmt=us))
 
         if "import" in groups:
             n = sizes["import_n"]
@@ -161,7 +201,7 @@ def main(argv=None) -> int:
             floor_label = "sqlite3 executemany, same rows"
             rows.append(ratio_row(f"import+score+store {n:,} administrations", f"{sec(lib['seconds'])}"
                                   f" ({n / lib['seconds']:,.0f}/s)", floor_label, None, lib["seconds"], floor["seconds"],
-                                  "<= 2x", 2, fmt=sec))
+                                  "<= 1.5x", 1.5, fmt=sec))
             rows.append(ratio_row(f"store only: bulk_import {n:,} scored", None, floor_label, None, stored["seconds"],
                                   floor["seconds"], "-", fmt=sec))
             rows.append(ratio_row("peak memory: import+score+store", mb(lib["peak_rss_mb"]), "floor process",
@@ -237,6 +277,11 @@ def main(argv=None) -> int:
             small, large = sizes["export_small_clients"], sizes["export_clients"]
             rows.append(ratio_row(f"export peak memory at {large:,} clients", mb(peaks[large]), f"at {small:,} clients",
                                   mb(peaks[small]), peaks[large], peaks[small], "flat (<= 1.25x)", 1.25, fmt=mb))
+            say("exporting one client, on the small and the large record")
+            one = {k: task("export_one_client", env, db=str(work / f"export-{k}.db"), repeat=sizes["one_client_repeat"])
+                   for k in (small, large)}
+            rows.append(ratio_row(f"export one client, record of {large:,} clients", None, f"record of {small:,} clients",
+                                  None, one[large]["seconds"], one[small]["seconds"], "flat (<= 1.25x)", 1.25, fmt=ms))
     finally:
         if not args.workdir:
             shutil.rmtree(work, ignore_errors=True)

@@ -321,9 +321,65 @@ def backup_floor(db, dest):
     return {"seconds": seconds}
 
 
+# -- scoring ---------------------------------------------------------------------------------------------
+
+# PHQ-9 severity bands (Kroenke, Spitzer & Williams 2001): 0-4, 5-9, 10-14, 15-19, 20-27.
+PHQ9_BANDS = ((4, "minimal"), (9, "mild"), (14, "moderate"), (19, "moderately severe"), (27, "severe"))
+
+
+def _answer_sets(n):
+    import random
+
+    r = random.Random(15)
+    return [[r.randint(0, 3) for _ in range(9)] for _ in range(n)]
+
+
+def scoring_library(n):
+    """ipt_measures.score on n PHQ-9 answer sets in item order (checks, hooks, bands, critical item 9)."""
+    import ipt_measures
+
+    sets = _answer_sets(n)
+    ipt_measures.score("phq9", sets[0])  # plugins loaded and the plan compiled: start-up, not scoring
+    started = time.perf_counter()
+    for answers in sets:
+        ipt_measures.score("phq9", answers)
+    return {"seconds": (time.perf_counter() - started) / n}
+
+
+def scoring_floor(n):
+    """The floor: a plain sum-and-band loop over the same answer sets."""
+    sets = _answer_sets(n)
+    started = time.perf_counter()
+    for answers in sets:
+        total = sum(answers)
+        band = next(label for top, label in PHQ9_BANDS if total <= top)  # noqa: F841 -- computed, as scoring does
+    return {"seconds": (time.perf_counter() - started) / n}
+
+
+def export_one_client(db, repeat):
+    """Export one client (the middle one) to csv-long in memory, median of ``repeat``: must not grow with the record."""
+    import io
+
+    from ipt_measures.exporters import export
+    from ipt_measures.plugins import get_registry
+    from ipt_measures.store import open_store
+
+    get_registry()
+    store = open_store(db)
+    client = _sample_clients(db, 2)[-1]
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        export(store, "csv-long", io.StringIO(), client_ids=[client])
+        times.append(time.perf_counter() - started)
+    store.close()
+    return {"seconds": statistics.median(times), "client": client}
+
+
 TASKS = {f.__name__: f for f in (build_demo, import_library, store_library, import_floor, cli, export_library,
                                   export_floor, export_formats, progress_library, progress_floor, caseload_library,
-                                  caseload_floor, backup_library, backup_floor)}
+                                  caseload_floor, backup_library, backup_floor, scoring_library, scoring_floor,
+                                  export_one_client)}
 
 if __name__ == "__main__":
     task, args = sys.argv[1], json.loads(sys.argv[2])
