@@ -32,6 +32,17 @@ from .protocols import derive_phase, mid_session
 # some do not change, a few get worse.
 TRAJECTORIES = (("improve", 0.65), ("flat", 0.25), ("deteriorate", 0.10))
 
+# Share of clinic-shaped courses still running on the day the caseload is seen from (illustrative): enough
+# that `ipt caseload` shows a clinician's working list, not three courses out of twenty-five.
+ACTIVE_SHARE = 0.3
+
+# The first clients of a clinic-shaped demo (any seed) are the situations a caseload exists to surface, so
+# its first screen shows each of them: an open critical item at the latest session, a reliable
+# deterioration, a measurement gap (sessions held, nothing measured), and a course past its midpoint with
+# no reliable change (off track). Their answers are still drawn around a severity and scored for real.
+SHOWCASE = {1: "critical", 2: "deterioration", 3: "gap", 4: "off-track"}
+GAP_SESSIONS = 3  # the gap client's last sessions held without a measure
+
 # Instruments given at every session when registered; the others at the first, middle and last session.
 EVERY_SESSION = ("phq9", "gad7")
 # Further instruments by IPT's three fronts (support, functioning) and grief, when registered.
@@ -59,6 +70,8 @@ class Plan:
     problem_areas: list[str]
     end_reason: Optional[str]
     severity: list[float] = field(default_factory=list)  # 0 = no symptoms, 1 = worst, per session
+    role: Optional[str] = None  # a SHOWCASE situation, or None
+    unmeasured: int = 0  # the last sessions held without any measure (a gap)
 
 
 def client_id(index: int, width: int = 4) -> str:
@@ -83,9 +96,16 @@ def plan_client(index: int, seed: int, *, as_of: date = DEFAULT_AS_OF, span_days
             break
     standard = COURSE_TYPES[DEFAULT_COURSE_TYPE]
     planned = sessions if sessions else rng.randint(standard.min_sessions, standard.max_sessions)
+    role = None if sessions else SHOWCASE.get(index)
+    if role is not None:
+        trajectory = {"critical": "flat", "deterioration": "deteriorate", "gap": "improve", "off-track": "flat"}[role]
     # With a fixed number of sessions every course is over by ``as_of``: all its sessions were held.
     earliest = (planned - 1) * 7 if sessions else 0
     start = as_of - timedelta(days=rng.randint(earliest, max(earliest, span_days)))
+    if not sessions and (role is not None or rng.random() < ACTIVE_SHARE):
+        # A course still running: its latest session this week, past the midpoint for the showcase.
+        held = rng.randint(mid_session(planned) + 1, planned - 1) if role else rng.randint(1, planned - 1)
+        start = as_of - timedelta(weeks=held - 1)
     start -= timedelta(days=start.weekday())  # courses start on a Monday
     weeks_elapsed = (as_of - start).days // 7 + 1
     done = max(1, min(planned, weeks_elapsed))
@@ -98,7 +118,8 @@ def plan_client(index: int, seed: int, *, as_of: date = DEFAULT_AS_OF, span_days
         second = rng.choice(PROBLEM_AREAS)
         if second not in areas:
             areas.append(second)
-    plan = Plan(client_id(index, width), trajectory, start, planned, done, areas, end_reason)
+    plan = Plan(client_id(index, width), trajectory, start, planned, done, areas, end_reason, role=role,
+                unmeasured=GAP_SESSIONS if role == "gap" else 0)
 
     base = rng.uniform(0.40, 0.80)  # starting severity as a fraction of each scale's range
     n = planned - 1
@@ -112,6 +133,10 @@ def plan_client(index: int, seed: int, *, as_of: date = DEFAULT_AS_OF, span_days
     else:
         rise = rng.uniform(0.12, 0.30)
         curve = [base + rise * t / n for t in range(planned)]
+    if role == "deterioration":  # worse by a third of the range so far: past any reliable-change threshold
+        curve = [0.35 + 0.35 * t / max(1, done - 1) for t in range(planned)]
+    elif role in ("critical", "off-track"):  # moderately severe and unchanged
+        curve = [0.60] * planned
     plan.severity = [min(1.0, max(0.0, s + rng.gauss(0, 0.04))) for s in curve[:done]]
     return plan
 
@@ -121,11 +146,14 @@ def _higher_is_worse(instrument) -> bool:
     return True if change is None else change.higher_is_worse
 
 
-def answers_for(instrument, severity: float, rng: random.Random, *, missing: str = "none") -> dict[str, Optional[int]]:
+def answers_for(instrument, severity: float, rng: random.Random, *, missing: str = "none",
+                critical: bool = False) -> dict[str, Optional[int]]:
     """Item answers around ``severity`` (0-1, 1 = worst), respecting each item's options and reversal.
 
     ``missing``: "none", "within" (one scored item left out) or "beyond" (enough left out to break the rule).
+    ``critical``: endorse the instrument's critical items (the showcase's latest session).
     """
+    endorse = critical
     worse_high = _higher_is_worse(instrument)
     reversed_items = set(instrument.primary.reversed)
     critical = {rule.item: rule for rule in instrument.critical}
@@ -135,7 +163,7 @@ def answers_for(instrument, severity: float, rng: random.Random, *, missing: str
         if item.id in critical:
             rule = critical[item.id]
             # Endorsed now and then, more often when severity is high (illustrative rate, not an estimate).
-            if rng.random() < 0.01 + 0.10 * severity ** 2:
+            if rng.random() < 0.01 + 0.10 * severity ** 2 or endorse:
                 raising = [v for v in values if rule.raised_by(v)]
                 answers[item.id] = raising[0] if rng.random() < 0.7 or len(raising) == 1 else rng.choice(raising)
             else:
@@ -215,7 +243,7 @@ def generate(clients: int, seed: int = 1, *, first: int = 1, as_of: date = DEFAU
             course["end_date"] = (plan.start + timedelta(weeks=plan.sessions_done - 1)).isoformat()
             course["end_reason"] = plan.end_reason
         display = f"{rng.choice(_NAMES)} {chr(65 + rng.randrange(26))}." if names else None
-        for number in range(1, plan.sessions_done + 1):
+        for number in range(1, plan.sessions_done - plan.unmeasured + 1):  # a gap's sessions: see populate
             day = (plan.start + timedelta(weeks=number - 1)).isoformat()
             session = {"number": number, "date": day, "phase": derive_phase(number, plan.planned_sessions)}
             for minute, instrument_id in enumerate(schedule(plan, number, available, every)):
@@ -223,7 +251,9 @@ def generate(clients: int, seed: int = 1, *, first: int = 1, as_of: date = DEFAU
                 roll = rng.random()
                 missing = "beyond" if roll < 0.006 else "within" if roll < 0.04 else "none"
                 severity = min(1.0, max(0.0, plan.severity[number - 1] + offsets[instrument_id]))
-                answers = answers_for(instrument, severity, rng, missing=missing)
+                latest = plan.role == "critical" and number == plan.sessions_done
+                answers = answers_for(instrument, severity, rng, missing="none" if latest else missing,
+                                      critical=latest)
                 stamp = f"{day}T10:{minute * 3:02d}:00+00:00"
                 record = {
                     "client_id": plan.client_id,
@@ -262,6 +292,19 @@ def score_records(records, registry=None) -> Iterator[dict]:
         record["score"] = assessment.score.model_dump(mode="json")
         record["alerts"] = assessment.alerts
         yield record
+
+
+def _hold_unmeasured_sessions(store, plan: Plan) -> None:
+    """The gap: the last ``plan.unmeasured`` sessions were held but nothing was measured (bulk records carry
+    administrations, so these sessions are added on their own; a re-run finds them there)."""
+    course = store.active_course(plan.client_id)
+    if course is None:
+        return
+    held = {s["number"] for s in store.sessions(course["id"])}
+    for number in range(plan.sessions_done - plan.unmeasured + 1, plan.sessions_done + 1):
+        if number not in held:
+            day = (plan.start + timedelta(weeks=number - 1)).isoformat()
+            store.add_session(course["id"], number, day, derive_phase(number, plan.planned_sessions))
 
 
 def populate(store, clients: int, seed: int = 1, *, first: int = 1, batch_size: int = 2000, progress: Any = None,
@@ -305,8 +348,11 @@ def populate(store, clients: int, seed: int = 1, *, first: int = 1, batch_size: 
                                    batch_size=batch_size)
     trajectories: dict[str, int] = {}
     for index in range(first, first + clients):
-        kind = plan_client(index, seed, as_of=options.get("as_of", DEFAULT_AS_OF), sessions=options.get("sessions")).trajectory
-        trajectories[kind] = trajectories.get(kind, 0) + 1
+        plan = plan_client(index, seed, as_of=options.get("as_of", DEFAULT_AS_OF), sessions=options.get("sessions"),
+                           width=max(4, len(str(first + clients - 1))))
+        trajectories[plan.trajectory] = trajectories.get(plan.trajectory, 0) + 1
+        if plan.unmeasured:
+            _hold_unmeasured_sessions(store, plan)
     width = max(4, len(str(first + clients - 1)))
     return {**counts, **summary, "trajectories": trajectories,
             "first": client_id(first, width) if clients else None,

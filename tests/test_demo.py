@@ -182,3 +182,41 @@ def test_the_commands_in_the_readme_demo_section_run(invoke, tmp_path, monkeypat
             ran += 1
     assert ran >= 5
     assert (tmp_path / "demo.csv").stat().st_size > 0 and (tmp_path / "demo-copy.db").exists()
+
+
+def test_the_demo_caseload_shows_what_a_caseload_is_for(tmp_path):
+    """`ipt demo` used to leave 3 unflagged active courses of 25. Its first screen now shows an open critical
+    item at the latest session (on top), a reliable deterioration, a measurement gap and a course past its
+    midpoint with no reliable change, among a working list of active courses; every score a real score."""
+    from ipt_measures.review import caseload
+
+    with open_store(tmp_path / "demo.db") as store:
+        demo.populate(store, 25, 1, as_of=AS_OF)
+        rows = caseload(store)
+    assert 8 <= len(rows) <= 20  # a clinician's working list that fits one terminal screen
+    assert rows[0].critical_at_last  # most urgent first
+    by_client = {r.client_id: r for r in rows}
+    assert by_client["demo-0001"].critical_at_last
+    assert "PHQ-9" in by_client["demo-0002"].deteriorated and by_client["demo-0002"].category == "reliably deteriorated"
+    assert by_client["demo-0003"].sessions_unmeasured == demo.GAP_SESSIONS
+    off_track = by_client["demo-0004"]
+    assert off_track.current_session > off_track.planned_sessions / 2
+    assert off_track.category == "no reliable change" and not off_track.flags
+
+
+def test_the_showcase_is_the_same_for_any_seed_and_absent_from_fixed_shapes():
+    for seed in (1, 2, 99):
+        roles = [demo.plan_client(i, seed, as_of=AS_OF).role for i in range(1, 6)]
+        assert roles == ["critical", "deterioration", "gap", "off-track", None]
+    assert demo.plan_client(1, 1, as_of=AS_OF, sessions=16).role is None  # benchmarks' x16x4 shape
+
+
+def test_the_gap_sessions_are_held_once_however_often_the_demo_runs(tmp_path):
+    with open_store(tmp_path / "gap.db") as store:
+        demo.populate(store, 4, 1, as_of=AS_OF)
+        demo.populate(store, 4, 1, as_of=AS_OF)
+        course = store.active_course("demo-0003")
+        numbers = [s["number"] for s in store.sessions(course["id"])]
+        assert numbers == list(range(1, len(numbers) + 1))
+        measured = {a["session_number"] for a in store.administrations(course["id"])}
+        assert max(numbers) - max(measured) == demo.GAP_SESSIONS
