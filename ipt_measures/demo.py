@@ -307,6 +307,25 @@ def _hold_unmeasured_sessions(store, plan: Plan) -> None:
             store.add_session(course["id"], number, day, derive_phase(number, plan.planned_sessions))
 
 
+DEMO_ACTION = "risk assessed at the session (synthetic demo record)"
+
+
+def _acknowledge_earlier_alerts(store) -> None:
+    """In a clinic's record the critical items of earlier sessions were dealt with at the time: the demo
+    acknowledges every open alert raised before its course's latest session (audited, kept, as any
+    acknowledgement), and leaves open the ones at the latest session, which the caseload puts on top."""
+    latest: dict[int, int] = {}
+    for alert in store.alerts():
+        course_id, session = alert.get("course_id"), alert.get("session_number")
+        if course_id is None or session is None or not str(alert["client_id"]).startswith("demo-"):
+            continue
+        if course_id not in latest:
+            held = store.sessions(course_id)
+            latest[course_id] = held[-1]["number"] if held else session
+        if session < latest[course_id]:
+            store.acknowledge_alert(alert["id"], DEMO_ACTION, actor="ipt demo")
+
+
 def populate(store, clients: int, seed: int = 1, *, first: int = 1, batch_size: int = 2000, progress: Any = None,
              **options: Any) -> dict:
     """Store a synthetic caseload through ``store.bulk_import``; returns its counts plus a summary.
@@ -353,6 +372,7 @@ def populate(store, clients: int, seed: int = 1, *, first: int = 1, batch_size: 
         trajectories[plan.trajectory] = trajectories.get(plan.trajectory, 0) + 1
         if plan.unmeasured:
             _hold_unmeasured_sessions(store, plan)
+    _acknowledge_earlier_alerts(store)
     width = max(4, len(str(first + clients - 1)))
     return {**counts, **summary, "trajectories": trajectories,
             "first": client_id(first, width) if clients else None,

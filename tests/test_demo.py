@@ -193,10 +193,15 @@ def test_the_demo_caseload_shows_what_a_caseload_is_for(tmp_path):
     with open_store(tmp_path / "demo.db") as store:
         demo.populate(store, 25, 1, as_of=AS_OF)
         rows = caseload(store)
+        # Earlier sessions' critical items were dealt with at the time (acknowledged, kept); the latest stay open.
+        every = store.alerts("demo-0001", include_acknowledged=True)
+        latest = store.sessions(store.active_course("demo-0001")["id"])[-1]["number"]
+        assert [a["session_number"] for a in every if a["status"] == "open"] == [latest]
+        assert all(a["action"] == demo.DEMO_ACTION for a in every if a["status"] == "acknowledged")
     assert 8 <= len(rows) <= 20  # a clinician's working list that fits one terminal screen
-    assert rows[0].critical_at_last  # most urgent first
+    assert rows[0].open_critical  # most urgent first: an open critical alert
     by_client = {r.client_id: r for r in rows}
-    assert by_client["demo-0001"].critical_at_last
+    assert by_client["demo-0001"].open_critical
     assert "PHQ-9" in by_client["demo-0002"].deteriorated and by_client["demo-0002"].category == "reliably deteriorated"
     assert by_client["demo-0003"].sessions_unmeasured == demo.GAP_SESSIONS
     off_track = by_client["demo-0004"]

@@ -286,7 +286,8 @@ def caseload(sort, reverse, flagged, as_json, table_format, db_path):
     """Every active course: current session, latest symptom score, change category and flags.
 
     Flags: !! an open critical alert (a critical item, or a risk item left unanswered), shown however
-    many forms follow until it is acknowledged (ipt alerts ack); R- a reliable deterioration from baseline; gap: no measurement for two sessions or more. The measure shown is the course's
+    many forms follow until it is acknowledged (ipt alerts ack); R- a reliable deterioration from baseline;
+    gap: no measurement for two sessions or more. The measure shown is the course's
     primary symptom measure (depression first, then anxiety, then distress).
 
     \b
