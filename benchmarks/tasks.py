@@ -360,7 +360,7 @@ def export_one_client(db, repeat):
     """Export one client (the middle one) to csv-long in memory, median of ``repeat``: must not grow with the record."""
     import io
 
-    from ipt_measures.exporters import export
+    from ipt_measures.exchange.exporting import export
     from ipt_measures.plugins import get_registry
     from ipt_measures.store import open_store
 
