@@ -13,13 +13,14 @@ import pytest
 
 from ipt_measures import demo
 from ipt_measures.store import open_store
-from ipt_measures.store.sqlite import EXPORT_SELECT
+from ipt_measures.store.sqlite import ANALYZE_AFTER, EXPORT_SELECT
 
 
 @pytest.fixture
 def filled(tmp_path):
     with open_store(tmp_path / "plan.db") as store:
-        store.bulk_import(demo.generate(40, 3, first=1, as_of=date(2026, 11, 2)))
+        counts = store.bulk_import(demo.generate(80, 3, first=1, as_of=date(2026, 11, 2)))
+        assert counts["stored"] >= ANALYZE_AFTER
         yield store
 
 
@@ -55,3 +56,9 @@ def test_the_status_index_is_replaced_by_one_on_open_administrations(filled):
 def test_bulk_import_refreshes_the_planner_statistics(filled):
     tables = {r[0] for r in filled.conn.execute("SELECT tbl FROM sqlite_stat1")}
     assert {"administrations", "responses", "scores", "sessions"} <= tables
+
+
+def test_a_small_import_leaves_the_statistics_alone(tmp_path):
+    with open_store(tmp_path / "small.db") as store:
+        store.bulk_import(demo.generate(2, 3, first=1, as_of=date(2026, 11, 2)))
+        assert not store.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchall()

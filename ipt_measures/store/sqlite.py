@@ -20,6 +20,9 @@ from ..errors import NotFound, StoreError, UsageError
 from .migrations import MIGRATIONS
 
 BUSY_TIMEOUT_MS = 15_000
+# Bulk work of at least this many administrations refreshes the planner's statistics (ANALYZE): enough rows
+# for the statistics to describe the record; a handful of rows would only describe a nearly empty one.
+ANALYZE_AFTER = 1000
 
 Evaluate = Callable[[dict, dict], tuple]
 """The caller's scoring, run inside the store's transaction: (administration, responses) -> (score, alerts)."""
@@ -922,7 +925,7 @@ class SQLiteStore:
                 batch = []
         if batch:
             self._import_batch(batch, clients, courses, sessions, counts, seen)
-        if counts["stored"]:
+        if counts["stored"] >= ANALYZE_AFTER:
             self.analyze()
         return counts
 
