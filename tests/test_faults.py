@@ -346,7 +346,7 @@ if scenario == "ns-full":
     from ipt_measures import demo
     from ipt_measures.store import open_store
     store = open_store(db)  # already open when the disk fills: the common case in a long session
-    with open(os.path.join(mnt, "filler"), "wb") as f:
+    with open(os.path.join(mnt, "filler"), "wb", buffering=0) as f:  # unbuffered: closing it cannot fail
         try:
             while True:
                 f.write(b"\0" * 65536)
