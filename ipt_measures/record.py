@@ -150,15 +150,14 @@ def start_session(store, client_id: str, date: Optional[str] = None, phase: Opti
 
 def session_date_concerns(store, client_id: str, date: Optional[str] = None) -> list[str]:
     """What is unusual about starting the next session on ``date`` (default today): a second session on the
-    day of the last one, or a day still to come. Worth asking about first: each is usually a slip."""
+    day of the last one is usually a slip, worth asking about first. (A date still to come is refused
+    outright by the date check, before anything is asked.)"""
     course = active_course(store, client_id)
     existing = store.sessions(course["id"])
-    when = _check_date(date)
+    when = domain.check_session_date(date or _today(), course["start_date"])
     concerns = []
     if existing and existing[-1]["date"] == when:
         concerns.append(f"session {existing[-1]['number']} was already held on {when}")
-    if when > _date.today().isoformat():
-        concerns.append(f"{when} is in the future")
     return concerns
 
 

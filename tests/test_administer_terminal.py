@@ -79,7 +79,7 @@ class Terminal:
 
 
 def setup(client: str, *extra_sessions: str) -> None:
-    for args in (("clients", "add", client), ("course", "start", client, "--problem-area", "grief"),
+    for args in (("clients", "add", client), ("course", "start", client, "--problem-area", "grief", "--start", "2026-02-02"),
                  ("session", "start", client, "--date", "2026-02-02"),
                  *(("session", "start", client, "--date", d, "--yes") for d in extra_sessions)):
         result = run_ipt(*args)
@@ -130,7 +130,7 @@ def test_enter_after_back_keeps_the_saved_answer(isolated_data):
 def test_enter_after_back_keeps_the_saved_answer_without_a_terminal(invoke):
     """The same through the engine with piped input: Enter at a saved answer moves on and keeps it."""
     invoke("clients", "add", "t3")
-    invoke("course", "start", "t3", "--problem-area", "grief")
+    invoke("course", "start", "t3", "--problem-area", "grief", "--start", "2026-02-02")
     invoke("session", "start", "t3", "--date", "2026-02-02")
     result = invoke("administer", "t3", "gad7", input="2\nb\n\n1\n1\n1\n1\n1\n1\ns\n")
     assert result.exit_code == 0, result.output
@@ -140,7 +140,7 @@ def test_enter_after_back_keeps_the_saved_answer_without_a_terminal(invoke):
 
 def test_empty_line_at_an_unanswered_item_is_still_refused(invoke):
     invoke("clients", "add", "t4")
-    invoke("course", "start", "t4", "--problem-area", "grief")
+    invoke("course", "start", "t4", "--problem-area", "grief", "--start", "2026-02-02")
     invoke("session", "start", "t4", "--date", "2026-02-02")
     result = invoke("administer", "t4", "gad7", input="\nq\n")
     assert "No answer given" in result.output
@@ -148,11 +148,19 @@ def test_empty_line_at_an_unanswered_item_is_still_refused(invoke):
     assert result.output.split("No answer given", 1)[1].split("\n", 1)[1].startswith("> ")
 
 
+def test_a_future_session_date_is_refused_before_anything_is_asked(isolated_data):
+    setup("t8")
+    term = Terminal("session", "start", "t8", "--date", (date.today() + timedelta(days=3)).isoformat())
+    assert term.finish() != 0
+    assert b"Error:" in term.out and b"anyway" not in term.out
+    listed = run_ipt("session", "list", "t8", "--json")
+    assert [s["number"] for s in __import__("json").loads(listed.stdout)] == [1]
+
+
 @pytest.mark.parametrize("when, why", [
     ("2026-02-02", "session 1 was already held on 2026-02-02"),
-    ((date.today() + timedelta(days=3)).isoformat(), "is in the future"),
 ])
-def test_same_day_or_future_session_asks_first(isolated_data, when, why):
+def test_same_day_session_asks_first(isolated_data, when, why):
     setup("t5")
     term = Terminal("session", "start", "t5", "--date", when)
     at = term.wait_for(why)
@@ -179,7 +187,7 @@ def test_an_ordinary_next_session_asks_nothing(isolated_data):
 
 def test_without_a_terminal_a_same_day_session_is_noted_on_stderr(invoke):
     invoke("clients", "add", "t7")
-    invoke("course", "start", "t7", "--problem-area", "grief")
+    invoke("course", "start", "t7", "--problem-area", "grief", "--start", "2026-02-02")
     invoke("session", "start", "t7", "--date", "2026-02-02")
     result = invoke("session", "start", "t7", "--date", "2026-02-02")
     assert result.exit_code == 0 and "already held on 2026-02-02" in result.stderr
