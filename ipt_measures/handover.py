@@ -69,22 +69,36 @@ def create(store, client_id: str, instruments: list[str], *, use_due: bool = Fal
            registry=None) -> tuple[str, dict]:
     """A one-time link for these forms in the client's current session: (token, handover).
 
-    An interrupted administration of the same instrument in that session is continued rather than started
-    again; a live earlier link to the same forms stops working.
+    A named form that cannot go on the client's screen (text not shipped, clinician-rated) is refused, saying
+    why; with ``use_due`` such a due form is left out instead and listed in the handover's ``on_paper`` with
+    the reason, for the clinician to give another way. An interrupted administration of the same instrument in
+    that session is continued rather than started again; a live earlier link to the same forms stops working.
     """
     from . import record
 
     span = parse_duration(expires)
     registry = record._registry(registry)
     store.get_client(client_id)
-    wanted = list(dict.fromkeys(instruments))
-    if use_due:
-        wanted += [i for i in record.due(store, client_id, registry=registry).to_give if i not in wanted]
-    if not wanted:
-        raise UsageError(f"name the forms to hand over (e.g. ipt handover {client_id} phq9), or use --due")
-    chosen = [registry.instrument(i) for i in wanted]
+    chosen = [registry.instrument(i) for i in dict.fromkeys(instruments)]
     for instrument in chosen:
         check_self_completable(instrument, client_id)
+    on_paper = []
+    if use_due:
+        for instrument_id in record.due(store, client_id, registry=registry).to_give:
+            instrument = registry.instrument(instrument_id)
+            if instrument in chosen:
+                continue
+            try:
+                check_self_completable(instrument, client_id)
+            except UsageError as why:
+                on_paper.append({"instrument": instrument_id, "why": str(why)})
+                continue
+            chosen.append(instrument)
+    if not chosen:
+        if on_paper:
+            raise UsageError("none of the forms due can go on the client's screen: " +
+                             "; ".join(p["why"] for p in on_paper))
+        raise UsageError(f"name the forms to hand over (e.g. ipt handover {client_id} phq9), or use --due")
     session = record.get_session(store, client_id)
     running = {a["instrument_id"]: a for a in record.unfinished(store, client_id)
                if a["session_number"] == session["number"]}
@@ -96,7 +110,9 @@ def create(store, client_id: str, instruments: list[str], *, use_due: bool = Fal
             admin_ids.append(record.begin(store, client_id, instrument.id, session["number"], registry, source="page").id)
     token = new_secret()
     expires_at = (_now() + span).isoformat(timespec="seconds")
-    return token, store.add_handover(client_id, digest(token), expires_at, admin_ids)
+    made = store.add_handover(client_id, digest(token), expires_at, admin_ids)
+    made["on_paper"] = on_paper
+    return token, made
 
 
 def _expired(handover: dict) -> bool:
@@ -302,7 +318,8 @@ def watch(store, handover_id: int, *, poll: float = 0.3, sleep=None, registry=No
             done = sum(f["answered"] for f in state["forms"])
             endings = {
                 "finished": "All forms finished; see the scores with: ipt progress " + client_id,
-                "expired": f"The link expired ({done} answers saved); hand the rest over again with ipt handover",
+                "expired": f"The link expired ({done} answer{'s' if done != 1 else ''} saved); hand the rest over "
+                           f"again with ipt handover {client_id} ...",
                 "replaced": "A newer link for these forms replaced this one.",
                 "cancelled": "The link was cancelled.",
             }

@@ -359,3 +359,34 @@ def test_ipt_serve_runs_and_serves_a_link(db):
         proc.terminate()
         out = proc.communicate(timeout=30)[0]
     assert f"http://127.0.0.1:{port}" in out and token not in out  # the token never reaches a log
+
+
+def test_handover_due_leaves_out_what_must_go_on_paper(db, invoke):
+    result = invoke("handover", "c001", "--due", "--json", "--db", db, "--port", "1")
+    assert result.exit_code == 0, result.output
+    with open_store(db) as store:
+        due = record.due(store, "c001").to_give
+        started = [a["instrument_id"] for a in record.unfinished(store, "c001")]
+    assert "phq9" in started and "gad7" in started
+    registry = __import__("ipt_measures.plugins", fromlist=["get_registry"]).get_registry()
+    for instrument_id in due:
+        instrument = registry.instrument(instrument_id)
+        shippable = instrument.respondent == "self-report" and all(i.text for i in instrument.items)
+        assert (instrument_id in started) == shippable
+        if not shippable:
+            assert f"{instrument_id}: its item text is not shipped" in result.output
+    assert re.search(r'"url": "http://127\.0\.0\.1:1/t/', result.output)
+
+
+def test_the_watch_ends_when_the_link_expires(db):
+    token, made = link(db)
+    with running_server(db) as base:
+        Page(base).get(f"/t/{token}").answer(1)
+    con = sqlite3.connect(db)  # the link's time is up
+    con.execute("UPDATE handovers SET expires_at = '2000-01-01T00:00:00+00:00'")
+    con.commit()
+    con.close()
+    with open_store(db) as store:
+        events = list(service.watch(store, made["id"], sleep=lambda s: None))
+    assert ("progress", "PHQ-9: item 2 of 10") in events
+    assert events[-1][0] == "end" and "expired (1 answer saved)" in events[-1][1]

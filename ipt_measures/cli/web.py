@@ -98,6 +98,8 @@ def handover(client_id, instruments, use_due, expires, as_json, host, port, cert
             server.start_in_thread(own)
             running_tls = bool(cert)
         url = f"{server.base_url(host, port, bool(running_tls))}/t/{token}"
+        for paper in made["on_paper"]:
+            click.secho(f"Not handed over: {paper['why']}", fg="yellow", err=True)
         if as_json:
             print_json({"url": url})
             if running_tls is None:
