@@ -367,3 +367,14 @@ def test_cli_export_errors_are_one_line(invoke, db, tmp_path):
     result = invoke("export", "nobody", "-o", target)
     assert result.exit_code != 0 and "nobody" in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not target.exists() and list(tmp_path.glob(".*partial")) == []
+
+
+def test_a_tab_separated_listing_follows_the_csv_cell_rule(invoke, isolated_data):
+    """`--fmt tsv` is a table for a spreadsheet: a display name that is a formula is written as text."""
+    assert invoke("clients", "add", "zz-tsv", "--name", "=HYPERLINK(\"http://x\")").exit_code == 0
+    result = invoke("clients", "list", "--fmt", "tsv")
+    assert result.exit_code == 0, result.output
+    cells = [c for line in result.stdout.splitlines() for c in line.split("\t")]
+    assert "'=HYPERLINK(\"http://x\")" in cells
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@")]
+    assert "=HYPERLINK" in invoke("clients", "list").stdout  # other formats show the name as it is

@@ -8,6 +8,9 @@ from typing import Any, Callable, Iterable, Sequence
 import click
 
 DEFAULT_FORMAT = "simple"
+# Table formats a user pastes or opens in a spreadsheet: their text cells follow the CSV cell rule
+# (exchange/cells.py, OWASP CSV injection), so none starts a formula.
+SPREADSHEET_FORMATS = frozenset({"tsv"})
 
 
 def output_options(func: Callable) -> Callable:
@@ -34,6 +37,10 @@ def emit(rows: Sequence[dict[str, Any]], *, as_json: bool, table_format: str, co
     check_table_format(table_format)
     cols = list(columns) if columns is not None else (list(rows[0]) if rows else [])
     table = [[_cell(row.get(c)) for c in cols] for row in rows]
+    if table_format in SPREADSHEET_FORMATS:
+        from ..exchange.cells import text_cell
+
+        table = [[text_cell(v) if isinstance(v, str) else v for v in row] for row in table]
     click.echo(tabulate(table, headers=cols, tablefmt=table_format) if rows else "(none)")
 
 
