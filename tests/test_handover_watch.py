@@ -85,6 +85,9 @@ def test_handover_watches_progress_and_shows_a_critical_answer_the_page_never_se
         for value in (0, 1, 0, 1, 0, 1, 0, 0):
             page.answer(value)
         watcher.wait_for(r"All forms finished")
+        time.sleep(1)
+        page.get("/form")  # a slow tablet fetching the last page after the watcher saw the end
+        assert "Thank you, please hand the device back" in page.body
         assert watcher.proc.wait(timeout=30) == 0
     finally:
         if watcher.proc.poll() is None:

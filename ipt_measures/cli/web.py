@@ -9,6 +9,8 @@ import click
 from .common import SafePath, db_option, open_store
 from .output import critical, print_json
 
+GRACE_SECONDS = 10  # how long handover's own server outlives the last answer
+
 
 def _server_options(func):
     func = click.option("--key", type=SafePath(exists=True, dir_okay=False), default=None,
@@ -109,6 +111,8 @@ def handover(client_id, instruments, use_due, expires, as_json, host, port, cert
         _show_link(url, made, own is not None)
         try:
             _watch(store, made["id"], client_id)
+            if own is not None:
+                time.sleep(GRACE_SECONDS)  # the client's screen still fetches its "Thank you" from this server
         except KeyboardInterrupt:
             store.end_handover(made["id"], "cancelled")
             click.echo("\nStopped watching; the link is cancelled. Every answer given is saved: "
