@@ -374,6 +374,11 @@ def populate(store, clients: int, seed: int = 1, *, first: int = 1, batch_size: 
             _hold_unmeasured_sessions(store, plan)
     _acknowledge_earlier_alerts(store)
     width = max(4, len(str(first + clients - 1)))
+    from .ipt_record import mid_course_reviews
+
+    # Judged after the earlier alerts are acknowledged, so a review a course needs stays open, as in a clinic.
+    summary["mid_course_reviews"] = len(mid_course_reviews(
+        store, [client_id(index, width) for index in range(first, first + clients)], options.get("registry")))
     return {**counts, **summary, "trajectories": trajectories,
             "first": client_id(first, width) if clients else None,
             "last": client_id(first + clients - 1, width) if clients else None}

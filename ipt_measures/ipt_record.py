@@ -66,19 +66,22 @@ def check_label(store, client_id: str, label: str) -> str:
     return text
 
 
-def _session_number(store, course: dict, session_number: Optional[int]) -> Optional[int]:
-    sessions = store.sessions(course["id"])
-    if session_number is None:
-        return sessions[-1]["number"] if sessions else None
-    if not any(s["number"] == session_number for s in sessions):
-        raise UsageError(f"session {session_number} has not been started in course {course['id']}")
-    return session_number
-
-
-def _check_date(value: Optional[str]) -> str:
+def _when(store, course: dict, session_number: Optional[int], rated_on: Optional[str]) -> tuple[Optional[int], str]:
+    """The session a rating belongs to (default: the latest started) and its date (default: that session's
+    date, else today), so a rating entered after the session still sits where it was taken."""
     from datetime import date
 
-    return domain.parse_date(value or date.today().isoformat(), "rating date").isoformat()
+    sessions = store.sessions(course["id"])
+    if session_number is None:
+        session = sessions[-1] if sessions else None
+    else:
+        session = next((s for s in sessions if s["number"] == session_number), None)
+        if session is None:
+            raise UsageError(f"session {session_number} has not been started in course {course['id']}")
+    if rated_on is None and session is not None:
+        return session["number"], session["date"]
+    day = domain.parse_date(rated_on or date.today().isoformat(), "rating date").isoformat()
+    return (session["number"] if session else None), day
 
 
 # -- the interpersonal inventory ---------------------------------------------------------------------
@@ -95,9 +98,8 @@ def add_relationship(store, client_id: str, label: str, relationship_type: str, 
         "conflict": _rating_value(conflict, "conflict"),
         "contact": _choice(contact, domain.CONTACT_FREQUENCIES, "contact"),
         "wanted_change": _text(wanted_change, "wanted change"),
-        "rated_on": _check_date(rated_on),
-        "session_number": _session_number(store, course, session_number),
     }
+    rating["session_number"], rating["rated_on"] = _when(store, course, session_number, rated_on)
     missing = [k for k in ("closeness", "support", "conflict", "contact") if rating[k] is None]
     if missing:
         raise UsageError(f"a new relationship needs its first rating: give {', '.join('--' + m for m in missing)}")
@@ -125,8 +127,7 @@ def rate_relationship(store, client_id: str, label: str, *, closeness: Optional[
         raise UsageError("give at least one of --closeness, --support, --conflict, --contact, --wants")
     latest = relationship["ratings"][-1]
     rating = {k: (latest[k] if v is None else v) for k, v in given.items()}
-    rating["rated_on"] = _check_date(rated_on)
-    rating["session_number"] = _session_number(store, course, session_number)
+    rating["session_number"], rating["rated_on"] = _when(store, course, session_number, rated_on)
     return store.rate_relationship(course["id"], relationship["label"], rating)
 
 
@@ -234,3 +235,74 @@ def set_summary(store, client_id: str, *, warning_signs: Optional[str] = None, p
         course["id"], warning_signs=_text(warning_signs, "warning signs", limit=2000, one_line=False),
         plan=_text(plan, "plan", limit=2000, one_line=False), actor=actor,
     )
+
+
+# -- the mid-course review ----------------------------------------------------------------------------
+
+MID_COURSE_REVIEW = "mid-course-review"
+
+
+def mid_course_review(store, course_id: int, registry: Any = None) -> Optional[int]:
+    """Raise the course's ``mid-course-review`` alert when it is due; returns its id, or None.
+
+    The review falls on :func:`ipt_measures.domain.mid_review_session` (session 10 of 16, 8 of 12, 5 of a
+    brief course; none for maintenance). It is judged once per course, on the first scored administration of
+    the course's primary measure (:func:`ipt_measures.review.progress`: depression before anxiety before
+    distress) at or after that session: when that score is not a reliable improvement on the course
+    baseline (the first scored), by the measure's own reliable-change rule, the alert is raised. A reliable
+    deterioration is no improvement either. A measure whose change cannot be judged raises nothing.
+    """
+    from .change import reliable_change_threshold, reliable_direction
+    from .domain import mid_review_session
+    from .review import progress
+
+    course = store.get_course(course_id)
+    review_at = mid_review_session(course["planned_sessions"], course.get("course_type"))
+    if review_at is None:
+        return None
+    sessions = store.sessions(course_id)
+    if not sessions or sessions[-1]["number"] < review_at:
+        return None  # not there yet: the common case, answered without reading the scores
+    if any(a["kind"] == MID_COURSE_REVIEW
+           for a in store.alerts(course["client_id"], include_acknowledged=True, course_id=course_id)):
+        return None
+    view = progress(store, course["client_id"], course_id, registry)
+    primary = view.get(view.primary) if view.primary else None
+    if primary is None:
+        return None
+    scored = [p for p in primary.points if p.value is not None]
+    at_review = next((p for p in scored if p.session >= review_at), None)
+    if at_review is None or scored[0].session >= review_at:
+        return None  # not there yet, or no baseline before the review
+    from .plugins import get_registry
+
+    instrument = (registry or get_registry()).instruments.get(primary.instrument_id)
+    params = instrument.primary.change if instrument is not None else None
+    baseline = scored[0]
+    moved = reliable_direction(baseline.value, at_review.value, params) if params is not None else None
+    if moved is None or moved == "improved":
+        return None
+    threshold = reliable_change_threshold(params)
+    band = f" ({at_review.band})" if at_review.band else ""
+    message = (
+        f"Mid-course review (session {at_review.session} of {course['planned_sessions']}): {primary.short_name} "
+        f"{at_review.value:g}{band} is no reliable improvement on baseline {baseline.value:g} (session "
+        f"{baseline.session}; change {at_review.value - baseline.value:+g}, reliable change {round(threshold.points, 1):g} "
+        "points). Re-evaluate the formulation and the problem-area focus with the client, and consider "
+        "whether to add or change treatment."
+    )
+    return store.add_alert(course["client_id"], MID_COURSE_REVIEW, "warning", message, course_id=course_id,
+                           administration_id=at_review.administration_id)
+
+
+def mid_course_reviews(store, client_ids, registry: Any = None) -> list[int]:
+    """Judge the mid-course review of each client's active course (after records were stored in bulk, e.g.
+    by ``ipt demo``); returns the ids of the alerts raised."""
+    raised = []
+    for client_id in client_ids:
+        course = store.active_course(client_id)
+        if course is not None:
+            alert_id = mid_course_review(store, course["id"], registry)
+            if alert_id is not None:
+                raised.append(alert_id)
+    return raised

@@ -294,7 +294,18 @@ def complete(store, engine: Administration, registry=None) -> Result:
     registry = _registry(registry)
     evaluate, found = _evaluator(store, registry, engine.instrument, once=True)
     admin = store.complete_administration(engine.id, evaluate)
-    return _result(engine.instrument, admin, *found)
+    return _mid_course(store, registry, _result(engine.instrument, admin, *found))
+
+
+def _mid_course(store, registry, result: Result) -> Result:
+    """Judge the course's mid-course review once this score is stored (:func:`ipt_record.mid_course_review`);
+    an alert it raises joins the result's alerts, so the clinician sees it with the score."""
+    from .ipt_record import mid_course_review
+
+    alert_id = mid_course_review(store, result.administration["course_id"], registry)
+    if alert_id is not None:
+        result.alerts = [*result.alerts, store.get_alert(alert_id)]
+    return result
 
 
 def _evaluator(store, registry, instrument, *, once: bool = False, amended_item: Optional[str] = None):
@@ -470,7 +481,7 @@ def enter_answers(store, client_id: str, entries: Sequence[Entry], session_numbe
             if n:
                 raise type(exc)(f"{exc} (the first {n} of {len(checked)} entries were stored)") from None
             raise
-        results.append(_result(instrument, store.get_administration(admin_id), *found))
+        results.append(_mid_course(store, registry, _result(instrument, store.get_administration(admin_id), *found)))
     return results
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+from datetime import date, timedelta
 
 import pytest
 
@@ -276,3 +277,56 @@ def test_ipt_summary_is_one_library_call(invoke, course, isolated_data):
     [partner] = s["inventory"]
     assert (partner["start"]["support"], partner["end"]["support"], partner["end"]["session_number"]) == (1, 3, 2)
     assert s["warning_signs"] is None and s["plan"] is None
+
+
+# -- the mid-course review ---------------------------------------------------------------------------
+
+PHQ9 = {15: "3,3,3,3,3,0,0,0,0", 16: "3,3,3,3,3,1,0,0,0", 20: "3,3,3,3,3,3,2,0,0", 8: "2,2,2,2,0,0,0,0,0",
+        12: "3,3,3,3,0,0,0,0,0"}  # hand-summed PHQ-9 items 1-9 (item 9 always 0)
+
+
+def _sessions(invoke, client, totals, *args):
+    """Start a course and give PHQ-9 at each session with the given totals (None: not given that session)."""
+    ok(invoke("clients", "add", client))
+    ok(invoke("course", "start", client, "--problem-area", "grief", "--start", "2026-01-05", *args))
+    raised = {}
+    for n, total in enumerate(totals, start=1):
+        ok(invoke("session", "start", client, "--date", (date(2026, 1, 5) + timedelta(weeks=n - 1)).isoformat()))
+        if total is not None:
+            out = ok(invoke("administer", client, "phq9", "--answers", PHQ9[total])).output
+            raised[n] = "Mid-course review" in out
+    alerts = [a for a in json.loads(ok(invoke("alerts", client, "--all", "--json")).stdout)
+              if a["kind"] == "mid-course-review"]
+    return raised, alerts
+
+
+def test_session_ten_of_sixteen_worse_than_baseline_raises_the_mid_course_review(invoke):
+    """Issue 14, part 4: session 10 of 16, PHQ-9 20 (severe), five points worse than baseline 15: no flag."""
+    raised, alerts = _sessions(invoke, "mc1", [15] + [16] * 8 + [20])
+    assert [n for n, shown in raised.items() if shown] == [10]  # shown with the score, and not before
+    [alert] = alerts
+    assert (alert["severity"], alert["status"], alert["session_number"]) == ("warning", "open", 10)
+    assert "PHQ-9 20 (severe) is no reliable improvement on baseline 15" in alert["message"]
+
+
+def test_a_reliable_improvement_by_mid_course_raises_nothing(invoke):
+    raised, alerts = _sessions(invoke, "mc2", [15] + [12] * 8 + [8, 16])  # 15 -> 8 at session 10: -7, reliable
+    assert alerts == [] and not any(raised.values())  # session 11 is judged no more: the review was session 10
+
+
+def test_a_missed_review_session_is_judged_at_the_next_measurement_and_only_once(invoke):
+    raised, alerts = _sessions(invoke, "mc3", [15] + [16] * 8 + [None, 16, 20])
+    assert [n for n, shown in raised.items() if shown] == [11]
+    [alert] = alerts
+    ok(invoke("alerts", "ack", alert["id"], "--action", "formulation reviewed with the client"))
+    ok(invoke("session", "start", "mc3", "--date", "2026-04-06"))
+    ok(invoke("administer", "mc3", "phq9", "--answers", PHQ9[20]))
+    again = [a for a in json.loads(invoke("alerts", "mc3", "--all", "--json").stdout) if a["kind"] == "mid-course-review"]
+    assert len(again) == 1 and again[0]["status"] == "acknowledged"
+
+
+def test_brief_and_maintenance_courses(invoke):
+    raised, alerts = _sessions(invoke, "mc4", [15, 16, 16, 16, 16], "--sessions", "8")
+    assert [n for n, shown in raised.items() if shown] == [5] and len(alerts) == 1
+    raised, alerts = _sessions(invoke, "mc5", [15] + [16] * 11, "--type", "maintenance")
+    assert alerts == [] and not any(raised.values())

@@ -19,7 +19,7 @@ def _rating_options(func):
     func = click.option("--session", "session_number", type=int, default=None,
                         help="The session it was rated in (default: the latest session started).")(func)
     func = click.option("--date", "rated_on", metavar="YYYY-MM-DD", default=None,
-                        help="Date of the rating (default: today).")(func)
+                        help="Date of the rating (default: the session's date, else today).")(func)
     func = click.option("--wants", "wanted_change", default=None,
                         help="The change the client wants in this relationship (kept in the record only).")(func)
     func = click.option("--contact", type=click.Choice(CONTACT_FREQUENCIES), default=None, help="Contact frequency.")(func)
