@@ -79,9 +79,17 @@ def create(store, client_id: str, instruments: list[str], *, use_due: bool = Fal
     span = parse_duration(expires)
     registry = record._registry(registry)
     store.get_client(client_id)
+    from .ipt_record import personalise
+
+    course_id = record.get_session(store, client_id)["course_id"]
+
+    def check(instrument) -> None:
+        # An individualised measure (the goals) is checked as the client will see it: in their own words.
+        check_self_completable(personalise(store, instrument, course_id), client_id)
+
     chosen = [registry.instrument(i) for i in dict.fromkeys(instruments)]
     for instrument in chosen:
-        check_self_completable(instrument, client_id)
+        check(instrument)
     on_paper = []
     if use_due:
         for instrument_id in record.due(store, client_id, registry=registry).to_give:
@@ -89,7 +97,7 @@ def create(store, client_id: str, instruments: list[str], *, use_due: bool = Fal
             if instrument in chosen:
                 continue
             try:
-                check_self_completable(instrument, client_id)
+                check(instrument)
             except UsageError as why:
                 on_paper.append({"instrument": instrument_id, "why": str(why)})
                 continue

@@ -330,3 +330,20 @@ def test_brief_and_maintenance_courses(invoke):
     assert [n for n, shown in raised.items() if shown] == [5] and len(alerts) == 1
     raised, alerts = _sessions(invoke, "mc5", [15] + [16] * 11, "--type", "maintenance")
     assert alerts == [] and not any(raised.values())
+
+
+def test_goals_are_rated_on_the_self_completion_page_in_the_clients_words(isolated_data):
+    """Issue 14, part 2: the goals on the self-completion page (ipt handover); they were refused as unshipped text."""
+    from ipt_measures import handover, ipt_record, record
+    from ipt_measures.errors import UsageError
+
+    with open_store(isolated_data / "ipt.db") as store:
+        record.add_client(store, "p1")
+        record.start_course(store, "p1", ["grief"])
+        record.start_session(store, "p1")
+        with pytest.raises(UsageError, match="no goals agreed"):
+            handover.create(store, "p1", ["gbo"])
+        ipt_record.add_goal(store, "p1", "Visit the grave with my sister")
+        _, made = handover.create(store, "p1", ["gbo"])
+        shown = handover.screen(store, made)
+        assert (shown.text, shown.number, shown.total) == ("Visit the grave with my sister", 1, 1)
