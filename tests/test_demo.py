@@ -196,8 +196,12 @@ def test_the_demo_caseload_shows_what_a_caseload_is_for(tmp_path):
         # Earlier sessions' critical items were dealt with at the time (acknowledged, kept); the latest stay open.
         every = store.alerts("demo-0001", include_acknowledged=True)
         latest = store.sessions(store.active_course("demo-0001")["id"])[-1]["number"]
-        assert [a["session_number"] for a in every if a["status"] == "open"] == [latest]
+        assert [a["session_number"] for a in every if a["status"] == "open" and a["kind"] != "mid-course-review"] \
+            == [latest]
         assert all(a["action"] == demo.DEMO_ACTION for a in every if a["status"] == "acknowledged")
+        # Issue 14: a demo client at session 10 of 16, no better than at baseline, carried no flag at all.
+        [review] = [a for a in every if a["kind"] == "mid-course-review"]
+        assert (review["status"], review["session_number"]) == ("open", 10)
     assert 8 <= len(rows) <= 20  # a clinician's working list that fits one terminal screen
     assert rows[0].open_critical  # most urgent first: an open critical alert
     by_client = {r.client_id: r for r in rows}
