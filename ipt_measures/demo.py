@@ -337,10 +337,10 @@ def populate(store, clients: int, seed: int = 1, *, first: int = 1, batch_size: 
     """
     from .errors import UsageError
 
-    real = store.query("SELECT id FROM clients WHERE id NOT LIKE 'demo-%' LIMIT 1")
-    if real:
+    real = store.a_client_outside("demo-")
+    if real is not None:
         raise UsageError(
-            f"{store.path} holds real clients (e.g. {real[0][0]!r}); the demo writes only to a database of its own"
+            f"{store.path} holds real clients (e.g. {real!r}); the demo writes only to a database of its own"
             " (use --db demo.db)"
         )
     summary = {"critical": 0, "not_scored": 0, "administrations": 0}

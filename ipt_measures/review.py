@@ -399,11 +399,7 @@ def caseload(store: Any, registry: Any = None, sort: str = "concern", reverse: b
 
     courses: dict[int, dict] = {}
     newest_for_client: dict[str, int] = {}
-    for row in store.query(
-        "SELECT id, client_id, start_date, planned_sessions, problem_areas FROM courses WHERE end_date IS NULL"
-    ):
-        course = dict(row)
-        course["problem_areas"] = json.loads(course["problem_areas"])
+    for course in store.active_courses():
         courses[course["id"]] = course
         # One active course per client is the rule (store.start_course); show the newest if ever more.
         if course["id"] > newest_for_client.get(course["client_id"], 0):
@@ -411,23 +407,12 @@ def caseload(store: Any, registry: Any = None, sort: str = "concern", reverse: b
     keep = set(newest_for_client.values())
 
     last_session: dict[int, tuple[int, str, str]] = {}
-    # The active courses come from the partial index courses_active (migration 0002); their sessions
-    # and administrations are then found through sessions(course_id, number) and administrations_session.
-    # `+a.status` keeps SQLite off administrations_status, which matches nearly every row.
-    active = "SELECT id FROM courses WHERE end_date IS NULL"
-    for course_id, number, date, phase in store.query(
-        f"SELECT s.course_id, s.number, s.date, s.phase FROM sessions s WHERE s.course_id IN ({active})"
-    ):
+    for course_id, number, date, phase in store.active_sessions():
         if course_id not in last_session or number > last_session[course_id][0]:
             last_session[course_id] = (number, date, phase)
 
     admins: dict[int, dict[str, list[tuple[int, Optional[float], Optional[str], int]]]] = {}
-    for course_id, number, instrument_id, total, band, flag_count in store.query(
-        "SELECT s.course_id, s.number, a.instrument_id, sc.total, sc.band, sc.flag_count"
-        " FROM administrations a JOIN sessions s ON s.id = a.session_id"
-        " LEFT JOIN scores sc ON sc.administration_id = a.id AND sc.current = 1"
-        f" WHERE s.course_id IN ({active}) AND +a.status = 'complete' ORDER BY s.course_id, s.number, a.id"
-    ):
+    for course_id, number, instrument_id, total, band, flag_count in store.active_scores():
         admins.setdefault(course_id, {}).setdefault(instrument_id, []).append(
             (number, total, band, flag_count or 0)
         )

@@ -93,9 +93,9 @@ def test_caseload_is_a_fixed_number_of_queries(tmp_path):
         with open_store(tmp_path / f"q{clients}.db") as store:
             store.bulk_import([record(f"c{i:03d}", n, "phq9", [i % 3] * 9) for i in range(clients) for n in (1, 2)])
             statements = []
-            store.conn.set_trace_callback(statements.append)
+            store._conn.set_trace_callback(statements.append)
             rows = caseload(store)
-            store.conn.set_trace_callback(None)
+            store._conn.set_trace_callback(None)
             assert len(rows) == clients
             return len([s for s in statements if s.lstrip().upper().startswith("SELECT")])
 

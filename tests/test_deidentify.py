@@ -167,7 +167,7 @@ def test_fhir_urls_come_from_the_pseudonym(db, key_file):
     out = io.StringIO()
     with open_store(db) as s:
         export(s, "fhir", out, deidentify=deid)
-        first_admin = s.query("SELECT min(id) FROM administrations")[0][0]
+        first_admin = s._query("SELECT min(id) FROM administrations")[0][0]
     text = out.getvalue()
     plain = full_url(names(0)[0], first_admin, "QuestionnaireResponse")
     assert plain not in text

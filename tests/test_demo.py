@@ -112,12 +112,12 @@ def test_populate_stores_everything_and_a_rerun_adds_nothing(tmp_path):
         assert result["clients"] == 20 and result["stored"] == result["administrations"] > 20 * 12
         again = demo.populate(store, 20, 4, as_of=AS_OF)
         assert (again["stored"], again["skipped"]) == (0, result["stored"])
-        n = store.query("SELECT count(*) FROM administrations")[0][0]
+        n = store._query("SELECT count(*) FROM administrations")[0][0]
         assert n == result["stored"]
         # every administration has its answers and exactly one current score
-        assert store.query("SELECT count(*) FROM administrations a WHERE NOT EXISTS"
+        assert store._query("SELECT count(*) FROM administrations a WHERE NOT EXISTS"
                            " (SELECT 1 FROM responses r WHERE r.administration_id = a.id)")[0][0] == 0
-        assert store.query("SELECT count(*) FROM scores WHERE current = 1")[0][0] == n
+        assert store._query("SELECT count(*) FROM scores WHERE current = 1")[0][0] == n
 
 
 def test_populate_refuses_a_database_with_real_clients(tmp_path):
@@ -125,7 +125,7 @@ def test_populate_refuses_a_database_with_real_clients(tmp_path):
         store.add_client("c-17")
         with pytest.raises(UsageError, match="real clients"):
             demo.populate(store, 3, as_of=AS_OF)
-        assert store.query("SELECT count(*) FROM administrations")[0][0] == 0
+        assert store._query("SELECT count(*) FROM administrations")[0][0] == 0
 
 
 def _content(path):

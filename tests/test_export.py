@@ -136,7 +136,7 @@ def test_csv_wide_marks_an_unscored_administration_and_names_each_one(store):
     session1 = [r for r in rows if r["session"] == "1"]
     assert [(r["phq9_status"], r["phq9_total"]) for r in session1] == [("scored", "25"), ("not scored", "")]
     ids = [r["phq9_administration"] for r in session1]
-    stored = [str(row[0]) for row in store.query("SELECT id FROM administrations WHERE instrument_id = 'phq9'"
+    stored = [str(row[0]) for row in store._query("SELECT id FROM administrations WHERE instrument_id = 'phq9'"
                                                  " ORDER BY id")]
     assert ids[0] in stored and ids[1] == stored[-1] and ids[0] != ids[1]
 
@@ -229,7 +229,7 @@ def test_client_selection_one_list_or_all(store):
 
 def test_only_completed_administrations_are_exported(store):
     build_caseload(store, 1)
-    session = store.query("SELECT id FROM sessions ORDER BY id LIMIT 1")[0][0]
+    session = store._query("SELECT id FROM sessions ORDER BY id LIMIT 1")[0][0]
     store.start_administration(session, "phq9", "1", "self-report")  # left in progress
     assert len(rows_of(run(store, "csv-long", client_ids=["ZZCLIENT-0000"]))) == 9
 
@@ -298,9 +298,9 @@ def test_the_store_query_reads_in_batches(store):
     first = next(rows)
     assert first["client"]["id"] == "ZZCLIENT-0000"
     # the open read transaction (one snapshot for the whole export) ends when the iterator is closed
-    assert store.conn.in_transaction
+    assert store._conn.in_transaction
     rows.close()
-    assert not store.conn.in_transaction
+    assert not store._conn.in_transaction
     assert len(list(iter_records(store, batch=2))) == 18
 
 

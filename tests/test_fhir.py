@@ -314,7 +314,7 @@ def test_amendments_in_a_deidentified_export_say_what_not_who_or_why(store, tmp_
     assert "Clinician X" not in text and "Test Person" not in text and "ZZCLIENT" not in text
     prov = by_type(json.loads(text), "Provenance")[0]["resource"]
     assert "item 9 changed from 1 to 0" in prov["entity"][0]["what"]["display"]
-    assert not prov["recorded"].startswith(store.query("SELECT at FROM audit WHERE action = 'amendment'")[0][0][:10])
+    assert not prov["recorded"].startswith(store._query("SELECT at FROM audit WHERE action = 'amendment'")[0][0][:10])
 
 
 def test_an_unscorable_total_is_unknown_not_a_system_error(store):
@@ -473,7 +473,7 @@ def test_alerts_travel_as_flags_pointing_at_the_response(store):
     from ipt_measures.exchange import fhir
 
     build_caseload(store, 1)
-    admin = store.query("SELECT min(id) FROM administrations WHERE instrument_id = 'phq9'")[0][0]
+    admin = store._query("SELECT min(id) FROM administrations WHERE instrument_id = 'phq9'")[0][0]
     before = len(store.alerts("ZZCLIENT-0000", include_acknowledged=True))
     critical = store.add_alert("ZZCLIENT-0000", "critical-item", "critical", "Suicidal ideation endorsed",
                                administration_id=admin, item_id="9")
@@ -522,7 +522,7 @@ def test_export_then_import_reproduces_every_score(invoke, isolated_data, zzchec
         rec["client_id"], rec["display_name"] = "ZZ_CLIENT.odd", "=Test Person 'Q'"
         s.bulk_import([rec])
         record_service.amend_response(s, "ZZCLIENT-0000", "9", 0, "typo", instrument_id="phq9", session_number=1)
-        admin = s.query("SELECT min(id) FROM administrations")[0][0]
+        admin = s._query("SELECT min(id) FROM administrations")[0][0]
         s.add_alert("ZZCLIENT-0000", "critical-item", "critical", "Suicidal ideation endorsed", administration_id=admin)
     target = tmp_path / ("out.json" if "fhir" in args else "out.csv")
     assert invoke("export", "--all", "--db", source, "-o", target, *args).exit_code == 0

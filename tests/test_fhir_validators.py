@@ -75,7 +75,7 @@ def test_every_fhir_export_variant_passes_the_r4_schema_and_fhir_js(node, store,
                                   session_number=1, actor="Clinician X")
     record_service.amend_session(store, "ZZCLIENT-0001", 2, "wrong day", date="2026-01-13")
     # an open and an acknowledged alert become Flags
-    admin = store.query("SELECT min(id) FROM administrations")[0][0]
+    admin = store._query("SELECT min(id) FROM administrations")[0][0]
     client = store.get_administration(admin)["client_id"]
     store.add_alert(client, "critical-item", "critical", "Suicidal ideation endorsed", administration_id=admin,
                     item_id="9")

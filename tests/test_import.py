@@ -22,7 +22,7 @@ from test_export import build_caseload
 def stored_scores(path) -> dict:
     """Every stored administration: where it sits -> (answers, current score), ignoring internal ids."""
     with open_store(path) as s:
-        rows = s.query(
+        rows = s._query(
             "SELECT co.client_id, co.start_date, co.planned_sessions, co.problem_areas, se.number, se.date, se.phase,"
             " a.instrument_id, a.instrument_version, a.respondent, a.id, sc.data"
             " FROM administrations a JOIN sessions se ON se.id = a.session_id JOIN courses co ON co.id = se.course_id"
@@ -202,7 +202,7 @@ def test_a_hand_written_csv_with_a_blank_total_is_scored(tmp_path, zzcheck):
     with open_store(tmp_path / "t.db") as s:
         report = import_file(s, path)
         assert report.ok and report.stored == 1
-        score = s.current_score(s.query("SELECT id FROM administrations")[0][0])
+        score = s.current_score(s._query("SELECT id FROM administrations")[0][0])
     # item 4 blank = skipped; 8 over 3 items prorated to 4: 8 x 4 / 3 = 10.67 -> 11, "high" (9-12)
     assert (score["total"]["value"], score["total"]["band"], score["total"]["prorated"]) == (11, "high", True)
     assert score["subscales"][0]["value"] == 6
@@ -248,7 +248,7 @@ def test_a_us_core_style_response_is_mapped_by_loinc(tmp_path):
     with open_store(tmp_path / "t.db") as s:
         report = import_file(s, path)
         assert report.ok and report.stored == 1
-        admin = s.query("SELECT id FROM administrations")[0][0]
+        admin = s._query("SELECT id FROM administrations")[0][0]
         score = s.current_score(admin)
         assert s.responses(admin)["1"]["value"] == 3
     assert (score["total"]["value"], score["total"]["band"]) == (12, "moderate")
@@ -259,7 +259,7 @@ def test_a_fhir_total_that_disagrees_is_rejected(tmp_path):
     path.write_text(json.dumps(us_core_style_phq9(ANSWERS, total=14)))
     with open_store(tmp_path / "t.db") as s:
         report = import_file(s, path)
-        assert s.query("SELECT count(*) FROM administrations")[0][0] == 0
+        assert s._query("SELECT count(*) FROM administrations")[0][0] == 0
     assert [str(r) for r in report.rejected] == [
         "entry 1: stated total 14 but the answers score 12 with phq9 version 1; not stored"]
 

@@ -42,7 +42,7 @@ def write(path, *groups):
 
 def count(db, table="administrations"):
     with open_store(db) as s:
-        return s.query(f"SELECT count(*) FROM {table}")[0][0]
+        return s._query(f"SELECT count(*) FROM {table}")[0][0]
 
 
 @pytest.fixture
@@ -197,9 +197,9 @@ def test_a_full_disk_part_way_is_reported_truthfully(invoke, db, tmp_path):
     path = write(tmp_path / "many.csv", many(2500))
     with open_store(tmp_path / "probe.db") as s:
         import_file(s, write(tmp_path / "first.csv", many(2000)))
-        pages = s.query("PRAGMA page_count")[0][0]
+        pages = s._query("PRAGMA page_count")[0][0]
     with open_store(db) as s:
-        s.conn.execute(f"PRAGMA max_page_count = {pages + 20}")  # room for the first batch, not the second
+        s._conn.execute(f"PRAGMA max_page_count = {pages + 20}")  # room for the first batch, not the second
         with pytest.raises(ImportStopped) as stopped:
             import_file(s, path)
     message = str(stopped.value)
@@ -256,7 +256,7 @@ def test_a_record_amended_at_its_source_is_not_skipped_silently(invoke, db, tmp_
     assert result.exit_code == 0, result.output
     assert "amended 1 changed at their source" in result.output
     with open_store(db) as s:
-        admin = s.query("SELECT id FROM administrations")[0][0]
+        admin = s._query("SELECT id FROM administrations")[0][0]
         assert s.responses(admin)["9"]["value"] == 2
         assert s.current_score(admin)["total"]["value"] == 10
         trail = [(a["action"], a["old_value"], a["new_value"]) for a in s.audit_trail("c1")]

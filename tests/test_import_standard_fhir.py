@@ -61,7 +61,7 @@ def run(db, tmp_path, resource, **options):
     path.write_text(json.dumps(resource))
     with open_store(db) as s:
         report = import_file(s, path, **options)
-        stored = [(r["number"], r["instrument_id"], r["total"]) for r in s.query(
+        stored = [(r["number"], r["instrument_id"], r["total"]) for r in s._query(
             "SELECT se.number, a.instrument_id, sc.total FROM administrations a JOIN sessions se ON se.id = a.session_id"
             " JOIN scores sc ON sc.administration_id = a.id AND sc.current = 1 ORDER BY a.id")]
     return report, stored

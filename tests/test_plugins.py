@@ -281,7 +281,7 @@ def test_hook_register_importers(tmp_path):
             path.write_text("c1;2026-01-05;3,3,3,3,3,3,3,3,1\n")
             report = import_file(store, path)
             assert report.stored == 1
-            admin = store.query("SELECT id FROM administrations")[0][0]
+            admin = store._query("SELECT id FROM administrations")[0][0]
             assert store.current_score(admin)["total"]["value"] == 25
     finally:
         use_registry(None)

@@ -112,13 +112,13 @@ def test_progress_queries_use_the_indexes(tmp_path):
     with open_store(tmp_path / "p.db") as store:
         store.bulk_import(recovering())
         statements = []
-        store.conn.set_trace_callback(statements.append)  # SQL with its parameters expanded
+        store._conn.set_trace_callback(statements.append)  # SQL with its parameters expanded
         progress(store, "c-rec")
-        store.conn.set_trace_callback(None)
+        store._conn.set_trace_callback(None)
         selects = [sql for sql in statements if sql.lstrip().upper().startswith("SELECT")]
         assert 1 <= len(selects) <= 5
         for sql in selects:
-            plan = " | ".join(str(row[3]) for row in store.conn.execute("EXPLAIN QUERY PLAN " + sql))
+            plan = " | ".join(str(row[3]) for row in store._conn.execute("EXPLAIN QUERY PLAN " + sql))
             assert "SCAN" not in plan, (sql, plan)
 
 

@@ -38,7 +38,7 @@ def fake_score(total, flags=()):
 def test_database_file_is_owner_only_and_wal(tmp_path, store):
     mode = stat.S_IMODE((tmp_path / "t.db").stat().st_mode)
     assert mode == 0o600
-    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store.schema_version() == MIGRATIONS[-1][0]
 
 
@@ -47,7 +47,7 @@ def test_migrations_are_applied_once(tmp_path, store):
 
 
 def test_newer_schema_is_refused(tmp_path, store):
-    store.conn.execute("INSERT INTO schema_migrations VALUES ('9999_future', 'now')")
+    store._conn.execute("INSERT INTO schema_migrations VALUES ('9999_future', 'now')")
     with pytest.raises(StoreError, match="newer ipt-measures"):
         open_store(tmp_path / "t.db")
 

@@ -53,7 +53,7 @@ class SQLiteStore:
 
     def __init__(self, path: str | Path, *, create: bool = True):
         self.path = Path(path)
-        self.conn = self._connect(create)
+        self._conn = self._connect(create)
         self.migrate()
 
     # -- connection --------------------------------------------------------------------------------
@@ -86,7 +86,7 @@ class SQLiteStore:
         return conn
 
     def close(self) -> None:
-        self.conn.close()
+        self._conn.close()
 
     def __enter__(self) -> "SQLiteStore":
         return self
@@ -102,7 +102,7 @@ class SQLiteStore:
         except sqlite3.OperationalError as exc:
             raise self._translate(exc) from None
         try:
-            yield self.conn
+            yield self._conn
         except BaseException as exc:
             self._rollback()
             if isinstance(exc, sqlite3.OperationalError):  # e.g. the disk filled mid-statement
@@ -110,7 +110,7 @@ class SQLiteStore:
             raise
         else:
             try:
-                self.conn.execute("COMMIT")
+                self._conn.execute("COMMIT")
             except sqlite3.OperationalError as exc:
                 self._rollback()
                 raise self._translate(exc) from None
@@ -118,9 +118,9 @@ class SQLiteStore:
     def _rollback(self) -> None:
         # SQLite may already have rolled back by itself (SQLITE_FULL, I/O errors): a second ROLLBACK
         # would raise "no transaction is active" and hide the real error.
-        if self.conn.in_transaction:
+        if self._conn.in_transaction:
             try:
-                self.conn.execute("ROLLBACK")
+                self._conn.execute("ROLLBACK")
             except sqlite3.Error:
                 pass
 
@@ -129,7 +129,7 @@ class SQLiteStore:
         deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
         while True:
             try:
-                self.conn.execute("BEGIN IMMEDIATE")
+                self._conn.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
@@ -162,14 +162,14 @@ class SQLiteStore:
             return f"the disk holding {self.path} is full; nothing was changed"
         return None
 
-    def write(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+    def _write(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
         """One statement in its own transaction."""
         with self.transaction() as conn:
             return conn.execute(sql, params)
 
-    def query(self, sql: str, params: Any = ()) -> list[sqlite3.Row]:
+    def _query(self, sql: str, params: Any = ()) -> list[sqlite3.Row]:
         try:
-            return self.conn.execute(sql, params).fetchall()
+            return self._conn.execute(sql, params).fetchall()
         except sqlite3.OperationalError as exc:
             raise self._translate(exc) from None
 
@@ -178,7 +178,7 @@ class SQLiteStore:
     def migrate(self) -> list[str]:
         """Apply every migration not yet applied, each in its own transaction. Returns those applied."""
         try:
-            self.conn.execute(
+            self._conn.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
             )
         except sqlite3.OperationalError as exc:
@@ -187,7 +187,7 @@ class SQLiteStore:
             raise self._translate(exc) from None
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path} is not an ipt-measures database ({exc})") from None
-        applied = {row[0] for row in self.conn.execute("SELECT name FROM schema_migrations")}
+        applied = {row[0] for row in self._conn.execute("SELECT name FROM schema_migrations")}
         known = [name for name, _ in MIGRATIONS]
         unknown = applied - set(known)
         if unknown:
@@ -200,7 +200,7 @@ class SQLiteStore:
             return done
         # SQLite's procedure for changing a table it cannot ALTER (rebuild, drop, rename) needs foreign keys
         # off, which only takes effect outside a transaction; each migration checks them before it commits.
-        self.conn.execute("PRAGMA foreign_keys = OFF")
+        self._conn.execute("PRAGMA foreign_keys = OFF")
         try:
             for name, sql in pending:
                 with self.transaction() as conn:
@@ -213,11 +213,11 @@ class SQLiteStore:
                     conn.execute("INSERT INTO schema_migrations VALUES (?, ?)", (name, now()))
                 done.append(name)
         finally:
-            self.conn.execute("PRAGMA foreign_keys = ON")
+            self._conn.execute("PRAGMA foreign_keys = ON")
         return done
 
     def schema_version(self) -> str:
-        row = self.conn.execute("SELECT name FROM schema_migrations ORDER BY name DESC LIMIT 1").fetchone()
+        row = self._conn.execute("SELECT name FROM schema_migrations ORDER BY name DESC LIMIT 1").fetchone()
         return row[0] if row else "none"
 
     # -- audit -------------------------------------------------------------------------------------
@@ -233,7 +233,7 @@ class SQLiteStore:
 
     def audit_trail(self, client_id: str) -> list[dict]:
         self.get_client(client_id)
-        return [dict(r) for r in self.query("SELECT * FROM audit WHERE client_id = ? ORDER BY id", (client_id,))]
+        return [dict(r) for r in self._query("SELECT * FROM audit WHERE client_id = ? ORDER BY id", (client_id,))]
 
     # -- clients -----------------------------------------------------------------------------------
 
@@ -249,13 +249,13 @@ class SQLiteStore:
         return self.get_client(client_id)
 
     def get_client(self, client_id: str) -> dict:
-        row = self.conn.execute("SELECT * FROM clients WHERE id = ?", (client_id,)).fetchone()
+        row = self._conn.execute("SELECT * FROM clients WHERE id = ?", (client_id,)).fetchone()
         if row is None:
             raise NotFound(f"no client {client_id!r} (see: ipt clients list)")
         return dict(row)
 
     def list_clients(self) -> list[dict]:
-        return [dict(r) for r in self.query("SELECT * FROM clients ORDER BY id")]
+        return [dict(r) for r in self._query("SELECT * FROM clients ORDER BY id")]
 
     # -- courses -----------------------------------------------------------------------------------
 
@@ -283,17 +283,17 @@ class SQLiteStore:
 
     def active_course(self, client_id: str) -> Optional[dict]:
         self.get_client(client_id)
-        row = self._active_course(self.conn, client_id)
+        row = self._active_course(self._conn, client_id)
         return _course(row) if row else None
 
     def get_course(self, course_id: int) -> dict:
-        row = self.conn.execute("SELECT * FROM courses WHERE id = ?", (course_id,)).fetchone()
+        row = self._conn.execute("SELECT * FROM courses WHERE id = ?", (course_id,)).fetchone()
         if row is None:
             raise NotFound(f"no course {course_id}")
         return _course(row)
 
     def courses(self, client_id: str) -> list[dict]:
-        return [_course(r) for r in self.query("SELECT * FROM courses WHERE client_id = ? ORDER BY id", (client_id,))]
+        return [_course(r) for r in self._query("SELECT * FROM courses WHERE client_id = ? ORDER BY id", (client_id,))]
 
     def end_course(self, course_id: int, end_date: str, reason: str) -> dict:
         course = self.get_course(course_id)
@@ -343,7 +343,7 @@ class SQLiteStore:
         )
 
     def get_relationship(self, course_id: int, label: str) -> dict:
-        row = self.conn.execute(
+        row = self._conn.execute(
             "SELECT * FROM relationships WHERE course_id = ? AND label = ?", (course_id, label)
         ).fetchone()
         if row is None:
@@ -353,12 +353,12 @@ class SQLiteStore:
 
     def relationships(self, course_id: int) -> list[dict]:
         """A course's inventory: each relationship with its ratings, oldest first."""
-        rows = [dict(r) for r in self.query("SELECT * FROM relationships WHERE course_id = ? ORDER BY id", (course_id,))]
+        rows = [dict(r) for r in self._query("SELECT * FROM relationships WHERE course_id = ? ORDER BY id", (course_id,))]
         return [self._with_ratings(r) for r in rows]
 
     def _with_ratings(self, relationship: dict) -> dict:
         relationship["ratings"] = [
-            dict(r) for r in self.query(
+            dict(r) for r in self._query(
                 "SELECT id, rated_on, session_number, closeness, support, conflict, contact, wanted_change, created_at"
                 " FROM relationship_ratings WHERE relationship_id = ? ORDER BY rated_on, id", (relationship["id"],)
             )
@@ -379,7 +379,7 @@ class SQLiteStore:
         return next(g for g in self.goals(course_id) if g["number"] == number)
 
     def goals(self, course_id: int) -> list[dict]:
-        return [dict(r) for r in self.query("SELECT * FROM goals WHERE course_id = ? ORDER BY number", (course_id,))]
+        return [dict(r) for r in self._query("SELECT * FROM goals WHERE course_id = ? ORDER BY number", (course_id,))]
 
     def set_course_summary(self, course_id: int, *, warning_signs: Optional[str] = None, plan: Optional[str] = None,
                            actor: Optional[str] = None) -> dict:
@@ -404,7 +404,7 @@ class SQLiteStore:
         return self.course_summary(course_id)
 
     def course_summary(self, course_id: int) -> dict:
-        row = self.conn.execute("SELECT * FROM course_summaries WHERE course_id = ?", (course_id,)).fetchone()
+        row = self._conn.execute("SELECT * FROM course_summaries WHERE course_id = ?", (course_id,)).fetchone()
         if row is None:
             return {"course_id": course_id, "warning_signs": None, "plan": None, "updated_at": None}
         return dict(row)
@@ -424,13 +424,13 @@ class SQLiteStore:
         return self.get_session(cur.lastrowid)
 
     def get_session(self, session_id: int) -> dict:
-        row = self.conn.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        row = self._conn.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
         if row is None:
             raise NotFound(f"no session {session_id}")
         return dict(row)
 
     def sessions(self, course_id: int) -> list[dict]:
-        return [dict(r) for r in self.query("SELECT * FROM sessions WHERE course_id = ? ORDER BY number", (course_id,))]
+        return [dict(r) for r in self._query("SELECT * FROM sessions WHERE course_id = ? ORDER BY number", (course_id,))]
 
     def amend_session(self, session_id: int, field: str, value: str, reason: str, *, actor: Optional[str] = None) -> dict:
         """Correct a session's date or phase: recorded as an amendment with the old and new value.
@@ -465,7 +465,7 @@ class SQLiteStore:
         return cur.lastrowid
 
     def get_administration(self, administration_id: int) -> dict:
-        return self._administration(self.conn, administration_id)
+        return self._administration(self._conn, administration_id)
 
     def record_response(self, administration_id: int, item_id: str, value: Optional[int], status: str = "answered",
                         *, alerts: Iterable[dict] = ()) -> list[int]:
@@ -496,7 +496,7 @@ class SQLiteStore:
 
     def responses(self, administration_id: int) -> dict[str, dict]:
         try:
-            return self._responses(self.conn, administration_id)
+            return self._responses(self._conn, administration_id)
         except sqlite3.OperationalError as exc:
             raise self._translate(exc) from None
 
@@ -601,13 +601,13 @@ class SQLiteStore:
         return {"previous_total": None if old_total is None else old_total[0], "score": score}
 
     def current_score(self, administration_id: int) -> Optional[dict]:
-        row = self.conn.execute(
+        row = self._conn.execute(
             "SELECT data FROM scores WHERE administration_id = ? AND current = 1", (administration_id,)
         ).fetchone()
         return json.loads(row[0]) if row else None
 
     def score_history(self, administration_id: int) -> list[dict]:
-        rows = self.query("SELECT * FROM scores WHERE administration_id = ? ORDER BY id", (administration_id,))
+        rows = self._query("SELECT * FROM scores WHERE administration_id = ? ORDER BY id", (administration_id,))
         return [dict(r) for r in rows]
 
     def administrations(self, course_id: int, status: Optional[str] = None) -> list[dict]:
@@ -624,10 +624,10 @@ class SQLiteStore:
             sql += " AND a.status = ?"
             params.append(status)
         sql += " ORDER BY s.number, a.id"
-        return [dict(r) for r in self.query(sql, params)]
+        return [dict(r) for r in self._query(sql, params)]
 
     def in_progress(self, client_id: str) -> list[dict]:
-        rows = self.query(
+        rows = self._query(
             "SELECT a.*, s.number AS session_number FROM administrations a JOIN sessions s ON s.id = a.session_id"
             " JOIN courses c ON c.id = s.course_id WHERE c.client_id = ? AND a.status = 'in-progress' ORDER BY a.id",
             (client_id,),
@@ -750,10 +750,10 @@ class SQLiteStore:
             params.append(after_id)
         sql += (" ORDER BY CASE al.severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END,"
                 " al.raised_at, al.id")
-        return [dict(r) for r in self.query(sql, params)]
+        return [dict(r) for r in self._query(sql, params)]
 
     def get_alert(self, alert_id: int) -> dict:
-        row = self.conn.execute(_ALERTS_SQL + " WHERE al.id = ?", (alert_id,)).fetchone()
+        row = self._conn.execute(_ALERTS_SQL + " WHERE al.id = ?", (alert_id,)).fetchone()
         if row is None:
             raise NotFound(f"no alert {alert_id} (see: ipt alerts)")
         return dict(row)
@@ -783,6 +783,38 @@ class SQLiteStore:
                         f"acknowledged: {action.strip()}", note, who)
         return self.get_alert(alert_id)
 
+    # -- caseload reads (review.caseload assembles the caseload from these) ----------------------------
+
+    def active_courses(self) -> list[CourseRecord]:
+        """Every course not ended (from the partial index courses_active), problem areas decoded."""
+        rows = self._query(
+            "SELECT id, client_id, start_date, planned_sessions, problem_areas FROM courses WHERE end_date IS NULL")
+        return [{**row, "problem_areas": json.loads(row["problem_areas"])} for row in map(dict, rows)]  # type: ignore[typeddict-item]
+
+    def active_sessions(self) -> list[tuple[int, int, str, str]]:
+        """``(course_id, number, date, phase)`` of every session of the courses not ended."""
+        return self._query(
+            "SELECT s.course_id, s.number, s.date, s.phase FROM sessions s WHERE s.course_id IN"
+            " (SELECT id FROM courses WHERE end_date IS NULL)")
+
+    def active_scores(self) -> list[tuple[int, int, str, Optional[float], Optional[str], Optional[int]]]:
+        """``(course_id, session number, instrument_id, total, band, flag_count)`` of every completed
+        administration of the courses not ended, with its current score (no score JSON), in course, session
+        and administration order."""
+        # Sessions and administrations are found through sessions(course_id, number) and administrations_session;
+        # `+a.status` keeps SQLite off administrations_status, which matches nearly every row.
+        return self._query(
+            "SELECT s.course_id, s.number, a.instrument_id, sc.total, sc.band, sc.flag_count"
+            " FROM administrations a JOIN sessions s ON s.id = a.session_id"
+            " LEFT JOIN scores sc ON sc.administration_id = a.id AND sc.current = 1"
+            " WHERE s.course_id IN (SELECT id FROM courses WHERE end_date IS NULL) AND +a.status = 'complete'"
+            " ORDER BY s.course_id, s.number, a.id")
+
+    def a_client_outside(self, prefix: str) -> Optional[str]:
+        """The id of one client whose id does not start with ``prefix`` (None if every one does)."""
+        rows = self._query("SELECT id FROM clients WHERE substr(id, 1, ?) != ? LIMIT 1", (len(prefix), prefix))
+        return rows[0][0] if rows else None
+
     # -- export reads (the exchange wing assembles records from these) -------------------------------
 
     def export_instrument_ids(self, client_ids: Optional[list[str]] = None) -> list[str]:
@@ -793,7 +825,7 @@ class SQLiteStore:
             " JOIN courses co ON co.id = s.course_id JOIN clients c ON c.id = co.client_id"
             " WHERE a.status = 'complete'" + where + " ORDER BY a.instrument_id"
         )
-        return [row[0] for row in self.conn.execute(sql, params)]
+        return [row[0] for row in self._conn.execute(sql, params)]
 
     def export_count(self, client_ids: Optional[list[str]] = None) -> int:
         """How many completed administrations :meth:`export_rows` gives for these clients (a progress total)."""
@@ -814,7 +846,7 @@ class SQLiteStore:
         all of them; every batch sees the same snapshot, even if a clinician stores a score while a long
         export runs (WAL lets both proceed). The transaction ends when the generator is closed."""
         where, params = _export_client_filter(client_ids)
-        conn = self.conn
+        conn = self._conn
         if order_key is not None:
             conn.create_function("ipt_export_order", 1, order_key, deterministic=True)
             order = " ORDER BY ipt_export_order(c.id)"
@@ -849,7 +881,7 @@ class SQLiteStore:
         """The item responses of these administrations as stored (one indexed query), by administration."""
         marks = ",".join("?" * len(administration_ids))
         result: dict[int, list[dict]] = {}
-        for row in self.conn.execute(
+        for row in self._conn.execute(
             "SELECT administration_id, item_id, value, status FROM responses"
             f" WHERE administration_id IN ({marks}) ORDER BY administration_id, rowid",
             administration_ids,
@@ -864,7 +896,7 @@ class SQLiteStore:
         return [
             {"at": at, "actor": actor, "entity": entity, "entity_id": entity_id, "field": field, "old": old,
              "new": new, "reason": reason}
-            for at, actor, entity, entity_id, field, old, new, reason in self.conn.execute(
+            for at, actor, entity, entity_id, field, old, new, reason in self._conn.execute(
                 "SELECT at, actor, entity, entity_id, field, old_value, new_value, reason FROM audit"
                 f" WHERE client_id IN ({marks}) AND action = 'amendment' ORDER BY id", client_ids)
         ]
@@ -875,7 +907,7 @@ class SQLiteStore:
         if not ids:
             return set()
         marks = ",".join("?" * len(ids))
-        return {row[0] for row in self.conn.execute(
+        return {row[0] for row in self._conn.execute(
             f"SELECT id FROM administrations WHERE status = 'complete' AND id IN ({marks})", ids)}
 
     # -- bulk ----------------------------------------------------------------------------------------
@@ -907,16 +939,16 @@ class SQLiteStore:
             counts = {}
         for name in ("stored", "skipped", "clients", "courses", "sessions"):
             counts.setdefault(name, 0)
-        clients: set[str] = {r[0] for r in self.conn.execute("SELECT id FROM clients")}
+        clients: set[str] = {r[0] for r in self._conn.execute("SELECT id FROM clients")}
         courses: dict[tuple[str, str], int] = {
-            (r[0], r[1]): r[2] for r in self.conn.execute("SELECT client_id, start_date, id FROM courses")
+            (r[0], r[1]): r[2] for r in self._conn.execute("SELECT client_id, start_date, id FROM courses")
         }
         sessions: dict[tuple[int, int], int] = {
-            (r[0], r[1]): r[2] for r in self.conn.execute("SELECT course_id, number, id FROM sessions")
+            (r[0], r[1]): r[2] for r in self._conn.execute("SELECT course_id, number, id FROM sessions")
         }
         # Another process may import at the same time: its commits change data_version, and then the
         # caches above are re-read inside the next batch's transaction (see _import_batch).
-        seen = {"version": self.conn.execute("PRAGMA data_version").fetchone()[0]}
+        seen = {"version": self._conn.execute("PRAGMA data_version").fetchone()[0]}
         batch: list[dict] = []
         for record in records:
             batch.append(record)
@@ -935,7 +967,7 @@ class SQLiteStore:
         for start in range(0, len(keys), 500):
             chunk = keys[start:start + 500]
             marks = ",".join("?" * len(chunk))
-            for key, admin_id, item, value, status in self.query(
+            for key, admin_id, item, value, status in self._query(
                 "SELECT a.import_key, a.id, r.item_id, r.value, r.status FROM administrations a"
                 f" JOIN responses r ON r.administration_id = a.id WHERE a.import_key IN ({marks})", chunk
             ):
@@ -961,7 +993,7 @@ class SQLiteStore:
             chunk = keys[start:start + 500]
             marks = ",".join("?" * len(chunk))
             found.update(
-                r[0] for r in self.conn.execute(f"SELECT import_key FROM administrations WHERE import_key IN ({marks})", chunk)
+                r[0] for r in self._conn.execute(f"SELECT import_key FROM administrations WHERE import_key IN ({marks})", chunk)
             )
         return found
 
@@ -1099,11 +1131,11 @@ class SQLiteStore:
         return self.get_handover(cur.lastrowid)
 
     def _handover(self, where: str, value: Any) -> Optional[dict]:
-        row = self.conn.execute(f"SELECT * FROM handovers WHERE {where} = ?", (value,)).fetchone()
+        row = self._conn.execute(f"SELECT * FROM handovers WHERE {where} = ?", (value,)).fetchone()
         if row is None:
             return None
         handover = dict(row)
-        handover["administrations"] = [r[0] for r in self.conn.execute(
+        handover["administrations"] = [r[0] for r in self._conn.execute(
             "SELECT administration_id FROM handover_forms WHERE handover_id = ? ORDER BY position", (row["id"],))]
         return handover
 
