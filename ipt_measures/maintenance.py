@@ -6,11 +6,10 @@ Both open the database read-only: a check or a backup never changes the record i
 from __future__ import annotations
 
 import os
-import sqlite3
 import stat
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
 from .errors import StoreError, UsageError
 
@@ -30,33 +29,6 @@ def _usable(path: Path, what: str) -> Path:
 
 def _check(name: str, status: str, detail: str) -> dict:
     return {"check": name, "status": status, "detail": detail}
-
-
-def _open_read_only(path: Path) -> sqlite3.Connection:
-    """Open without any write, even to the -shm file.
-
-    A WAL database needs its -shm file to be read; on a read-only medium (a mounted backup, a read-only
-    file system) that file cannot be created. If no unmerged -wal content exists, nothing can be missed by
-    reading the main file as immutable, so that is done instead of failing.
-    """
-    uri = f"file:{_uri_path(path)}?mode=ro"
-    conn = sqlite3.connect(uri, uri=True, timeout=15, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA busy_timeout = 15000")
-    try:
-        conn.execute("PRAGMA schema_version").fetchone()
-    except sqlite3.OperationalError:
-        wal = path.with_name(path.name + "-wal")
-        if wal.exists() and wal.stat().st_size > 0:
-            raise
-        conn.close()
-        conn = sqlite3.connect(f"{uri}&immutable=1", uri=True, isolation_level=None, check_same_thread=False)
-    return conn
-
-
-def _uri_path(path: Path) -> str:
-    from urllib.parse import quote
-
-    return quote(str(path.resolve()), safe="/")
 
 
 def doctor(db_path: Optional[str | Path] = None, *, quick: bool = False, progress: Any = None) -> list[dict]:
@@ -99,71 +71,62 @@ def _file_checks(path: Path) -> list[dict]:
     return checks
 
 
-def _counts(conn: sqlite3.Connection) -> dict[str, int]:
-    """What the record holds, as doctor and backup both report it."""
-    return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("clients", "administrations", "responses")}
-
-
 def _database_checks(path: Path, quick: bool, known: list[str]) -> list[dict]:
+    from .store import inspect_record
+
     checks = []
-    conn = None
     try:
-        conn = _open_read_only(path)
-        try:
-            rows = conn.execute("PRAGMA quick_check" if quick else "PRAGMA integrity_check").fetchall()
-        except sqlite3.DatabaseError as exc:
-            return [_check("integrity", FAIL, f"not a readable SQLite database: {exc}")]
-        problems = [r[0] for r in rows if r[0] != "ok"]
-        if problems:
-            more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
-            checks.append(_check("integrity", FAIL, "; ".join(problems[:3]) + more +
-                                 " (restore the latest backup: ipt backup made one with its date)"))
-        else:
-            checks.append(_check("integrity", OK, "quick_check: ok" if quick else "integrity_check: ok"))
-        try:
-            orphans = conn.execute("PRAGMA foreign_key_check").fetchall()
-            checks.append(_check("references", FAIL if orphans else OK,
-                                 f"{len(orphans)} row(s) refer to missing records" if orphans else "every reference resolves"))
-            applied = [r[0] for r in conn.execute("SELECT name FROM schema_migrations ORDER BY name")]
-        except sqlite3.DatabaseError as exc:
-            checks.append(_check("schema", FAIL, f"not an ipt-measures database ({exc})"))
-            return checks
-        unknown = sorted(set(applied) - set(known))
-        pending = [n for n in known if n not in applied]
-        if unknown:
-            checks.append(_check("schema", FAIL, f"written by a newer ipt-measures (schema {unknown[-1]}); upgrade"))
-        elif pending:
-            checks.append(_check("schema", WARN, f"{len(pending)} migration(s) pending ({pending[-1]}); applied on next write"))
-        else:
-            checks.append(_check("schema", OK, f"version {applied[-1] if applied else 'none'} (current)"))
-        counts = _counts(conn)
-        open_admins = conn.execute("SELECT count(*) FROM administrations WHERE status = 'in-progress'").fetchone()[0]
-        checks.append(_check("records", OK, f"{counts['clients']} clients, {counts['administrations']} administrations,"
-                                            f" {counts['responses']} answers"))
-        if open_admins:
-            checks.append(_check("in progress", WARN, f"{open_admins} administration(s) interrupted; resume or abandon them"))
-        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
-        checks.append(_check("journal", OK if mode == "wal" else WARN, f"journal_mode {mode}"))
-        checks.append(score_check(conn))
-    except sqlite3.DatabaseError as exc:
+        with inspect_record(path) as record:
+            try:
+                problems = record.integrity_problems(quick)
+            except StoreError as exc:
+                return [_check("integrity", FAIL, f"not a readable SQLite database: {exc}")]
+            if problems:
+                more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+                checks.append(_check("integrity", FAIL, "; ".join(problems[:3]) + more +
+                                     " (restore the latest backup: ipt backup made one with its date)"))
+            else:
+                checks.append(_check("integrity", OK, "quick_check: ok" if quick else "integrity_check: ok"))
+            try:
+                orphans = record.broken_references()
+                checks.append(_check("references", FAIL if orphans else OK,
+                                     f"{orphans} row(s) refer to missing records" if orphans else "every reference resolves"))
+                applied = record.applied_migrations()
+            except StoreError as exc:
+                checks.append(_check("schema", FAIL, f"not an ipt-measures database ({exc})"))
+                return checks
+            unknown = sorted(set(applied) - set(known))
+            pending = [n for n in known if n not in applied]
+            if unknown:
+                checks.append(_check("schema", FAIL, f"written by a newer ipt-measures (schema {unknown[-1]}); upgrade"))
+            elif pending:
+                checks.append(_check("schema", WARN, f"{len(pending)} migration(s) pending ({pending[-1]}); applied on next write"))
+            else:
+                checks.append(_check("schema", OK, f"version {applied[-1] if applied else 'none'} (current)"))
+            counts = record.counts()
+            open_admins = record.in_progress()
+            checks.append(_check("records", OK, f"{counts['clients']} clients, {counts['administrations']} administrations,"
+                                                f" {counts['responses']} answers"))
+            if open_admins:
+                checks.append(_check("in progress", WARN, f"{open_admins} administration(s) interrupted; resume or abandon them"))
+            mode = record.journal_mode()
+            checks.append(_check("journal", OK if mode == "wal" else WARN, f"journal_mode {mode}"))
+            checks.append(score_check(record.scored_administrations()))
+    except StoreError as exc:
         checks.append(_check("integrity", FAIL, f"cannot open {path}: {exc}"))
-    finally:
-        if conn is not None:  # also after the early returns of a damaged or foreign file
-            conn.close()
     return checks
 
 
-def score_check(conn: sqlite3.Connection) -> dict:
+def score_check(administrations: Iterable[dict]) -> dict:
     """Re-score every completed administration's stored answers with the current scorer and compare with its
     stored score: every scale's value and band, and the critical items. A score that disagrees with its own
     answers fails (the record contradicts itself); one stored under another version of its instrument is a
     warning (the definition changed since); an instrument no plugin registers now cannot be checked."""
     from .plugins import get_registry
-    from .store.sqlite import scored_administrations
 
     registry = get_registry()
     checked, unknown, wrong, changed = 0, set(), [], []
-    for admin in scored_administrations(conn):
+    for admin in administrations:
         instrument = registry.instruments.get(admin["instrument_id"])
         if instrument is None:
             unknown.add(admin["instrument_id"])
@@ -266,64 +229,10 @@ def backup(dest: str | Path, db_path: Optional[str | Path] = None, *, force: boo
         pass
     if not dest.parent.is_dir():
         raise UsageError(f"no folder {dest.parent}")
-    temp = dest.with_name(f".{dest.name}.{os.getpid()}.partial")
+    from .store import backup_record
+
     started = time.perf_counter()
-    try:
-        fd = os.open(temp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-        os.close(fd)
-        os.chmod(temp, 0o600)  # whatever the umask
-        src = _open_read_only(source)
-        dst = sqlite3.connect(temp, isolation_level=None)
-        try:
-            # Two stages (the copy, then its check), not pages: copied in steps, the backup would restart each
-            # time another process wrote, and would no longer come from one snapshot.
-            with bar(progress, "Backing up", 2) as shown:
-                src.backup(dst)  # pages=-1: the whole database from one read transaction
-                shown.update(1)
-                result = dst.execute("PRAGMA integrity_check").fetchone()[0]
-                shown.update(1)
-            if result != "ok":
-                raise StoreError(f"the copy failed its integrity check ({result}); the database may be damaged: run ipt doctor")
-            counts = _counts(dst)
-            dst.execute("PRAGMA journal_mode = DELETE")  # one self-contained file, no -wal beside it
-        finally:
-            dst.close()
-            src.close()
-        if force:
-            os.replace(temp, dest)
-        else:
-            os.link(temp, dest)  # fails if dest appeared meanwhile: never overwrite without --force
-            os.unlink(temp)
-    except FileExistsError:
-        _remove(temp)
-        raise UsageError(f"{dest} already exists; choose a new name or add --force to replace it") from None
-    except sqlite3.Error as exc:
-        _remove(temp)
-        raise _translate(exc, dest) from None
-    except OSError as exc:
-        _remove(temp)
-        raise _translate(exc, dest) from None
-    except BaseException:
-        _remove(temp)
-        raise
+    with bar(progress, "Backing up", 2) as shown:  # the copy, then its integrity check
+        counts = backup_record(source, dest, force=force, step=lambda: shown.update(1))
     return {"source": str(source), "backup": str(dest), "bytes": dest.stat().st_size,
             "seconds": round(time.perf_counter() - started, 3), **counts}
-
-
-def _remove(path: Path) -> None:
-    for p in (path, path.with_name(path.name + "-journal"), path.with_name(path.name + "-wal"),
-              path.with_name(path.name + "-shm")):
-        try:
-            p.unlink()
-        except OSError:
-            pass
-
-
-def _translate(exc: BaseException, dest: Path) -> StoreError:
-    text = str(getattr(exc, "strerror", None) or exc)
-    lowered = text.lower()
-    if "full" in lowered or "no space" in lowered or getattr(exc, "errno", None) == 28:
-        return StoreError(f"the disk holding {dest} is full; no backup was written and the database is unchanged")
-    if "read-only" in lowered or "readonly" in lowered or "permission" in lowered or getattr(exc, "errno", None) in (13, 30):
-        return StoreError(f"cannot write {dest} ({text}); no backup was written and the database is unchanged")
-    return StoreError(f"backup to {dest} failed: {text}; the database is unchanged")

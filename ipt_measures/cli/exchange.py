@@ -87,27 +87,8 @@ def export(clients, all_clients, fmt, items, output, deidentify, key_file, shift
         else:
             write(sys.stdout)
             sys.stdout.flush()
-    except BaseException as exc:
-        _release(exc)
-        raise
     finally:
-        store.close()
-
-
-def _release(exc: BaseException) -> None:
-    """Free the frames of a failed export before the store closes.
-
-    The traceback keeps the exporter's half-read row generator alive; freed only after ``store.close()``,
-    it would close its cursor on a closed database and print "Exception ignored ... Traceback" (a full
-    disk, or ``| head`` closing the pipe). Cleared here, it finishes while the store is still open.
-    """
-    import traceback
-
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        traceback.clear_frames(exc.__traceback__)
-        exc = exc.__cause__ or exc.__context__
+        store.close()  # closes an export cursor left open by a failed write first (store.export_rows)
 
 
 PROGRESS_BYTES = 1_000_000

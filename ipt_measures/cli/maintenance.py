@@ -68,7 +68,7 @@ def demo(n_clients, seed, as_of, names, db_path, as_json):
 
 @click.command("doctor")
 @db_option
-@click.option("--quick", is_flag=True, help="PRAGMA quick_check instead of the full integrity_check.")
+@click.option("--quick", is_flag=True, help="SQLite's quick_check instead of the full integrity_check.")
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too (for scripts and CI).")
 @output_options
 def doctor(db_path, quick, strict, as_json, table_format):

@@ -35,9 +35,10 @@ from __future__ import annotations
 
 import inspect
 import json
+from contextlib import closing
 from typing import IO, Any, Iterable, Iterator, Optional
 
-from ..store.sqlite import EXPORT_COLUMNS
+from ..store.base import EXPORT_COLUMNS
 
 BATCH = 500
 UTF8_BOM = "\ufeff"
@@ -100,10 +101,12 @@ def export(
     extras = getattr(writer, "reads_extras", frozenset())
     if excel:
         out.write(UTF8_BOM)
-    with bar(progress, "Exporting", store.export_count(ids) if progress is not None else 0) as shown:
-        counter = _Counter(iter_records(store, ids, include_identifiers=include_identifiers, deidentify=deidentify,
-                                        responses=_reads_responses(writer, options),
-                                        amendments="amendments" in extras, alerts="alerts" in extras), shown)
+    records = iter_records(store, ids, include_identifiers=include_identifiers, deidentify=deidentify,
+                           responses=_reads_responses(writer, options),
+                           amendments="amendments" in extras, alerts="alerts" in extras)
+    # An export that fails part-way closes its cursor here, not when garbage is collected.
+    with closing(records), bar(progress, "Exporting", store.export_count(ids) if progress is not None else 0) as shown:
+        counter = _Counter(records, shown)
         writer(counter, out, **_accepted(writer, options))
     return counter.count
 
@@ -169,16 +172,17 @@ def iter_records(
     order_key = deidentify.pseudonym if deidentify is not None else None
     item_orders: dict[str, Any] = {**_item_orders(), "": {}}  # "": the permutations met (_in_item_order)
     alert_source = _Alerts(store) if alerts and hasattr(store, "alerts") else None
-    for rows in store.export_rows(client_ids, order_key=order_key, batch=batch):
-        answers = store.export_responses([row[_ADMINISTRATION] for row in rows]) if responses else {}
-        changes = _amendments(store, rows) if amendments else None
-        for row in rows:
-            record = _record(row, answers.get(row[_ADMINISTRATION], []), item_orders, include_identifiers)
-            if changes is not None:
-                record["amendments"] = changes.get(row[_ADMINISTRATION], [])
-            if alert_source is not None:
-                record["alerts"] = alert_source.for_record(row)
-            yield deidentify.record(record) if deidentify is not None else record
+    with store.export_rows(client_ids, order_key=order_key, batch=batch) as batches:
+        for rows in batches:
+            answers = store.export_responses([row[_ADMINISTRATION] for row in rows]) if responses else {}
+            changes = _amendments(store, rows) if amendments else None
+            for row in rows:
+                record = _record(row, answers.get(row[_ADMINISTRATION], []), item_orders, include_identifiers)
+                if changes is not None:
+                    record["amendments"] = changes.get(row[_ADMINISTRATION], [])
+                if alert_source is not None:
+                    record["alerts"] = alert_source.for_record(row)
+                yield deidentify.record(record) if deidentify is not None else record
 
 
 def _amendments(store: Any, rows: list[tuple]) -> dict[int, list[dict]]:

@@ -11,21 +11,23 @@ import json
 import os
 import sqlite3
 import time
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Optional
 
 from ..errors import NotFound, StoreError, UsageError
+from .base import EXPORT_COLUMNS, CourseRecord, Evaluate
 from .migrations import MIGRATIONS
+
+if TYPE_CHECKING:
+    from .sqlite_maintenance import SQLiteInspection
 
 BUSY_TIMEOUT_MS = 15_000
 # Bulk work of at least this many administrations refreshes the planner's statistics (ANALYZE): enough rows
 # for the statistics to describe the record; a handful of rows would only describe a nearly empty one.
 ANALYZE_AFTER = 1000
 
-Evaluate = Callable[[dict, dict], tuple]
-"""The caller's scoring, run inside the store's transaction: (administration, responses) -> (score, alerts)."""
 
 
 def now() -> str:
@@ -53,6 +55,7 @@ class SQLiteStore:
 
     def __init__(self, path: str | Path, *, create: bool = True):
         self.path = Path(path)
+        self._streams: set[sqlite3.Cursor] = set()  # export cursors not yet closed
         self._conn = self._connect(create)
         self.migrate()
 
@@ -86,6 +89,12 @@ class SQLiteStore:
         return conn
 
     def close(self) -> None:
+        """Close the store; an export still streaming (see :meth:`export_rows`) is closed first."""
+        for cursor in list(self._streams):
+            cursor.close()
+        self._streams.clear()
+        if self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")  # only a read transaction can be open here
         self._conn.close()
 
     def __enter__(self) -> "SQLiteStore":
@@ -95,7 +104,7 @@ class SQLiteStore:
         self.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
         """A write transaction, taken at once (BEGIN IMMEDIATE) so two writers queue instead of failing."""
         try:
             self._begin()
@@ -164,7 +173,7 @@ class SQLiteStore:
 
     def _write(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
         """One statement in its own transaction."""
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             return conn.execute(sql, params)
 
     def _query(self, sql: str, params: Any = ()) -> list[sqlite3.Row]:
@@ -172,6 +181,23 @@ class SQLiteStore:
             return self._conn.execute(sql, params).fetchall()
         except sqlite3.OperationalError as exc:
             raise self._translate(exc) from None
+
+    # -- looking after the file (ipt doctor, ipt backup): read-only, without opening a store ----------
+
+    @staticmethod
+    def inspect_file(path: Path) -> AbstractContextManager["SQLiteInspection"]:
+        """A read-only look at a record file (integrity, references, schema, counts, scores)."""
+        from .sqlite_maintenance import inspect
+
+        return inspect(path)
+
+    @staticmethod
+    def backup_file(source: Path, dest: Path, *, force: bool = False,
+                    step: Optional[Callable[[], None]] = None) -> dict[str, int]:
+        """Copy a record file consistently while it is in use; returns what the copy holds."""
+        from .sqlite_maintenance import backup
+
+        return backup(source, dest, force=force, step=step)
 
     # -- schema ------------------------------------------------------------------------------------
 
@@ -203,7 +229,7 @@ class SQLiteStore:
         self._conn.execute("PRAGMA foreign_keys = OFF")
         try:
             for name, sql in pending:
-                with self.transaction() as conn:
+                with self._transaction() as conn:
                     for statement in _statements(sql):
                         conn.execute(statement)
                     broken = conn.execute("PRAGMA foreign_key_check").fetchone()
@@ -238,7 +264,7 @@ class SQLiteStore:
     # -- clients -----------------------------------------------------------------------------------
 
     def add_client(self, client_id: str, display_name: Optional[str] = None, birth_year: Optional[int] = None) -> dict:
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             if conn.execute("SELECT 1 FROM clients WHERE id = ?", (client_id,)).fetchone():
                 raise UsageError(f"client {client_id!r} already exists")
             conn.execute(
@@ -264,7 +290,7 @@ class SQLiteStore:
         course_type: str = "standard",
     ) -> dict:
         self.get_client(client_id)
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             if self._active_course(conn, client_id):
                 raise UsageError(f"client {client_id!r} already has an active course; end it first")
             cur = conn.execute(
@@ -299,7 +325,7 @@ class SQLiteStore:
         course = self.get_course(course_id)
         if course["end_date"]:
             raise UsageError(f"course {course_id} already ended on {course['end_date']}")
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             conn.execute("UPDATE courses SET end_date = ?, end_reason = ? WHERE id = ?", (end_date, reason, course_id))
             self._audit(conn, course["client_id"], "course ended", "course", course_id, new=end_date, reason=reason)
         return self.get_course(course_id)
@@ -311,7 +337,7 @@ class SQLiteStore:
 
         ``rating`` holds rated_on, session_number, closeness, support, conflict, contact, wanted_change."""
         course = self.get_course(course_id)
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             if conn.execute("SELECT 1 FROM relationships WHERE course_id = ? AND label = ?", (course_id, label)).fetchone():
                 raise UsageError(f"the inventory already has {label!r}; re-rate it with: ipt inventory "
                                  f"{course['client_id']} rate {label!r} ...")
@@ -328,7 +354,7 @@ class SQLiteStore:
         """Add a rating to a relationship of a course's inventory (ratings are never overwritten)."""
         course = self.get_course(course_id)
         relationship = self.get_relationship(course_id, label)
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             self._insert_rating(conn, relationship["id"], rating)
             self._audit(conn, course["client_id"], "relationship rated", "relationship", relationship["id"],
                         new=f"{label}: {rating['closeness']}, support {rating['support']}, conflict {rating['conflict']}")
@@ -367,7 +393,7 @@ class SQLiteStore:
 
     def add_goal(self, course_id: int, number: int, text: str, problem_area: str) -> dict:
         course = self.get_course(course_id)
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             if conn.execute("SELECT 1 FROM goals WHERE course_id = ? AND number = ?", (course_id, number)).fetchone():
                 raise UsageError(f"goal {number} of this course already exists")
             cur = conn.execute(
@@ -388,7 +414,7 @@ class SQLiteStore:
         course = self.get_course(course_id)
         before = self.course_summary(course_id)
         values = {"warning_signs": before["warning_signs"], "plan": before["plan"]}
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             for name, value in (("warning_signs", warning_signs), ("plan", plan)):
                 if value is None or value == before[name]:
                     continue
@@ -413,7 +439,7 @@ class SQLiteStore:
 
     def add_session(self, course_id: int, number: int, date: str, phase: str) -> dict:
         course = self.get_course(course_id)
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             if conn.execute("SELECT 1 FROM sessions WHERE course_id = ? AND number = ?", (course_id, number)).fetchone():
                 raise UsageError(f"session {number} of this course already exists")
             cur = conn.execute(
@@ -442,7 +468,7 @@ class SQLiteStore:
             raise UsageError("an amendment needs a reason")
         session = self.get_session(session_id)
         course = self.get_course(session["course_id"])
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             conn.execute(f"UPDATE sessions SET {field} = ? WHERE id = ?", (value, session_id))
             self._audit(conn, course["client_id"], "amendment", "session", session_id, field, session[field], value, reason,
                         actor)
@@ -455,7 +481,7 @@ class SQLiteStore:
     ) -> int:
         session = self.get_session(session_id)
         client_id = self.get_course(session["course_id"])["client_id"]
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             cur = conn.execute(
                 "INSERT INTO administrations (session_id, instrument_id, instrument_version, respondent, status, source,"
                 " started_at) VALUES (?, ?, ?, ?, 'in-progress', ?, ?)",
@@ -477,7 +503,7 @@ class SQLiteStore:
         they are stored in the same transaction (see ``add_alert``). Returns the alert ids.
         """
         _check_response(value, status)
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             admin = self._administration(conn, administration_id)
             if admin["status"] != "in-progress":
                 raise UsageError(f"administration {administration_id} is {admin['status']}; correct it with an amendment")
@@ -517,7 +543,7 @@ class SQLiteStore:
         It may read the store (e.g. earlier scores); it runs inside the transaction. A second completion
         is refused by the database itself (trigger ``administrations_finish_once``), not only by the check.
         """
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             admin = self._administration(conn, administration_id)
             if admin["status"] != "in-progress":
                 raise UsageError(f"administration {administration_id} is already {admin['status']}")
@@ -542,7 +568,7 @@ class SQLiteStore:
         )
 
     def abandon_administration(self, administration_id: int, reason: str = "") -> None:
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             admin = self._administration(conn, administration_id)
             if admin["status"] != "in-progress":
                 raise UsageError(f"administration {administration_id} is {admin['status']}, not in progress")
@@ -575,7 +601,7 @@ class SQLiteStore:
             _check_response(value, status)
         if not reason or not reason.strip():
             raise UsageError("an amendment needs a reason")
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             admin = self._administration(conn, administration_id)
             if admin["status"] != "complete":
                 raise UsageError(f"administration {administration_id} is {admin['status']}; only completed ones are amended")
@@ -651,7 +677,7 @@ class SQLiteStore:
         for _, value, status in rows:
             _check_response(value, status)
         stamp = now()
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             if conn.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone() is None:
                 raise NotFound(f"no session {session_id}")
             cur = conn.execute(
@@ -688,7 +714,7 @@ class SQLiteStore:
         alert = {"kind": kind, "severity": severity, "message": message, "item_id": item_id, "rule": rule, "once": once}
         if conn is not None:
             return self._add_alert(conn, self._alert_owner(conn, client_id, course_id, administration_id), alert)
-        with self.transaction() as c:
+        with self._transaction() as c:
             return self._add_alert(c, self._alert_owner(c, client_id, course_id, administration_id), alert)
 
     def _alert_owner(self, conn, client_id: str, course_id: Optional[int], administration_id: Optional[int]) -> dict:
@@ -767,7 +793,7 @@ class SQLiteStore:
         who = login()
         if actor and actor.strip() and actor.strip() != who:
             who = f"{actor.strip()} (login {who})"
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             row = conn.execute("SELECT client_id, status, message FROM alerts WHERE id = ?", (alert_id,)).fetchone()
             if row is None:
                 raise NotFound(f"no alert {alert_id} (see: ipt alerts)")
@@ -835,16 +861,20 @@ class SQLiteStore:
             " JOIN courses co ON co.id = s.course_id JOIN clients c ON c.id = co.client_id"
             " WHERE a.status = 'complete'" + where
         )
-        return self.conn.execute(sql, params).fetchone()[0]
+        return self._conn.execute(sql, params).fetchone()[0]
 
+    @contextmanager
     def export_rows(self, client_ids: Optional[list[str]] = None, *, order_key: Optional[Callable[[str], str]] = None,
-                    batch: int = 500) -> Iterator[list[tuple]]:
-        """Batches of completed administrations as plain tuples in :data:`EXPORT_COLUMNS` order, in client
-        (or ``order_key(client id)``), course, session order, all from one read transaction.
+                    batch: int = 500) -> Iterator[Iterator[list[tuple]]]:
+        """A context manager giving batches of completed administrations as plain tuples in
+        :data:`EXPORT_COLUMNS` order, in client (or ``order_key(client id)``), course, session order, all from
+        one read transaction.
 
         Memory stays flat however large the record: one open cursor read ``batch`` rows at a time, never
         all of them; every batch sees the same snapshot, even if a clinician stores a score while a long
-        export runs (WAL lets both proceed). The transaction ends when the generator is closed."""
+        export runs (WAL lets both proceed). The cursor closes and the transaction ends when the ``with``
+        block is left, however it is left; an export abandoned mid-way whose block is never left (a
+        traceback holding its frames) is closed by :meth:`close` before the connection."""
         where, params = _export_client_filter(client_ids)
         conn = self._conn
         if order_key is not None:
@@ -858,18 +888,15 @@ class SQLiteStore:
             conn.execute("BEGIN")
         cursor = conn.cursor()
         cursor.row_factory = None  # plain tuples: quicker than sqlite3.Row by name
+        self._streams.add(cursor)
         try:
             cursor.execute(EXPORT_SELECT + where + order, params)
             if tuple(d[0] for d in cursor.description) != EXPORT_COLUMNS:
                 raise RuntimeError("the export query's columns are not EXPORT_COLUMNS")
-            while True:
-                rows = cursor.fetchmany(batch)
-                if not rows:
-                    break
-                yield rows
+            yield iter(lambda: cursor.fetchmany(batch), [])
         finally:
-            # An export abandoned part-way (a closed pipe, an error) may be finalised after the store has
-            # closed its connection; there is then nothing left to close or commit.
+            self._streams.discard(cursor)
+            # After close() there is nothing left to close or commit.
             try:
                 cursor.close()
                 if began and conn.in_transaction:
@@ -980,8 +1007,8 @@ class SQLiteStore:
         Statistics only speed queries up, so a busy database (another process importing) just skips it.
         """
         try:
-            self.conn.execute("PRAGMA analysis_limit = 1000")
-            self.conn.execute("ANALYZE")
+            self._conn.execute("PRAGMA analysis_limit = 1000")
+            self._conn.execute("ANALYZE")
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) and "busy" not in str(exc):
                 raise self._translate(exc) from None
@@ -1013,7 +1040,7 @@ class SQLiteStore:
         stamp = now()
         actor = _actor()
         keys = [r["administration"].get("import_key") for r in batch if r["administration"].get("import_key")]
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             version = conn.execute("PRAGMA data_version").fetchone()[0]
             if seen is not None and version != seen["version"]:
                 clients.clear()
@@ -1110,7 +1137,7 @@ class SQLiteStore:
 
     def add_handover(self, client_id: str, token_hash: str, expires_at: str, administration_ids: list[int]) -> dict:
         """Store a handover of these in-progress administrations; any earlier live handover of them ends."""
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             marks = ",".join("?" * len(administration_ids))
             conn.execute(
                 "UPDATE handovers SET ended_at = ?, ended_reason = 'replaced' WHERE ended_at IS NULL AND id IN"
@@ -1153,7 +1180,7 @@ class SQLiteStore:
 
     def claim_handover(self, handover_id: int, session_hash: str) -> bool:
         """Bind a handover to the browser session that first opened it. False if another already has."""
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             cur = conn.execute(
                 "UPDATE handovers SET session_hash = ?, claimed_at = ? WHERE id = ? AND session_hash IS NULL"
                 " AND ended_at IS NULL",
@@ -1165,12 +1192,12 @@ class SQLiteStore:
         return bool(cur.rowcount)
 
     def set_handover_cursor(self, handover_id: int, cursor: Optional[int]) -> None:
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             conn.execute("UPDATE handovers SET cursor = ? WHERE id = ?", (cursor, handover_id))
 
     def end_handover(self, handover_id: int, reason: str) -> None:
         """End a live handover (finished, expired, replaced, cancelled); an ended one stays as it ended."""
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             cur = conn.execute(
                 "UPDATE handovers SET ended_at = ?, ended_reason = ?, cursor = NULL WHERE id = ? AND ended_at IS NULL",
                 (now(), reason, handover_id),
@@ -1197,14 +1224,6 @@ JOIN clients c ON c.id = co.client_id
 LEFT JOIN scores sc ON sc.administration_id = a.id AND sc.current = 1
 WHERE a.status = 'complete'
 """
-EXPORT_COLUMNS = (
-    "client_id", "display_name", "birth_year",
-    "start_date", "planned_sessions", "problem_areas", "protocol", "end_date", "end_reason",
-    "session_id", "session_number", "session_date", "phase",
-    "administration_id", "instrument_id", "instrument_version", "respondent", "status", "source",
-    "started_at", "finished_at",
-    "score_data",
-)
 
 
 def _export_client_filter(client_ids: Optional[list[str]]) -> tuple[str, list[Any]]:
