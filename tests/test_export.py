@@ -378,3 +378,56 @@ def test_a_tab_separated_listing_follows_the_csv_cell_rule(invoke, isolated_data
     assert "'=HYPERLINK(\"http://x\")" in cells
     assert not [c for c in cells if c[:1] in ("=", "+", "-", "@")]
     assert "=HYPERLINK" in invoke("clients", "list").stdout  # other formats show the name as it is
+
+
+def test_an_export_stream_closes_when_its_block_is_left(store):
+    """The store's export stream is a context manager: leaving the block (here by an error) closes its cursor
+    and ends its read transaction at once, not when a garbage collector gets to it."""
+    build_caseload(store, 3)
+    with pytest.raises(OSError):
+        with store.export_rows(batch=2) as batches:
+            next(batches)
+            assert store._conn.in_transaction
+            raise OSError("no space left on device")
+    assert not store._conn.in_transaction
+
+
+def test_an_export_abandoned_part_way_is_closed_with_the_store(store, monkeypatch):
+    """A half-read export still referenced (as a traceback references it) is closed by store.close(), and
+    finalising it afterwards reports nothing: no "Exception ignored" on a closed pipe or a full disk."""
+    import gc
+    import sys
+
+    from ipt_measures.exchange.exporting import iter_records
+
+    build_caseload(store, 3)
+    unraisable = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    rows = iter_records(store, batch=2)
+    next(rows)
+    assert store._streams
+    store.close()
+    assert not store._streams
+    del rows
+    gc.collect()
+    assert unraisable == []
+
+
+def test_export_to_a_pipe_closed_early_prints_no_traceback(tmp_path):
+    """`ipt export --all | head -1`: the reader goes away mid-export; ipt says nothing of a cursor or a frame."""
+    import os
+    import subprocess
+    import sys
+
+    db = tmp_path / "demo.db"
+    env = {**os.environ, "IPT_DATA_DIR": str(tmp_path / "data")}
+    ipt = [sys.executable, "-m", "ipt_measures"]
+    subprocess.run([*ipt, "demo", "--clients", "40", "--db", str(db)], check=True, capture_output=True, env=env,
+                   timeout=300)
+    proc = subprocess.Popen([*ipt, "export", "--all", "--format", "csv-long", "--items", "--db", str(db)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=120)
+    assert "Exception ignored" not in err and "Traceback" not in err, err

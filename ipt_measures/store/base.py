@@ -254,6 +254,7 @@ class Store(Protocol):
     def bulk_import(self, records: Iterable[dict], batch_size: int = 2000,
                     counts: Optional[dict] = None) -> dict[str, int]:
         """Store completed, scored administrations in bulk (imports, the demo, benchmarks)."""
+    def analyze(self) -> None: """Refresh the query planner's statistics after bulk work (skipped when busy)."""
     def imported_answers(self, keys: list[str]) -> dict[str, tuple[int, dict]]:
         """For the import keys already stored: key -> (administration id, its answers)."""
     def stored_import_keys(self, keys: list[str]) -> set[str]: """Which of these import keys are stored."""
