@@ -8,7 +8,7 @@ seen there). Uses the browser fixture and the axe-core run of tests/test_browser
 from __future__ import annotations
 
 import pytest
-from test_browser import AXE, CHROMIUM, DRIVER, axe, browser  # noqa: F401 (browser is a fixture)
+from test_browser import AXE, CHROMIUM, DRIVER, axe, browser  # noqa: F401 (browser: the fixture, used by name)
 from test_report import WHEN, finished_report
 
 from ipt_measures.report import write_report
@@ -44,7 +44,7 @@ return found;
 
 
 @pytest.mark.parametrize("width", [1100, 560])
-def test_dates_stay_on_one_line_in_the_browser(browser, page, width):
+def test_dates_stay_on_one_line_in_the_browser(browser, page, width):  # noqa: F811 (the fixture)
     """Issue 14: a date wrapped at its hyphens in a narrow column ("2025-12-/29"); measured where it is drawn."""
     browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                             {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False})
@@ -54,7 +54,7 @@ def test_dates_stay_on_one_line_in_the_browser(browser, page, width):
     assert [f for f in found if f["lines"] != 1] == []
 
 
-def test_axe_core_finds_no_violation_in_the_report(browser, page, record_property):
+def test_axe_core_finds_no_violation_in_the_report(browser, page, record_property):  # noqa: F811 (the fixture)
     browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                             {"width": 1100, "height": 900, "deviceScaleFactor": 1, "mobile": False})
     browser.get(page.as_uri())
