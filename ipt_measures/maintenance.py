@@ -27,6 +27,14 @@ def _usable(path: Path, what: str) -> Path:
     return path
 
 
+def _database_path(db_path: Optional[str | Path]) -> Path:
+    from .paths import database_path
+
+    if db_path is not None and not str(db_path).strip():
+        raise UsageError("--db is empty: give a database file, or leave --db out for the default")
+    return _usable(Path(db_path) if db_path else database_path(), "database")
+
+
 def _check(name: str, status: str, detail: str) -> dict:
     return {"check": name, "status": status, "detail": detail}
 
@@ -37,25 +45,52 @@ def doctor(db_path: Optional[str | Path] = None, *, quick: bool = False, progres
     Checks: the database file exists and is owner-only (0600); SQLite's ``PRAGMA integrity_check``
     (``quick_check`` with ``quick``) and ``foreign_key_check``; the schema version against this release's
     migrations; administrations left in progress; every stored score against its stored answers, re-scored
-    with the current scorer (``scores``); and every plugin problem the registry recorded.
+    with the current scorer (``scores``); temporary files a killed export, report or backup left behind
+    (``leftovers``); and every plugin problem the registry recorded.
     """
-    from .paths import database_path
     from .progress import bar
     from .store.migrations import MIGRATIONS
 
-    path = _usable(Path(db_path) if db_path else database_path(), "database")
+    path = _database_path(db_path)
     checks: list[dict] = []
     with bar(progress, "Checking", 2) as shown:  # the record (integrity_check is the long part), the plugins
         if not path.exists():
-            checks.append(_check("database", FAIL, f"no database at {path} (it is created on first use)"))
+            checks.append(_check("database", FAIL, f"no database at {path} (ipt clients add, ipt import or ipt demo "
+                                                    "create one; no other command does)"))
         else:
             checks.append(_check("database", OK, str(path)))
             checks.extend(_file_checks(path))
             checks.extend(_database_checks(path, quick, [name for name, _ in MIGRATIONS]))
+            checks.extend(_leftover_checks(path))
         shown.update(1)
         checks.extend(_plugin_checks())
         shown.update(1)
     return checks
+
+
+def _leftover_checks(path: Path) -> list[dict]:
+    """Temporary ``.NAME.*.partial`` files a killed export, report or backup left: in the database's folder,
+    the current folder, and every folder an export or report recorded in the audit was written to."""
+    from .files import leftovers
+
+    folders = {path.parent, Path.cwd()}
+    folders.update(Path(p).parent for p in _recorded_outputs(path))
+    found = leftovers(sorted(folders))
+    if not found:
+        return [_check("leftovers", OK, "no temporary files left by a killed export, report or backup")]
+    more = f" (and {len(found) - 3} more)" if len(found) > 3 else ""
+    return [_check("leftovers", WARN, f"{len(found)} temporary file(s) left by a killed export, report or backup: "
+                   + ", ".join(str(p) for p in found[:3]) + more + " (owner-only; delete them once no export is running)")]
+
+
+def _recorded_outputs(path: Path) -> list[str]:
+    """The files exports and reports were written to, from the audit (read-only; none if unreadable)."""
+    from .store.sqlite import SQLiteStore
+
+    try:
+        return SQLiteStore.recorded_outputs(path)
+    except Exception:  # an older schema or a damaged file: the other checks say so
+        return []
 
 
 def _file_checks(path: Path) -> list[dict]:
@@ -211,10 +246,10 @@ def backup(dest: str | Path, db_path: Optional[str | Path] = None, *, force: boo
     is written beside ``dest`` first and moved into place only after it passes ``integrity_check``, so a
     failed backup (full disk, read-only folder) leaves nothing half-written behind.
     """
-    from .paths import database_path
+    from .files import companions, same_file
     from .progress import bar
 
-    source = _usable(Path(db_path) if db_path else database_path(), "database")
+    source = _database_path(db_path)
     dest = _usable(Path(dest), "backup")
     if not source.exists():
         raise StoreError(f"no database at {source}")
@@ -222,11 +257,8 @@ def backup(dest: str | Path, db_path: Optional[str | Path] = None, *, force: boo
         raise UsageError(f"{dest} already exists; choose a new name or add --force to replace it")
     if dest.exists() and not dest.is_file():  # a folder, a device (/dev/null), a pipe: never replaced
         raise UsageError(f"{dest} is not a regular file; give a file name")
-    try:
-        if dest.resolve() == source.resolve():
-            raise UsageError("the backup cannot replace the database it copies")
-    except OSError:
-        pass
+    if any(same_file(dest, p) for p in companions(source)):
+        raise UsageError("the backup cannot replace the database it copies (or its -wal, -shm or -journal file)")
     if not dest.parent.is_dir():
         raise UsageError(f"no folder {dest.parent}")
     from .store import backup_record

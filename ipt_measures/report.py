@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .charts import number
-from .output import write_output
+from .files import write_output
 from .review import Report, Series, outcome_line
 
 CATEGORY_CLASS = {
@@ -447,11 +447,19 @@ def _rating_words(r: Optional[dict]) -> str:
 # -- entry point ---------------------------------------------------------------------------------------
 
 
-def write_report(report: Report, path: Path | str, generated_at: Optional[datetime] = None) -> Path:
+def write_report(report: Report, path: Path | str, generated_at: Optional[datetime] = None, *, force: bool = False,
+                 store: Any = None) -> Path:
     """Write the report as HTML or PDF, chosen by the file's suffix.
 
-    A new file is created readable by its owner only, like the database: it is a clinical record.
+    A new file is created readable by its owner only, like the database: it is a clinical record. An
+    existing file is replaced only with ``force``; the store's own files never (see ipt_measures/files.py).
+    With ``store``, the store's files are protected and the written report is recorded in its audit (who,
+    when, which client, format).
     """
+    from .files import check_target
+
+    protect = [(p, "the open database") for p in store.files()] if store is not None else []
+    check_target(path, force=force, protect=protect)
     path = Path(path)
     # Rendered in memory first, so a failure never leaves a half-written file over an earlier report.
     if path.suffix.lower() == ".pdf":
@@ -460,6 +468,11 @@ def write_report(report: Report, path: Path | str, generated_at: Optional[dateti
         data = buffer.getvalue()
     else:
         data = render_html(report, generated_at).encode("utf-8")
-    # A regular file is replaced atomically, a device or pipe written in place (see ipt_measures/output.py).
-    write_output(path, lambda out: out.write(data), binary=True)
+    # A regular file is replaced atomically, a device or pipe written in place (see ipt_measures/files.py).
+    write_output(path, lambda out: out.write(data), binary=True, force=force, protect=protect)
+    if store is not None:
+        course = report.progress.course
+        store.record_access("report", [report.progress.client_id],
+                            f"{'pdf' if path.suffix.lower() == '.pdf' else 'html'} report of course {course['id']};"
+                            f" identified; to {path}", destination=str(Path(path).resolve()))
     return path

@@ -128,6 +128,7 @@ def test_caseload_cli_json_sort_and_flagged(invoke, db):
 
 
 def test_empty_caseload(invoke, tmp_path):
+    open_store(tmp_path / "empty.db").close()  # an existing, empty record (a missing one is an error: test_files.py)
     result = invoke("caseload", "--db", tmp_path / "empty.db")
     assert result.exit_code == 0 and "No active course." in result.output
     assert json.loads(invoke("caseload", "--db", tmp_path / "empty.db", "--json").output) == []

@@ -161,7 +161,11 @@ def test_session_list_and_amend(c1):
     result = c1("session", "amend", "c1", "2", "--date", "2026-01-13", "--reason", "wrong day", "--by", "dr-k")
     assert result.exit_code == 0
     entry = json.loads(c1("audit", "c1", "--json").stdout)[-1]
-    assert (entry["actor"], entry["field"], entry["old_value"], entry["new_value"]) == ("dr-k", "date", "2026-01-12", "2026-01-13")
+    assert (entry["declared_actor"], entry["field"], entry["old_value"], entry["new_value"]) == (
+        "dr-k", "date", "2026-01-12", "2026-01-13")
+    import getpass
+
+    assert entry["actor"] == getpass.getuser()  # the login, not the declared name (issue 10 part 7)
     rows = json.loads(c1("session", "list", "c1", "--json").stdout)
     assert [(r["number"], r["date"], r["phase"]) for r in rows] == [(1, "2026-01-05", "initial"), (2, "2026-01-13", "initial")]
     courses = json.loads(c1("course", "show", "c1", "--json").stdout)

@@ -342,7 +342,7 @@ def test_export_through_a_symbolic_link_replaces_the_file_and_keeps_the_link(rec
     target.write_text("old\n")
     link = tmp_path / "link.csv"
     link.symlink_to(target)
-    result = run(["export", "--all", "-o", str(link)])
+    result = run(["export", "--all", "-o", str(link), "--force"])  # replacing an existing file needs --force
     assert result.exit_code == 0, result.output
     assert link.is_symlink()
     assert target.read_text().startswith("client_id,course_start,")

@@ -509,7 +509,7 @@ def test_critical_alert_stays_at_the_top_of_the_report_until_acknowledged(invoke
     assert "CRITICAL ITEM ENDORSED: 1 in this course, at the current session." in top
     assert f"ipt alerts ack {raised['id']} --action" in top
     ok("alerts", "ack", str(raised["id"]), "--action", "risk assessed, safety plan agreed", "--note", "no intent")
-    ok("report", "a1", "-o", out)
+    ok("report", "a1", "-o", out, "--force")
     text = out.read_text(encoding="utf-8")
     assert "CRITICAL ITEM" not in text.split('id="course"')[0]
     history = text.split('id="critical"')[1].split("</section>")[0]

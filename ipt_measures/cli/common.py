@@ -45,8 +45,27 @@ def stderr_progress():
     return lambda stage, total: click.progressbar(length=total, label=stage, file=sys.stderr)
 
 
-def open_store(db_path):
-    """Open the record store for a command; errors become one-line messages through IptError."""
+def open_store(db_path, *, create: bool = False):
+    """Open the record store for a command; errors become one-line messages through IptError.
+
+    A command that only reads never creates a database: ``ipt caseload --db typo.db`` is an error, not an
+    empty record that says nobody is flagged. The few commands that can start a record (``clients add``,
+    ``import``, ``demo``, ``serve``) pass ``create=True`` and say on stderr, once, that they created it.
+    An empty ``--db ""`` is an error, never the default database.
+    """
+    from pathlib import Path
+
+    from ..errors import StoreError, UsageError
+    from ..paths import database_path
     from ..store import open_store as _open
 
-    return _open(db_path)
+    if db_path is not None and not str(db_path).strip():
+        raise UsageError("--db is empty: give a database file, or leave --db out for the default")
+    path = Path(db_path) if db_path else database_path()
+    existed = path.exists() or path.is_symlink()
+    if not existed and not create:
+        raise StoreError(f"no database at {path} (a command that only reads never creates one: check --db or $IPT_DB)")
+    store = _open(path, create=create)
+    if not existed:
+        click.echo(f"Created the database {path} (owner-only).", err=True)
+    return store

@@ -18,6 +18,7 @@ from .common import SafePath, db_option, open_store, stderr_progress
               help="csv-long, csv-wide, json, fhir, or a format a plugin adds.")
 @click.option("--items", is_flag=True, help="csv-long: one row per item response (the layout ipt import reads).")
 @click.option("-o", "--output", type=SafePath(dir_okay=False), help="Write to FILE (default: standard output).")
+@click.option("--force", is_flag=True, help="Replace FILE if it exists (never the database or the key file).")
 @click.option("--deidentify", is_flag=True, help="Pseudonyms for client ids; no names, birth years or free text.")
 @click.option("--key-file", type=SafePath(dir_okay=False),
               help="Secret key for --deidentify (created, owner-only, if it does not exist). Keep it safe.")
@@ -29,7 +30,7 @@ from .common import SafePath, db_option, open_store, stderr_progress
 @click.option("--with-definitions", is_flag=True,
               help="fhir: include the Questionnaires, CodeSystems and StructureDefinitions the resources point to.")
 @db_option
-def export(clients, all_clients, fmt, items, output, deidentify, key_file, shift_dates, with_identifiers, excel,
+def export(clients, all_clients, fmt, items, output, force, deidentify, key_file, shift_dates, with_identifiers, excel,
            bundle_type, with_definitions, db_path):
     """Export scores for clinical review or research, streamed however large the caseload.
 
@@ -57,32 +58,39 @@ def export(clients, all_clients, fmt, items, output, deidentify, key_file, shift
         raise UsageError("--key-file and --shift-dates go with --deidentify")
     if deidentify and with_identifiers:
         raise UsageError("a de-identified export cannot include names or birth years")
-    deid = None
-    if deidentify:
-        if not key_file:
-            raise UsageError("--deidentify needs --key-file FILE (created if absent; keep it to link later exports)")
-        from ..deidentify import Deidentifier, load_or_create_key
-
-        key, created = load_or_create_key(key_file)
-        if created:
-            click.echo(f"Created the key file {key_file} (owner-only). Keep it secret and keep it: the same key "
-                       "gives the same pseudonyms next time.", err=True)
-        deid = Deidentifier(key, shift_dates=shift_dates)
+    if deidentify and not key_file:
+        raise UsageError("--deidentify needs --key-file FILE (created if absent; keep it to link later exports)")
+    from .. import files
 
     store = open_store(db_path)
-
-    def write(out) -> int:
-        return run_export(store, fmt, out, client_ids=None if all_clients else clients, items=items,
-                          deidentify=deid, include_identifiers=with_identifiers, excel=excel,
-                          bundle_type=bundle_type, with_definitions=with_definitions,
-                          # A bar for the whole caseload, unless the export itself is scrolling past on the terminal.
-                          progress=stderr_progress() if all_clients and (output or not sys.stdout.isatty()) else None)
-
     try:
+        # Checked before anything is created or written: never the database (whatever path or link leads
+        # to it), never the key file, never an existing file without --force.
+        database = [(p, "the open database") for p in store.files()]
+        protect = database + ([(key_file, "the key file")] if key_file else [])
         if output:
-            from ..output import write_output
+            files.check_target(output, force=force, protect=protect)
+        deid = None
+        if deidentify:
+            from ..deidentify import Deidentifier, load_or_create_key
 
-            count = write_output(Path(output), write)
+            files.check_target(key_file, force=True, protect=database)
+            key, created = load_or_create_key(key_file)
+            if created:
+                click.echo(f"Created the key file {key_file} (owner-only). Keep it secret and keep it: the same key "
+                           "gives the same pseudonyms next time.", err=True)
+            deid = Deidentifier(key, shift_dates=shift_dates)
+
+        def write(out) -> int:
+            return run_export(store, fmt, out, client_ids=None if all_clients else clients, items=items,
+                              deidentify=deid, include_identifiers=with_identifiers, excel=excel,
+                              bundle_type=bundle_type, with_definitions=with_definitions,
+                              destination=str(Path(output).resolve()) if output else None,
+                              # A bar for the whole caseload, unless the export itself is scrolling past on the terminal.
+                              progress=stderr_progress() if all_clients and (output or not sys.stdout.isatty()) else None)
+
+        if output:
+            count = files.write_output(Path(output), write, force=force, protect=protect)
             click.echo(f"Exported {count} administration(s) to {output}.", err=True)
         else:
             write(sys.stdout)
@@ -133,13 +141,28 @@ def import_command(file, fmt, dry_run, merge_differing, amend_changed, session_n
       ipt import bundle.json --format fhir
       ipt import lhc-forms-response.json --session 4
     """
+    from ..errors import StoreError
     from ..exchange.importing import ImportStopped, import_file
     from .output import print_json
 
     # By default a bar only for a large file on a terminal: a small import finishes before a bar is worth drawing.
     show = progress if progress is not None else sys.stderr.isatty() and os.path.getsize(file) > PROGRESS_BYTES
     bar = (lambda stage, total: click.progressbar(length=total, label=stage.capitalize(), file=sys.stderr)) if show else None
-    store = open_store(db_path)
+    scratch = None
+    try:
+        store = open_store(db_path, create=not dry_run)
+    except StoreError as exc:
+        if not dry_run or not str(exc).startswith("no database at"):
+            raise
+        # A dry run before the first import: checked against an empty record in a temporary folder, so
+        # no database is created where the user pointed.
+        import tempfile
+
+        from ..store import open_store as open_engine
+
+        scratch = tempfile.TemporaryDirectory(prefix="ipt-dry-run-")
+        store = open_engine(Path(scratch.name) / "dry-run.db")
+        click.echo("No database yet: the file is checked against an empty record.", err=True)
     try:
         report = import_file(store, file, fmt, dry_run=dry_run, progress=bar, merge_differing=merge_differing,
                              amend_changed=amend_changed, session=session_number, course=course_start)
@@ -153,6 +176,8 @@ def import_command(file, fmt, dry_run, merge_differing, amend_changed, session_n
         sys.exit(130)
     finally:
         store.close()
+        if scratch is not None:
+            scratch.cleanup()
     if as_json:
         print_json(report.as_dict())
     else:

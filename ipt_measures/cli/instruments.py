@@ -71,7 +71,8 @@ def instruments_show(instrument_id, as_json):
 @click.option("--format", "fmt", type=click.Choice(["fhir"]), default="fhir", show_default=True,
               help="fhir: FHIR R4 Questionnaire(s).")
 @click.option("-o", "--output", type=SafePath(dir_okay=False), help="Write to FILE (default: standard output).")
-def instruments_export(instrument_ids, all_instruments, fmt, output):
+@click.option("--force", is_flag=True, help="Replace FILE if it exists.")
+def instruments_export(instrument_ids, all_instruments, fmt, output, force):
     """Export instrument definitions as FHIR R4 Questionnaires (SDC style: answer weights as itemWeight).
 
     One instrument id prints its Questionnaire; several, or --all, print a Bundle that also holds the
@@ -95,9 +96,9 @@ def instruments_export(instrument_ids, all_instruments, fmt, output):
     resource = instrument_definitions(None if all_instruments else list(instrument_ids))
     text = json.dumps(resource, ensure_ascii=False, indent=1) + "\n"
     if output:
-        from ..output import write_output
+        from ..files import write_output
 
-        write_output(Path(output), lambda out: out.write(text))
+        write_output(Path(output), lambda out: out.write(text), force=force)
         click.echo(f"Wrote {resource['resourceType']} to {output}.", err=True)
     else:
         click.echo(text, nl=False)

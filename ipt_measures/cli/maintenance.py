@@ -47,7 +47,7 @@ def demo(n_clients, seed, as_of, names, db_path, as_json):
     from ..demo import populate
 
     day = _parse_date(as_of)
-    with open_store(db_path) as store:
+    with open_store(db_path, create=True) as store:
         result = populate(store, n_clients, seed, as_of=day, names=names, progress=stderr_progress())
         path = store.path
     if as_json:

@@ -15,7 +15,7 @@ from .output import critical, emit, open_alerts, output_options, print_json
 
 def _by_option(func):
     return click.option("--by", "actor", default=None, metavar="NAME",
-                        help="Who makes the correction (default: $IPT_USER, else the login name).")(func)
+                        help="Your name, kept in the audit beside your login (default: $IPT_USER).")(func)
 
 
 def _date_option(help_text):
@@ -45,7 +45,10 @@ def clients_add(client_id, display_name, birth_year, db_path):
     """
     from .. import record
 
-    with open_store(db_path) as store:
+    from ..domain import check_client_id
+
+    check_client_id(client_id)  # before a database is created for it
+    with open_store(db_path, create=True) as store:
         client = record.add_client(store, client_id, display_name, birth_year)
     click.echo(f"Added client {client['id']}. Next: ipt course start {client['id']} --problem-area grief --sessions 16")
 
@@ -690,7 +693,8 @@ def due(client_id, session_number, as_json, table_format, db_path):
 @output_options
 @db_option
 def audit(client_id, as_json, table_format, db_path):
-    """Every change to a client's record: who, when, what, old and new value, why.
+    """Every change to a client's record, and every export and report of it: who, when, what, old and new
+    value, why. "actor" is the operating-system login; "declared_actor" any name given with --by or $IPT_USER.
 
     \b
     Example:
@@ -701,7 +705,7 @@ def audit(client_id, as_json, table_format, db_path):
     with open_store(db_path) as store:
         rows = record.audit(store, client_id)
     emit(rows, as_json=as_json, table_format=table_format,
-         columns=["at", "actor", "action", "entity", "entity_id", "field", "old_value", "new_value", "reason"])
+         columns=["at", "actor", "declared_actor", "action", "entity", "entity_id", "field", "old_value", "new_value", "reason"])
 
 
 @click.command()

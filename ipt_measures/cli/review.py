@@ -340,9 +340,10 @@ def caseload(sort, reverse, flagged, as_json, table_format, db_path):
 @click.argument("client_id", metavar="CLIENT")
 @click.option("-o", "--output", "output", required=True, type=SafePath(dir_okay=False, writable=True),
               help="File to write: .html (self-contained) or .pdf.")
+@click.option("--force", is_flag=True, help="Replace FILE if it exists (never the database).")
 @click.option("--course", "course_id", type=COURSE_ID, default=None, help="Course id (default: active, else latest).")
 @db_option
-def report(client_id, output, course_id, db_path):
+def report(client_id, output, force, course_id, db_path):
     """Write a clinical review report of a client's course: one file to open or print.
 
     Open alerts at the top until acknowledged; the course (problem areas, phase, sessions attended), a
@@ -370,7 +371,7 @@ def report(client_id, output, course_id, db_path):
         raise UsageError("the report file must end in .html, .htm or .pdf")
     with open_store(db_path) as store:
         result = build(store, client_id, course_id)
-    write_report(result, path)
+        write_report(result, path, force=force, store=store)
     course = result.progress
     click.echo(f"Wrote {path} ({len(course.series)} instrument(s), {course.course['sessions_attended']} sessions)")
     if course.critical_items:

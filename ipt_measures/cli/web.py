@@ -55,7 +55,7 @@ def serve(host, port, cert, key, db_path):
     """
     from ..web import server
 
-    with open_store(db_path) as store:  # creates and migrates the record before the first client arrives
+    with open_store(db_path, create=True) as store:  # creates and migrates the record before the first client arrives
         path = store.path
     cert, key = _tls(host, cert, key)
     srv = server.make_server(path, host, port, cert, key)

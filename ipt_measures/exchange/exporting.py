@@ -55,6 +55,7 @@ def export(
     bundle_type: str = "collection",
     with_definitions: bool = False,
     progress: Any = None,
+    destination: Optional[str] = None,
 ) -> int:
     """Write every completed administration of ``client_ids`` (None: the whole caseload) to ``out``.
 
@@ -71,7 +72,12 @@ def export(
     :param with_definitions: FHIR: put the Questionnaires, CodeSystems and StructureDefinitions the
         resources point to in the Bundle.
     :param progress: ``progress(stage, total)`` (see :mod:`ipt_measures.progress`), told of each record written.
+    :param destination: where ``out`` leads (a file name), for the audit; None: standard output.
     :returns: the number of administrations written.
+
+    Every export is recorded in the audit once written, as clinical record systems log access:
+    who (the login, and any declared name), when, which clients (one row each) or all (one row without a
+    client), the format, and whether it was de-identified.
     """
     from ..errors import UsageError
     from ..progress import bar
@@ -98,6 +104,12 @@ def export(
         "deidentified": deidentify is not None,
         **fhir_options,
     }
+    how = [fmt + (" (items)" if items else "")]
+    if deidentify is not None:
+        how.append("de-identified" + (", dates shifted" if getattr(deidentify, "shift_dates", False) else ""))
+    else:
+        how.append("identified" + (", with names and birth years" if include_identifiers else ""))
+    how.append(f"to {destination or 'standard output'}")
     extras = getattr(writer, "reads_extras", frozenset())
     if excel:
         out.write(UTF8_BOM)
@@ -108,6 +120,7 @@ def export(
     with closing(records), bar(progress, "Exporting", store.export_count(ids) if progress is not None else 0) as shown:
         counter = _Counter(records, shown)
         writer(counter, out, **_accepted(writer, options))
+    store.record_access("export", ids, "; ".join(how) + f"; {counter.count} administration(s)", destination=destination)
     return counter.count
 
 

@@ -12,7 +12,7 @@ import json
 from typing import TYPE_CHECKING, Iterable, Optional
 
 from ..errors import UsageError
-from .sqlite import _INSERT_RESPONSE, ANALYZE_AFTER, SEVERITIES, _actor, _score_columns, now
+from .sqlite import _INSERT_RESPONSE, ANALYZE_AFTER, SEVERITIES, _score_columns, declared, login, now
 
 if TYPE_CHECKING:
     from .sqlite import SQLiteStore
@@ -110,7 +110,7 @@ def _import_batch(store: "SQLiteStore", batch, clients, courses, sessions, count
 
 def _import_batch_in(store: "SQLiteStore", batch, clients, courses, sessions, counts, seen=None) -> None:
     stamp = now()
-    actor = _actor()
+    actor, named = login(), declared()
     keys = [r["administration"].get("import_key") for r in batch if r["administration"].get("import_key")]
     with store._transaction() as conn:
         version = conn.execute("PRAGMA data_version").fetchone()[0]
@@ -200,7 +200,8 @@ def _import_batch_in(store: "SQLiteStore", batch, clients, courses, sessions, co
             alerts,
         )
         conn.executemany(
-            "INSERT INTO audit (at, actor, client_id, action, new_value) VALUES (?, ?, ?, 'imported', ?)",
-            [(stamp, actor, client, f"{n} administration(s)") for client, n in per_client.items()],
+            "INSERT INTO audit (at, actor, declared_actor, client_id, action, new_value)"
+            " VALUES (?, ?, ?, ?, 'imported', ?)",
+            [(stamp, actor, named, client, f"{n} administration(s)") for client, n in per_client.items()],
         )
         counts["stored"] += len(admins)

@@ -180,6 +180,15 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
+        "0005_audit_declared_actor",
+        """
+        -- The audit's actor is the operating-system login (getpass.getuser()), which the user does not choose;
+        -- a name given with --by (or $IPT_USER) is kept beside it, never instead of it. Rows written before
+        -- this migration keep their actor (then whatever --by, $IPT_USER or $USER said) and no declared name.
+        ALTER TABLE audit ADD COLUMN declared_actor TEXT;
+        """,
+    ),
+    (
         "0008_open_administrations_index",
         """
         -- Nearly every administration is complete, so an index on status alone narrows nothing, yet without

@@ -44,8 +44,10 @@ def login() -> str:
         return f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown"
 
 
-def _actor() -> str:
-    return os.environ.get("IPT_USER") or os.environ.get("USER") or os.environ.get("USERNAME") or "unknown"
+def declared(actor: Optional[str] = None) -> Optional[str]:
+    """The name a user declares (``--by NAME``, else $IPT_USER): kept beside the login, never instead of it."""
+    name = (actor or os.environ.get("IPT_USER") or "").strip()
+    return name or None
 
 
 class SQLiteStore:
@@ -88,6 +90,12 @@ class SQLiteStore:
             why = self._filesystem_problem() if isinstance(exc, sqlite3.OperationalError) else None
             raise StoreError(why or f"cannot open the database {self.path}: {exc}") from None
         return conn
+
+    def files(self) -> list[Path]:
+        """The files this store keeps (the database, its -wal, -shm and -journal): never an output."""
+        from ..files import companions
+
+        return companions(self.path)
 
     def close(self) -> None:
         """Close the store; an export still streaming (see :meth:`export_rows`) is closed first."""
@@ -196,6 +204,17 @@ class SQLiteStore:
         return inspect(path)
 
     @staticmethod
+    def recorded_outputs(path: Path) -> list[str]:
+        """The files exports and reports were written to (audit entity "file"), read without any write."""
+        from .sqlite_maintenance import _open_read_only
+
+        conn = _open_read_only(path)
+        try:
+            return [r[0] for r in conn.execute("SELECT DISTINCT entity_id FROM audit WHERE entity = 'file'") if r[0]]
+        finally:
+            conn.close()
+
+    @staticmethod
     def backup_file(source: Path, dest: Path, *, force: bool = False,
                     step: Optional[Callable[[], None]] = None) -> dict[str, int]:
         """Copy a record file consistently while it is in use; returns what the copy holds."""
@@ -255,15 +274,28 @@ class SQLiteStore:
     def _audit(self, conn, client_id, action, entity=None, entity_id=None, field=None, old=None, new=None, reason=None,
                actor=None):
         conn.execute(
-            "INSERT INTO audit (at, actor, client_id, action, entity, entity_id, field, old_value, new_value, reason)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (now(), actor or _actor(), client_id, action, entity, None if entity_id is None else str(entity_id), field,
-             None if old is None else str(old), None if new is None else str(new), reason),
+            "INSERT INTO audit (at, actor, declared_actor, client_id, action, entity, entity_id, field, old_value,"
+            " new_value, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (now(), login(), declared(actor), client_id, action, entity, None if entity_id is None else str(entity_id),
+             field, None if old is None else str(old), None if new is None else str(new), reason),
         )
 
+    def record_access(self, action: str, client_ids: Optional[Iterable[str]], detail: str,
+                      *, destination: Optional[str] = None, actor: Optional[str] = None) -> None:
+        """Record that the record was read out (``export``, ``report``): who, when, which clients (None: all of
+        them, one row without a client), how (``detail``: format, de-identified or not) and to which file
+        (``destination``, kept as entity "file": ``ipt doctor`` looks there for leftovers)."""
+        with self._transaction() as conn:
+            for client_id in ([None] if client_ids is None else list(dict.fromkeys(client_ids))):
+                self._audit(conn, client_id, action, "file" if destination else None, destination, new=detail,
+                            actor=actor)
+
     def audit_trail(self, client_id: str) -> list[dict]:
-        self.get_client(client_id)
-        return [dict(r) for r in self._query("SELECT * FROM audit WHERE client_id = ? ORDER BY id", (client_id,))]
+        # With the exports of the whole caseload made since the client was added (they hold the client too).
+        client = self.get_client(client_id)
+        return [dict(r) for r in self._query(
+            "SELECT * FROM audit WHERE client_id = ? OR (client_id IS NULL AND action = 'export' AND at >= ?)"
+            " ORDER BY id", (client_id, client["created_at"]))]
 
     # -- clients -----------------------------------------------------------------------------------
 
@@ -810,7 +842,7 @@ class SQLiteStore:
                 (stamp, who, action.strip(), note, alert_id),
             )
             self._audit(conn, row["client_id"], "alert acknowledged", "alert", alert_id, "status", "open",
-                        f"acknowledged: {action.strip()}", note, who)
+                        f"acknowledged: {action.strip()}", note, actor)
         return self.get_alert(alert_id)
 
     # -- caseload reads (review.caseload assembles the caseload from these) ----------------------------
@@ -928,7 +960,9 @@ class SQLiteStore:
             {"at": at, "actor": actor, "entity": entity, "entity_id": entity_id, "field": field, "old": old,
              "new": new, "reason": reason}
             for at, actor, entity, entity_id, field, old, new, reason in self._conn.execute(
-                "SELECT at, actor, entity, entity_id, field, old_value, new_value, reason FROM audit"
+                # the declared name (--by) where one was given, else the login
+                "SELECT at, coalesce(declared_actor, actor), entity, entity_id, field, old_value, new_value, reason"
+                " FROM audit"
                 f" WHERE client_id IN ({marks}) AND action = 'amendment' ORDER BY id", client_ids)
         ]
 
@@ -987,7 +1021,7 @@ class SQLiteStore:
             cur = conn.execute(
                 "INSERT INTO handovers (client_id, token_hash, created_at, expires_at, created_by)"
                 " VALUES (?, ?, ?, ?, ?)",
-                (client_id, token_hash, now(), expires_at, _actor()),
+                (client_id, token_hash, now(), expires_at, login()),
             )
             conn.executemany(
                 "INSERT INTO handover_forms (handover_id, position, administration_id) VALUES (?, ?, ?)",

@@ -123,11 +123,12 @@ def backup(source: Path, dest: Path, *, force: bool = False,
     stages (the copy, its check), for a progress bar: copied in pages instead, the backup would restart each
     time another process wrote, and would no longer come from one snapshot.
     """
-    temp = dest.with_name(f".{dest.name}.{os.getpid()}.partial")
+    from ..files import publish, temp_beside
+
+    temp = None
     try:
-        fd = os.open(temp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        fd, temp = temp_beside(dest)  # random name, O_EXCL|O_NOFOLLOW, owner-only (files.py)
         os.close(fd)
-        os.chmod(temp, 0o600)  # whatever the umask
         src = _open_read_only(source)
         dst = sqlite3.connect(temp, isolation_level=None)
         try:
@@ -144,11 +145,7 @@ def backup(source: Path, dest: Path, *, force: bool = False,
         finally:
             dst.close()
             src.close()
-        if force:
-            os.replace(temp, dest)
-        else:
-            os.link(temp, dest)  # fails if dest appeared meanwhile: never overwrite without --force
-            os.unlink(temp)
+        publish(temp, dest, force=force)  # without force, fails if dest appeared meanwhile
     except FileExistsError:
         _remove(temp)
         raise UsageError(f"{dest} already exists; choose a new name or add --force to replace it") from None
@@ -161,7 +158,9 @@ def backup(source: Path, dest: Path, *, force: bool = False,
     return counts
 
 
-def _remove(path: Path) -> None:
+def _remove(path: Optional[Path]) -> None:
+    if path is None:
+        return
     for p in (path, path.with_name(path.name + "-journal"), path.with_name(path.name + "-wal"),
               path.with_name(path.name + "-shm")):
         try:

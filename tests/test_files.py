@@ -1,4 +1,4 @@
-"""Output files (exports, reports): a failed write never leaves a half-written file over the earlier one."""
+"""Output files (exports, reports, backups): atomic, owner-only, never over a file not asked for (files.py)."""
 
 import os
 import stat
@@ -6,7 +6,7 @@ import stat
 import pytest
 
 from ipt_measures.errors import UsageError
-from ipt_measures.output import write_output
+from ipt_measures.files import write_output
 
 
 def test_a_failed_write_keeps_the_earlier_file_whole(tmp_path):
@@ -18,7 +18,7 @@ def test_a_failed_write_keeps_the_earlier_file_whole(tmp_path):
         raise OSError(28, "No space left on device")
 
     with pytest.raises(UsageError, match="cannot write .*report.html: No space left on device"):
-        write_output(target, half_then_fail)
+        write_output(target, half_then_fail, force=True)
     assert target.read_text() == "the earlier report"
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]  # no partial file left behind
 
@@ -35,7 +35,7 @@ def test_a_link_stays_a_link_and_its_file_is_written(tmp_path):
     real.write_text("old")
     link = tmp_path / "link.html"
     link.symlink_to(real)
-    write_output(link, lambda out: out.write(b"new"), binary=True)
+    write_output(link, lambda out: out.write(b"new"), binary=True, force=True)
     assert link.is_symlink() and real.read_bytes() == b"new"
 
 
