@@ -176,3 +176,31 @@ def test_domain_is_import_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
+
+
+def test_control_characters_in_stored_text_are_escaped_on_the_terminal(invoke, isolated_data):
+    # A record from an older version (or an import) holding an id and a name that would clear the screen,
+    # rewrite a line or reverse the text: every printer shows them escaped (cli/output.terminal_safe).
+    with open_store(isolated_data / "ipt.db") as s:
+        s.add_client("evil\x1b[2J\u202e", "Mallory\r!!! CRITICAL: nobody\x07")
+    for command in (["clients", "list"], ["clients", "show", "evil\x1b[2J\u202e"], ["clients", "list", "--json"]):
+        result = invoke(*command)
+        assert result.exit_code == 0, result.output
+        for raw in ("\x1b[2J", "\u202e", "\r", "\x07"):
+            assert raw not in result.output, (command, result.output)
+        assert "\\u202e" in result.output  # (click itself drops ESC sequences when not on a terminal)
+    listed = json.loads(invoke("clients", "list", "--json").output)  # the escape is also valid JSON
+    assert listed[0]["id"] == "evil\x1b[2J\u202e" and listed[0]["display_name"].startswith("Mallory\r")
+    shown = invoke("clients", "show", "nobody\x1b]0;title\x07")  # and in an error message
+    assert "\x1b" not in shown.output and "\x07" not in shown.output
+
+
+def test_an_export_to_a_pipe_keeps_the_stored_text(invoke, isolated_data, zzcheck):
+    # Data asked for on standard output is written as stored when it goes to a file or pipe.
+    with open_store(isolated_data / "ipt.db") as s:
+        s.add_client("c1", "Zoë\u200b")
+    result = invoke("export", "--all", "--format", "json")
+    assert result.exit_code == 0
+    terminal_safe = __import__("ipt_measures.cli.output", fromlist=["terminal_safe"]).terminal_safe
+    assert terminal_safe("a\x1bb\u202ec\nd") == "a\\u001bb\\u202ec\nd"
+    assert terminal_safe("\x1b[31m\x1b[1m!!! CRITICAL\x1b[0m") == "\x1b[31m\x1b[1m!!! CRITICAL\x1b[0m"  # our colours

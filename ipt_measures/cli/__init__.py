@@ -121,11 +121,16 @@ class LazyGroup(click.Group):
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context):
-        try:
-            return run_reporting_errors(lambda: super(LazyGroup, self).invoke(ctx), as_json=ctx.meta.get("ipt.json"))
-        finally:
-            if ctx.invoked_subcommand != "plugins":  # `ipt plugins` shows them in its table
-                _report_plugin_problems()
+        from .output import escaped_output
+
+        # Every printer goes through cli/output.terminal_safe: stored text cannot drive the terminal.
+        with escaped_output():
+            try:
+                return run_reporting_errors(lambda: super(LazyGroup, self).invoke(ctx),
+                                            as_json=ctx.meta.get("ipt.json"))
+            finally:
+                if ctx.invoked_subcommand != "plugins":  # `ipt plugins` shows them in its table
+                    _report_plugin_problems()
 
 
 def _report_plugin_problems() -> None:

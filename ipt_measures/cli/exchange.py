@@ -93,8 +93,11 @@ def export(clients, all_clients, fmt, items, output, force, deidentify, key_file
             count = files.write_output(Path(output), write, force=force, protect=protect)
             click.echo(f"Exported {count} administration(s) to {output}.", err=True)
         else:
-            write(sys.stdout)
-            sys.stdout.flush()
+            from .output import raw_stdout
+
+            stream = raw_stdout()  # the data as stored into a file or pipe; escaped on a terminal
+            write(stream)
+            stream.flush()
     finally:
         store.close()  # closes an export cursor left open by a failed write first (store.export_rows)
 
