@@ -144,6 +144,7 @@ class Store(Protocol):
 
     # lifetime and schema
     def close(self) -> None: """Close the store (an export still streaming is closed first)."""
+    def files(self) -> list[Path]: """The files the store keeps on this machine (none for a server): never an output."""
     def __enter__(self) -> "Store": """Use the store in a ``with`` block; it closes at the end."""
     def __exit__(self, *exc: Any) -> None: """Close the store."""
     def migrate(self) -> list[str]: """Apply every migration not yet applied; return their names."""
@@ -157,9 +158,15 @@ class Store(Protocol):
     def backup_file(source: Path, dest: Path, *, force: bool = False,
                     step: Optional[Callable[[], None]] = None) -> dict[str, int]:
         """A consistent copy of a record taken while it is in use; returns the counts the copy holds."""
+    @staticmethod
+    def recorded_outputs(path: Path) -> list[str]:
+        """The files exports and reports were written to, from the audit, read without any write."""
 
     # clients, courses, the inventory, goals, summaries
     def audit_trail(self, client_id: str) -> list[dict]: """Every change to a client's record, oldest first."""
+    def record_access(self, action: str, client_ids: Optional[Iterable[str]], detail: str, *,
+                      destination: Optional[str] = None, actor: Optional[str] = None) -> None:
+        """Audit a read-out (export, report): who, when, which clients (None: all), how, to which file."""
     def add_client(self, client_id: str, display_name: Optional[str] = None,
                    birth_year: Optional[int] = None) -> ClientRecord: """Add a client."""
     def get_client(self, client_id: str) -> ClientRecord: """One client (NotFound if absent)."""
