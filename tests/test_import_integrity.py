@@ -321,3 +321,23 @@ def test_a_plugin_readers_records_are_range_checked_like_ours(db, tmp_path):
     checked = check_record(record)
     assert (checked["session"]["number"], checked["course"]["planned_sessions"], checked["responses"][0]) == (2, 16, ("1", 1, "answered"))
     assert checked["score"]["total"]["value"] == 8
+
+
+@pytest.mark.parametrize("fmt", ["csv-long", "fhir"])
+def test_a_maintenance_course_comes_back_as_maintenance(invoke, tmp_path, fmt):
+    # The export carried no course type, so a monthly maintenance course came back as a standard one, with the
+    # standard course's phase rules.
+    source, target = tmp_path / "a.db", tmp_path / "b.db"
+    assert invoke("clients", "add", "m1", "--db", source).exit_code == 0
+    started = invoke("course", "start", "m1", "--type", "maintenance", "--sessions", "12", "--problem-area", "grief",
+                     "--db", source)
+    assert started.exit_code == 0, started.output
+    assert invoke("session", "start", "m1", "--db", source).exit_code == 0
+    assert invoke("administer", "m1", "phq9", "--answers", "1,1,1,1,1,1,1,1,0,0", "--db", source).exit_code == 0
+    out = tmp_path / ("x.csv" if fmt == "csv-long" else "x.json")
+    items = ["--items"] if fmt == "csv-long" else []
+    assert invoke("export", "m1", "--format", fmt, *items, "-o", out, "--db", source).exit_code == 0
+    imported = invoke("import", out, "--db", target)
+    assert imported.exit_code == 0, imported.output
+    shown = invoke("course", "show", "m1", "--json", "--db", target)
+    assert json.loads(shown.stdout)[0]["course_type"] == "maintenance", shown.stdout

@@ -27,7 +27,7 @@ from .records import (RESPONDENTS, allowed_values, check_answer, check_context, 
                       iso_datetime, not_utf8, number, whole_number)
 
 BASE = [
-    "client_id", "course_start", "planned_sessions", "problem_areas", "protocol", "course_end",
+    "client_id", "course_start", "planned_sessions", "problem_areas", "protocol", "course_end", "course_type",
     "session", "session_date", "phase",
     "administration", "instrument", "instrument_version", "respondent", "completed_at",
 ]
@@ -52,8 +52,9 @@ def critical_items(score: dict) -> str:
 
 
 # The columns an importable long CSV must have: the item layout's columns less those an import can do
-# without (it computes a blank total, and takes the instrument's version and respondent when absent).
-OPTIONAL_ON_IMPORT = frozenset({"protocol", "course_end", "administration", "instrument_version", "respondent",
+# without (it computes a blank total, and takes the instrument's version and respondent when absent; a course
+# type, absent from files written before course types, is inferred from the course length).
+OPTIONAL_ON_IMPORT = frozenset({"protocol", "course_end", "course_type", "administration", "instrument_version", "respondent",
                                 "completed_at", "status", "total", "band", "critical_items", "scorer"})
 REQUIRED_COLUMNS = [c for c in columns(items=True) if c not in OPTIONAL_ON_IMPORT]
 LINE_MAX = 1 << 20  # characters; a row of the long layout is a few hundred
@@ -296,6 +297,7 @@ def _base_row(record: dict, identifiers: bool) -> list[Any]:
         LIST_SEPARATOR.join(course["problem_areas"]),
         course.get("protocol"),
         course.get("end_date"),
+        course.get("course_type"),
         session["number"],
         session["date"],
         session["phase"],

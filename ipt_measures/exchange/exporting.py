@@ -297,7 +297,7 @@ def _in_item_order(item_orders: dict, instrument_id: str, responses: list[dict])
 
 def _record(row: tuple, responses: list[dict], item_orders: dict, include_identifiers: bool) -> dict:
     (client_id, display_name, birth_year, start_date, planned_sessions, problem_areas, protocol, end_date,
-     end_reason, session_id, session_number, session_date, phase, administration_id, instrument_id, instrument_version,
+     end_reason, course_type, session_id, session_number, session_date, phase, administration_id, instrument_id, instrument_version,
      respondent, status, source, started_at, finished_at, score_data) = row
     client = {"id": client_id}
     if include_identifiers:
@@ -314,6 +314,7 @@ def _record(row: tuple, responses: list[dict], item_orders: dict, include_identi
             "protocol": protocol,
             "end_date": end_date,
             "end_reason": end_reason,
+            "course_type": course_type,
         },
         "session": {"number": session_number, "date": session_date, "phase": phase},
         "administration": {

@@ -294,6 +294,8 @@ def _session_parts(course: dict, session: dict) -> list[dict]:
         parts.append({"url": "protocol", "valueString": course["protocol"]})
     if course.get("end_date"):
         parts.append({"url": "courseEnd", "valueDate": course["end_date"]})
+    if course.get("course_type"):
+        parts.append({"url": "courseType", "valueCode": course["course_type"]})
     parts += [{"url": "sessionNumber", "valueInteger": session["number"]},
               {"url": "sessionDate", "valueDate": session["date"]},
               {"url": "phase", "valueCode": session["phase"]}]

@@ -35,11 +35,12 @@ SCORING_METHODS = {"prorated": "Prorated: the sum scaled up to the full number o
 # (name, FHIR type, min, max, short description)
 SESSION_PARTS = [
     ("courseStart", "date", 1, "1", "Start date of the IPT course"),
-    ("plannedSessions", "integer", 1, "1", "Number of sessions planned for the course (12-16)"),
+    ("plannedSessions", "integer", 1, "1", "Number of sessions planned for the course (its type sets the range)"),
     ("problemArea", "code", 0, "*", "IPT problem area: grief, role-disputes, role-transitions, "
                                     "interpersonal-deficits"),
     ("protocol", "string", 0, "1", "Measurement protocol of the course"),
     ("courseEnd", "date", 0, "1", "End date of the course, if it has ended"),
+    ("courseType", "code", 0, "1", "IPT course type: standard (12-16 weekly), brief (IPT-B, 8), maintenance (monthly)"),
     ("sessionNumber", "integer", 1, "1", "Number of the session within the course"),
     ("sessionDate", "date", 1, "1", "Date of the session"),
     ("phase", "code", 1, "1", "IPT phase of the session: initial, middle, termination"),

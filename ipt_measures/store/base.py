@@ -113,7 +113,7 @@ class AlertRecord(TypedDict):
 # The columns of an export row (:meth:`Store.export_rows`), in this order, as plain tuples.
 EXPORT_COLUMNS = (
     "client_id", "display_name", "birth_year",
-    "start_date", "planned_sessions", "problem_areas", "protocol", "end_date", "end_reason",
+    "start_date", "planned_sessions", "problem_areas", "protocol", "end_date", "end_reason", "course_type",
     "session_id", "session_number", "session_date", "phase",
     "administration_id", "instrument_id", "instrument_version", "respondent", "status", "source",
     "started_at", "finished_at",

@@ -1086,7 +1086,7 @@ SEVERITIES = ("critical", "warning", "info")
 # An alert with where it came from: the session number and instrument of the administration that raised it.
 EXPORT_SELECT = """
 SELECT c.id AS client_id, c.display_name, c.birth_year,
-       co.start_date, co.planned_sessions, co.problem_areas, co.protocol, co.end_date, co.end_reason,
+       co.start_date, co.planned_sessions, co.problem_areas, co.protocol, co.end_date, co.end_reason, co.course_type,
        s.id AS session_id, s.number AS session_number, s.date AS session_date, s.phase,
        a.id AS administration_id, a.instrument_id, a.instrument_version, a.respondent, a.status, a.source,
        a.started_at, a.finished_at,
