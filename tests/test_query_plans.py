@@ -25,7 +25,7 @@ def filled(tmp_path):
 
 
 def plan(store, sql, params):
-    return [row[3] for row in store.conn.execute("EXPLAIN QUERY PLAN " + sql, params)]
+    return [row[3] for row in store._conn.execute("EXPLAIN QUERY PLAN " + sql, params)]
 
 
 def one_client_export_plan(store):
@@ -39,7 +39,7 @@ def test_exporting_one_client_starts_from_the_client(filled, statistics):
     if statistics:
         steps = one_client_export_plan(filled)
     else:  # a record nobody has analysed yet must get the same plan (a fresh connection reads no statistics)
-        filled.conn.execute("DROP TABLE IF EXISTS sqlite_stat1")
+        filled._conn.execute("DROP TABLE IF EXISTS sqlite_stat1")
         with open_store(filled.path) as store:
             steps = one_client_export_plan(store)
     assert steps[0].startswith("SEARCH c "), steps
@@ -47,18 +47,18 @@ def test_exporting_one_client_starts_from_the_client(filled, statistics):
 
 
 def test_the_status_index_is_replaced_by_one_on_open_administrations(filled):
-    names = {r[0] for r in filled.conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    names = {r[0] for r in filled._conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert "administrations_status" not in names and "administrations_in_progress" in names
     steps = plan(filled, "SELECT count(*) FROM administrations WHERE status = 'in-progress'", [])
     assert any("administrations_in_progress" in s for s in steps), steps
 
 
 def test_bulk_import_refreshes_the_planner_statistics(filled):
-    tables = {r[0] for r in filled.conn.execute("SELECT tbl FROM sqlite_stat1")}
+    tables = {r[0] for r in filled._conn.execute("SELECT tbl FROM sqlite_stat1")}
     assert {"administrations", "responses", "scores", "sessions"} <= tables
 
 
 def test_a_small_import_leaves_the_statistics_alone(tmp_path):
     with open_store(tmp_path / "small.db") as store:
         store.bulk_import(demo.generate(2, 3, first=1, as_of=date(2026, 11, 2)))
-        assert not store.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchall()
+        assert not store._conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchall()
