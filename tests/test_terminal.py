@@ -84,8 +84,11 @@ def test_instrument_ids_match_case_insensitively(tmp_path):
     (["score", "nosuch", "--answers", "1", "--json"], 2, "unknown instrument"),
     (["score", "phq9", "--answrs", "1", "--json"], 2, "No such option"),
     (["clients", "show", "nobody", "--json"], None, "nobody"),
+    (["caseload", "--json"], None, "no database"),  # a read command never creates one
 ])
 def test_errors_under_json_are_json_on_stderr(args, code, words):
+    if words == "nobody":  # a record that exists, without that client
+        assert run("clients", "add", "somebody").exit_code == 0
     result = run(*args)
     assert result.exit_code != 0 and (code is None or result.exit_code == code)
     assert result.stdout == ""
