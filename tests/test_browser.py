@@ -94,13 +94,35 @@ def click_answer(driver, label, received):
     received.append(driver.page_source)
 
 
+def gone(element):
+    """A wait condition: the element has left the document (the page it was on was replaced).
+
+    Selenium's staleness_of catches only StaleElementReferenceException; chromedriver may instead answer
+    'Node with given id does not belong to the document' when the check lands while the old page is being
+    torn down, which is the same fact.
+    """
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    def check(_driver):
+        try:
+            element.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as exc:
+            if "does not belong to the document" in str(exc):
+                return True
+            raise
+        return False
+
+    return check
+
+
 def submit(driver, button):
     """Click a submit button and wait for the page after the POST-then-redirect to be there."""
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.wait import WebDriverWait
 
     button.click()
-    WebDriverWait(driver, 20).until(expected_conditions.staleness_of(button))
+    WebDriverWait(driver, 20).until(gone(button))
     WebDriverWait(driver, 20).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
@@ -177,7 +199,6 @@ def test_phq9_then_gad7_by_clicking_back_change_and_reload(fresh, db, invoke):
 def test_touch_targets_phone_screenshot_and_keyboard(fresh, db, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.wait import WebDriverWait
 
     token, made = link(db, forms=("phq9",))
@@ -205,7 +226,7 @@ def test_touch_targets_phone_screenshot_and_keyboard(fresh, db, tmp_path):
                                     "return [s.outlineStyle, parseFloat(s.outlineWidth)];")
         assert ring[0] == "solid" and ring[1] >= 2
         focused.send_keys(Keys.ENTER)
-        WebDriverWait(fresh, 20).until(expected_conditions.staleness_of(focused))
+        WebDriverWait(fresh, 20).until(gone(focused))
         assert position(fresh) == ("PHQ-9", 3, 10)
     with open_store(db) as store:
         assert store.responses(made["administrations"][0])["2"]["value"] == 0
