@@ -12,10 +12,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from webclient import running_server
+from webclient import running_server, two_clients
 
 from ipt_measures import handover as service
-from ipt_measures import record
 from ipt_measures.store import open_store
 
 HERE = Path(__file__).parent
@@ -59,13 +58,7 @@ def fresh(browser):
 
 @pytest.fixture
 def db(isolated_data):
-    path = isolated_data / "ipt.db"
-    with open_store(path) as store:
-        for client in ("c001", "c002"):
-            record.add_client(store, client)
-            record.start_course(store, client, ["grief"])
-            record.start_session(store, client)
-    return path
+    return two_clients(isolated_data / "ipt.db")
 
 
 def link(db, client="c001", forms=("phq9", "gad7")):

@@ -7,7 +7,7 @@ import re
 import sqlite3
 
 import pytest
-from webclient import Page, running_server
+from webclient import Page, running_server, two_clients
 
 from ipt_measures import handover as service
 from ipt_measures import record
@@ -20,13 +20,7 @@ GAD7 = [1, 1, 2, 0, 1, 0, 1, 0]
 
 @pytest.fixture
 def db(isolated_data):
-    path = isolated_data / "ipt.db"
-    with open_store(path) as store:
-        for client in ("c001", "c002"):
-            record.add_client(store, client)
-            record.start_course(store, client, ["grief"])
-            record.start_session(store, client)
-    return path
+    return two_clients(isolated_data / "ipt.db")
 
 
 def link(db, client="c001", forms=("phq9",), expires="30m"):

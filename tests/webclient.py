@@ -11,6 +11,19 @@ from contextlib import contextmanager
 from http.cookiejar import CookieJar
 
 
+def two_clients(path):
+    """A record at ``path`` with clients c001 and c002, each in a grief course at session 1. Returns the path."""
+    from ipt_measures import record
+    from ipt_measures.store import open_store
+
+    with open_store(path) as store:
+        for client in ("c001", "c002"):
+            record.add_client(store, client)
+            record.start_course(store, client, ["grief"])
+            record.start_session(store, client)
+    return path
+
+
 @contextmanager
 def running_server(db_path, host="127.0.0.1", cert=None, key=None):
     """``ipt serve``'s own server (uvicorn) on a free port of 127.0.0.1, for the length of the block."""
