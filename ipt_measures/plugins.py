@@ -185,12 +185,7 @@ class Registry:
         info = self._info(plugin_name)
 
         def register(name: str, writer: Callable[..., Any], description: str = "", suffix: str = "") -> None:
-            if not isinstance(name, str) or not name or not callable(writer):
-                info.errors.append(f"invalid exporter {name!r} refused: needs a name and a callable writer")
-                return
-            if name in self._exporters:
-                owner = self._exporters[name].plugin
-                info.errors.append(f"duplicate exporter {name!r} refused: already registered by {owner!r}")
+            if not _format_accepted(info, "exporter", "writer", name, writer, self._exporters):
                 return
             self._exporters[name] = Exporter(name, writer, description, suffix, plugin_name)
             info.registered.append(f"exporter {name}")
@@ -201,12 +196,7 @@ class Registry:
         info = self._info(plugin_name)
 
         def register(name: str, reader: Callable[..., Any], description: str = "", suffixes: Any = ()) -> None:
-            if not isinstance(name, str) or not name or not callable(reader):
-                info.errors.append(f"invalid importer {name!r} refused: needs a name and a callable reader")
-                return
-            if name in self._importers:
-                owner = self._importers[name].plugin
-                info.errors.append(f"duplicate importer {name!r} refused: already registered by {owner!r}")
+            if not _format_accepted(info, "importer", "reader", name, reader, self._importers):
                 return
             suffixes = (suffixes,) if isinstance(suffixes, str) else tuple(suffixes)
             self._importers[name] = Importer(name, reader, description, tuple(s.lower() for s in suffixes), plugin_name)
@@ -425,3 +415,15 @@ def _outcome_problem(outcome: Any, taken: set) -> Optional[str]:
         if not isinstance(fact, dict) or not isinstance(fact.get("label"), str) or "value" not in fact:
             return "a fact without a label and a value"
     return None
+
+
+def _format_accepted(info: Any, kind: str, role: str, name: Any, func: Any, registered: dict) -> bool:
+    """Whether an exporter or importer registration may stand; a refusal is recorded against its plugin."""
+    if not isinstance(name, str) or not name or not callable(func):
+        info.errors.append(f"invalid {kind} {name!r} refused: needs a name and a callable {role}")
+        return False
+    if name in registered:
+        owner = registered[name].plugin
+        info.errors.append(f"duplicate {kind} {name!r} refused: already registered by {owner!r}")
+        return False
+    return True
