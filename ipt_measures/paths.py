@@ -18,9 +18,13 @@ def data_dir() -> Path:
     return Path(user_data_dir(APP_NAME, appauthor=False))
 
 
-def database_path() -> Path:
-    """``$IPT_DB`` if set, else ``ipt.db`` in the data directory (``--db`` overrides both)."""
+def database_path() -> Path | str:
+    """``$IPT_DB`` if set, else ``ipt.db`` in the data directory (``--db`` overrides both).
+
+    A ``postgresql://`` location (a clinic's shared record) is returned as it is, a string: it is not a path."""
     override = os.environ.get("IPT_DB")
+    if override and override.lower().startswith(("postgresql://", "postgres://")):
+        return override
     return Path(override).expanduser() if override else data_dir() / "ipt.db"
 
 

@@ -165,3 +165,62 @@ def zzcheck(isolated_data):
     (folder / "zzcheck.json").write_text(json.dumps(ZZCHECK))
     use_registry(None)
     return ZZCHECK
+
+
+# -- PostgreSQL: one throwaway cluster per test session (tests/pgcluster.py) -------------------------------
+
+
+def _postgres_missing() -> str | None:
+    """Why the PostgreSQL tests cannot run here (None when they can)."""
+    from pgcluster import binaries_dir
+
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        return "psycopg is not installed (pip install -e '.[test]')"
+    if binaries_dir() is None:
+        return "PostgreSQL's initdb, pg_ctl and postgres are not installed"
+    return None
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A PostgreSQL cluster started once for the session and removed after. Skipped where PostgreSQL is not
+    installed, except under CI (``CI`` set), where .ci/run installs it, so a missing server is a failure."""
+    why = _postgres_missing()
+    if why:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL tests cannot run under CI: {why}")
+        pytest.skip(why)
+    from pgcluster import Cluster
+
+    cluster = Cluster().start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster):
+    """A fresh, empty PostgreSQL database on the session's cluster (as its superuser); dropped after."""
+    name = pg_cluster.new_database()
+    yield pg_cluster.url(name)
+    pg_cluster.drop_database(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request, isolated_data, monkeypatch):
+    """Run a test on both engines: ``$IPT_DB`` names a fresh SQLite file or a fresh PostgreSQL database.
+
+    Returns the location (what ``--db`` takes). A test that uses the default record (no ``--db``) or
+    ``open_store()`` runs on each engine unchanged."""
+    if request.param == "sqlite":
+        yield os.environ["IPT_DB"]
+        return
+    cluster = request.getfixturevalue("pg_cluster")
+    name = cluster.new_database()
+    url = cluster.url(name)
+    monkeypatch.setenv("IPT_DB", url)
+    yield url
+    cluster.drop_database(name)

@@ -9,8 +9,11 @@ import inspect
 import re
 from pathlib import Path
 
+import pytest
+
 import ipt_measures
 from ipt_measures.store.base import Store
+from ipt_measures.store.postgres import PostgresStore
 from ipt_measures.store.sqlite import SQLiteStore
 
 PACKAGE = Path(ipt_measures.__file__).parent
@@ -80,13 +83,17 @@ def _interface_methods() -> list[str]:
             if callable(value) and (not name.startswith("_") or name in ("__enter__", "__exit__"))]
 
 
-def test_every_method_of_the_interface_exists_on_the_sqlite_store():
-    """The checklist a second engine (PostgreSQL) implements: each method, with parameters the services may pass."""
+ENGINES = pytest.mark.parametrize("engine_class", [SQLiteStore, PostgresStore], ids=["sqlite", "postgresql"])
+
+
+@ENGINES
+def test_every_method_of_the_interface_exists_on_each_store(engine_class):
+    """Each engine implements each method, with the parameters the services may pass."""
     methods = _interface_methods()
     assert len(methods) > 40
     missing, differing = [], []
     for name in methods:
-        implementation = getattr(SQLiteStore, name, None)
+        implementation = getattr(engine_class, name, None)
         if implementation is None:
             missing.append(name)
             continue
@@ -97,8 +104,9 @@ def test_every_method_of_the_interface_exists_on_the_sqlite_store():
     assert missing == [] and differing == []
 
 
-def test_the_interface_lists_every_public_method_of_the_sqlite_store():
-    public = {name for name, value in vars(SQLiteStore).items() if callable(value) and not name.startswith("_")}
+@ENGINES
+def test_the_interface_lists_every_public_method_of_each_store(engine_class):
+    public = {name for name, value in inspect.getmembers(engine_class) if callable(value) and not name.startswith("_")}
     assert sorted(public - set(_interface_methods())) == []
 
 

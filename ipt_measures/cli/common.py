@@ -57,11 +57,15 @@ def open_store(db_path, *, create: bool = False):
 
     from ..errors import StoreError, UsageError
     from ..paths import database_path
+    from ..store import is_server
     from ..store import open_store as _open
 
     if db_path is not None and not str(db_path).strip():
         raise UsageError("--db is empty: give a database file, or leave --db out for the default")
-    path = Path(db_path) if db_path else database_path()
+    location = db_path if db_path else database_path()
+    if is_server(location):
+        return _open(str(location), create=create)  # a server record is created by its admin (ipt db upgrade)
+    path = Path(location)
     existed = path.exists() or path.is_symlink()
     if not existed and not create:
         raise StoreError(f"no database at {path} (a command that only reads never creates one: check --db or $IPT_DB)")

@@ -1,8 +1,9 @@
 """The store interface: every method the services call, with the records it returns, for every engine.
 
-:class:`Store` is a :class:`typing.Protocol`: :class:`~ipt_measures.store.sqlite.SQLiteStore` implements it
-(tests/test_boundaries.py checks every method here exists there), and so will a PostgreSQL store. The records
-are :class:`typing.TypedDict`: typed for readers and checkers, plain dicts at run time. No SQL and no driver
+:class:`Store` is a :class:`typing.Protocol`: :class:`~ipt_measures.store.sqlite.SQLiteStore` and
+:class:`~ipt_measures.store.postgres.PostgresStore` implement it (tests/test_boundaries.py checks every method
+here exists on both, with the same parameters). The records are :class:`typing.TypedDict`: typed for readers
+and checkers, plain dicts at run time. No SQL and no driver
 type appears in this interface; only ``store/`` speaks SQL.
 """
 
@@ -149,6 +150,7 @@ class Store(Protocol):
     def __exit__(self, *exc: Any) -> None: """Close the store."""
     def migrate(self) -> list[str]: """Apply every migration not yet applied; return their names."""
     def schema_version(self) -> str: """The name of the last migration applied."""
+    def pending_migrations(self) -> list[str]: """The migrations this release has that the record has not yet."""
 
     # looking after the record without opening it for writing (ipt doctor, ipt backup)
     @staticmethod

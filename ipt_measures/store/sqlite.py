@@ -249,6 +249,11 @@ class SQLiteStore(SQLStore):
             self._conn.execute("PRAGMA foreign_keys = ON")
         return done
 
+    def pending_migrations(self) -> list[str]:
+        """The migrations not yet applied (none once the store is open and writable: opening applies them)."""
+        applied = {row[0] for row in self._conn.execute("SELECT name FROM schema_migrations")}
+        return [name for name, _ in MIGRATIONS if name not in applied]
+
     def schema_version(self) -> str:
         row = self._conn.execute("SELECT name FROM schema_migrations ORDER BY name DESC LIMIT 1").fetchone()
         return row[0] if row else "none"
