@@ -224,3 +224,103 @@ def engine(request, isolated_data, monkeypatch):
     monkeypatch.setenv("IPT_DB", url)
     yield url
     cluster.drop_database(name)
+
+
+def on_server(location) -> bool:
+    """Whether a record location names a PostgreSQL database (else a SQLite file)."""
+    return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
+
+
+@pytest.fixture
+def new_record(request, engine, tmp_path):
+    """A factory for further fresh record locations on the test's engine: ``new_record("source")`` is a
+    SQLite file path (not created) or a new, empty PostgreSQL database URL (dropped after the test)."""
+    made: list[str] = []
+
+    def _new(name: str = "other"):
+        if not on_server(engine):
+            return tmp_path / f"{name}.db"
+        cluster = request.getfixturevalue("pg_cluster")
+        made.append(cluster.new_database())
+        return cluster.url(made[-1])
+
+    yield _new
+    if made:
+        cluster = request.getfixturevalue("pg_cluster")
+        for database in made:
+            cluster.drop_database(database)
+
+
+def _pg_connect(location):
+    import psycopg
+
+    return psycopg.connect(location, autocommit=True)
+
+
+def peek(location, sql: str, params=()) -> list[tuple]:
+    """Rows of a read-only query run directly against a record (either engine), beside the store, as a
+    second opinion on what is stored. Write the SQL with ``?`` placeholders; it must be portable."""
+    if on_server(location):
+        with _pg_connect(location) as conn:
+            return [tuple(r) for r in conn.execute(sql.replace("?", "%s"), params).fetchall()]
+    conn = sqlite3.connect(f"file:{location}?mode=ro", uri=True)
+    try:
+        return [tuple(r) for r in conn.execute(sql, params).fetchall()]
+    finally:
+        conn.close()
+
+
+def record_digest(location, check_integrity: bool = False) -> str:
+    """A digest of every table of a record on either engine (see :func:`db_digest` for SQLite files).
+
+    On PostgreSQL every row of every table in the public schema, in a fixed order."""
+    if not on_server(location):
+        return db_digest(location, check_integrity)
+    h = hashlib.sha256()
+    with _pg_connect(location) as conn:
+        tables = [r[0] for r in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")]
+        for table in tables:
+            h.update(table.encode())
+            for row in sorted(repr(tuple(r)) for r in conn.execute(f'SELECT * FROM "{table}"')):
+                h.update(row.encode())
+    return h.hexdigest()
+
+
+def audit_actor(location) -> str:
+    """Who the audit names for a change made through ``location``: the operating-system login on SQLite,
+    the server's ``session_user`` on PostgreSQL (issue 12 part 3)."""
+    if on_server(location):
+        return peek(location, "SELECT session_user")[0][0]
+    import getpass
+
+    return getpass.getuser()
+
+
+class Raw:
+    """A direct autocommit connection to a record beside the store (on PostgreSQL as the URL's role, in the
+    tests the superuser): for attempts the store itself would never make, to show the database refuses them.
+    SQL uses ``?`` placeholders; ``Raw.Error`` is the driver's error class."""
+
+    def __init__(self, location):
+        self.server = on_server(location)
+        if self.server:
+            import psycopg
+
+            self.conn = _pg_connect(location)
+            self.Error = psycopg.Error
+        else:
+            self.conn = sqlite3.connect(location, isolation_level=None)
+            self.Error = sqlite3.DatabaseError
+
+    def execute(self, sql: str, params=()):
+        return self.conn.execute(sql.replace("?", "%s") if self.server else sql, params)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> "Raw":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -17,10 +17,12 @@ from ipt_measures.errors import UsageError
 from ipt_measures.plugins import build_registry
 from ipt_measures.store import open_store
 
+from conftest import Raw
+
 
 @pytest.fixture
-def store(tmp_path):
-    with open_store(tmp_path / "a.db") as s:
+def store(engine):
+    with open_store(engine) as s:
         yield s
 
 
@@ -64,7 +66,7 @@ def test_an_answer_changed_back_to_not_critical_leaves_the_alert_open_until_ackn
     assert alert["kind"] == "critical-item"
 
 
-def test_a_skipped_risk_item_keeps_the_published_total_and_raises_risk_item_unanswered(invoke):
+def test_a_skipped_risk_item_keeps_the_published_total_and_raises_risk_item_unanswered(invoke, engine):
     invoke("clients", "add", "c1")
     invoke("course", "start", "c1", "--problem-area", "grief")
     invoke("session", "start", "c1")
@@ -78,7 +80,7 @@ def test_a_skipped_risk_item_keeps_the_published_total_and_raises_risk_item_unan
     assert [(a["kind"], a["severity"], a["item_id"]) for a in alerts] == [("risk-item-unanswered", "critical", "9")]
 
 
-def test_the_prompt_asks_once_more_and_an_answer_then_counts_as_the_answer(invoke):
+def test_the_prompt_asks_once_more_and_an_answer_then_counts_as_the_answer(invoke, engine):
     invoke("clients", "add", "c1")
     invoke("course", "start", "c1", "--problem-area", "grief")
     invoke("session", "start", "c1")
@@ -127,27 +129,31 @@ def test_alerts_list_most_serious_then_oldest_and_ack_records_who_when_what(invo
     assert blank.exit_code != 0 and "what was done" in blank.output
 
 
-def test_ack_names_the_login_beside_a_declared_name(store, session, monkeypatch):
+def test_ack_names_the_login_beside_a_declared_name(store, session, monkeypatch, engine):
     import getpass
+
+    from conftest import audit_actor, on_server
 
     monkeypatch.setattr(getpass, "getuser", lambda: "jdoe")
     monkeypatch.delenv("USER", raising=False)
+    login = audit_actor(engine) if on_server(engine) else "jdoe"  # PostgreSQL: the server's session_user
     alert = store.add_alert("c1", "critical-item", "critical", "x")
-    assert record.acknowledge_alert(store, alert, "asked")["acknowledged_by"] == "jdoe"
+    assert record.acknowledge_alert(store, alert, "asked")["acknowledged_by"] == login
     other = store.add_alert("c1", "critical-item", "critical", "y", item_id="2")
-    assert record.acknowledge_alert(store, other, "asked", actor="Dr B")["acknowledged_by"] == "Dr B (login jdoe)"
+    assert record.acknowledge_alert(store, other, "asked", actor="Dr B")["acknowledged_by"] == f"Dr B (login {login})"
 
 
-def test_an_alert_is_never_deleted_nor_rewritten_by_the_database_itself(store, session):
+def test_an_alert_is_never_deleted_nor_rewritten_by_the_database_itself(store, session, engine):
     alert = store.add_alert("c1", "critical-item", "critical", "item 9 endorsed")
-    raw = sqlite3.connect(store.path, isolation_level=None)
-    with pytest.raises(sqlite3.DatabaseError, match="never deleted"):
+    raw = Raw(engine)  # on PostgreSQL the superuser: the triggers hold even for it
+    with pytest.raises(raw.Error, match="never deleted"):
         raw.execute("DELETE FROM alerts")
-    with pytest.raises(sqlite3.DatabaseError, match="acknowledged once"):
+    with pytest.raises(raw.Error, match="acknowledged once"):
         raw.execute("UPDATE alerts SET message = 'nothing to see' WHERE id = ?", (alert,))
     store.acknowledge_alert(alert, "asked directly")
-    with pytest.raises(sqlite3.DatabaseError, match="acknowledged once"):
+    with pytest.raises(raw.Error, match="acknowledged once"):
         raw.execute("UPDATE alerts SET status = 'acknowledged', action = 'other' WHERE id = ?", (alert,))
+    raw.close()
 
 
 def test_paper_entry_and_amendment_store_their_alerts_with_the_score(store, session):
@@ -205,6 +211,7 @@ def test_an_alert_rule_that_can_never_fire_or_always_fires_is_refused(tmp_path, 
 
 
 def test_migration_turns_the_critical_items_of_an_existing_record_into_open_alerts(tmp_path):
+    # SQLite only: builds a record as it was before 0003 by hand, which only SQLite records ever were.
     from ipt_measures.store import migrations
 
     db = tmp_path / "old.db"
@@ -244,10 +251,10 @@ def test_one_open_alert_per_administration_item_and_kind_even_when_added_twice(s
         store.add_alert("c2", "critical-item", "critical", "x", administration_id=engine.id)
 
 
-def test_an_open_critical_alert_is_shown_everywhere_until_acknowledged(invoke, tmp_path):
+def test_an_open_critical_alert_is_shown_everywhere_until_acknowledged(invoke, tmp_path, engine):
     """ipt progress, clients show, session start, administer (at its start) and the report's top, with later
     forms in between; after `ipt alerts ack` it is gone from them and in the report's history."""
-    db = tmp_path / "show.db"
+    db = engine
     invoke("clients", "add", "c1", "--db", db)
     invoke("course", "start", "c1", "--problem-area", "grief", "--start", "2026-01-05", "--db", db)
     invoke("session", "start", "c1", "--date", "2026-01-05", "--db", db)

@@ -11,7 +11,7 @@ import pytest
 
 
 @pytest.fixture
-def c1(invoke):
+def c1(invoke, engine):
     assert invoke("clients", "add", "c1").exit_code == 0
     assert invoke("course", "start", "c1", "--problem-area", "grief", "--sessions", "16", "--start", "2026-01-05").exit_code == 0
     result = invoke("session", "start", "c1", "--date", "2026-01-05")
@@ -23,7 +23,7 @@ def lines(*values):
     return "".join(f"{v}\n" for v in values)
 
 
-def test_clients_add_list_show(invoke):
+def test_clients_add_list_show(invoke, engine):
     assert invoke("clients", "add", "c1", "--name", "A.B.", "--birth-year", "1980").exit_code == 0
     invoke("clients", "add", "c2")
     dup = invoke("clients", "add", "c1")
@@ -156,16 +156,17 @@ def test_amend_and_audit(c1):
     assert no_reason.exit_code == 2 and "--reason" in no_reason.output
 
 
-def test_session_list_and_amend(c1):
+def test_session_list_and_amend(c1, engine):
     c1("session", "start", "c1", "--date", "2026-01-12")
     result = c1("session", "amend", "c1", "2", "--date", "2026-01-13", "--reason", "wrong day", "--by", "dr-k")
     assert result.exit_code == 0
     entry = json.loads(c1("audit", "c1", "--json").stdout)[-1]
     assert (entry["declared_actor"], entry["field"], entry["old_value"], entry["new_value"]) == (
         "dr-k", "date", "2026-01-12", "2026-01-13")
-    import getpass
+    from conftest import audit_actor
 
-    assert entry["actor"] == getpass.getuser()  # the login, not the declared name (issue 10 part 7)
+    # The login (SQLite) or the server's session_user (PostgreSQL), not the declared name (issue 10 part 7).
+    assert entry["actor"] == audit_actor(engine)
     rows = json.loads(c1("session", "list", "c1", "--json").stdout)
     assert [(r["number"], r["date"], r["phase"]) for r in rows] == [(1, "2026-01-05", "initial"), (2, "2026-01-13", "initial")]
     courses = json.loads(c1("course", "show", "c1", "--json").stdout)

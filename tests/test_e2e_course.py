@@ -19,6 +19,9 @@ import pytest
 
 from ipt_measures.plugins import get_registry
 
+# Every test here records a whole course: each runs on both engines.
+pytestmark = pytest.mark.usefixtures("engine")
+
 PHQ9 = {  # session -> items 1-9; the hand-summed total beside each
     1: [3, 3, 2, 2, 2, 2, 2, 1, 0],   # 17
     2: [3, 2, 2, 2, 2, 2, 2, 1, 0],   # 16

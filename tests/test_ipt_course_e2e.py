@@ -14,7 +14,12 @@ session 10 is neither a reliable improvement nor a reliable deterioration, so th
 import json
 from datetime import date, timedelta
 
+import pytest
+
 from ipt_measures.plugins import get_registry
+
+# Every test here records a whole course: each runs on both engines.
+pytestmark = pytest.mark.usefixtures("engine")
 
 CLIENT = "e2e-ipt"
 PHQ9_TOTALS = {1: 15, 2: 16, 3: 17, 4: 15, 5: 16, 6: 17, 7: 18, 8: 18, 9: 19, 10: 20, 11: 16, 12: 12, 13: 9,

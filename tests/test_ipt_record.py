@@ -29,7 +29,7 @@ def refused(result, text):
 # -- course types ------------------------------------------------------------------------------------
 
 
-def test_eight_sessions_start_a_brief_course(invoke):
+def test_eight_sessions_start_a_brief_course(invoke, engine):
     """Issue 14, part 3: `ipt course start ... --sessions 8` was refused; it is brief IPT (IPT-B)."""
     ok(invoke("clients", "add", "b1"))
     out = ok(invoke("course", "start", "b1", "--problem-area", "role-transitions", "--sessions", "8")).output
@@ -44,13 +44,13 @@ def test_eight_sessions_start_a_brief_course(invoke):
     (["--type", "standard", "--sessions", "20"], "planned for 12 to 16 sessions, not 20"),
     (["--type", "maintenance", "--sessions", "40"], "planned for 6 to 36 sessions, not 40"),
 ])
-def test_a_length_outside_the_type_is_refused_in_one_line(invoke, args, message):
+def test_a_length_outside_the_type_is_refused_in_one_line(invoke, args, message, engine):
     ok(invoke("clients", "add", "b2"))
     refused(invoke("course", "start", "b2", "--problem-area", "grief", *args), message)
     assert json.loads(ok(invoke("course", "show", "b2", "--json")).stdout) == []
 
 
-def test_defaults_and_maintenance_by_name(invoke):
+def test_defaults_and_maintenance_by_name(invoke, engine):
     ok(invoke("clients", "add", "m1"))
     ok(invoke("clients", "add", "s1"))
     ok(invoke("course", "start", "s1", "--problem-area", "grief"))
@@ -80,7 +80,7 @@ def test_mid_course_review_session(kind, planned, session):
     assert domain.mid_review_session(planned, kind) == session
 
 
-def test_brief_course_phases_through_the_cli(invoke):
+def test_brief_course_phases_through_the_cli(invoke, engine):
     ok(invoke("clients", "add", "b3"))
     ok(invoke("course", "start", "b3", "--problem-area", "grief", "--sessions", "8", "--start", "2026-01-05"))
     said = []
@@ -93,7 +93,11 @@ def test_brief_course_phases_through_the_cli(invoke):
 
 
 def test_migration_keeps_courses_made_before_it(tmp_path, monkeypatch):
-    """0010 rebuilds the courses table: every course, session and reference survives, typed 'standard'."""
+    """0010 rebuilds the courses table: every course, session and reference survives, typed 'standard'.
+
+    SQLite only: the rebuild (copy to a new table, drop, rename) is SQLite's way to change a column's
+    constraint; PostgreSQL's dialect of 0010 alters the table in place, and its migrations are checked by
+    test_postgres.py (same names, same resulting tables)."""
     from ipt_measures.store import migrations
 
     path = tmp_path / "old.db"
@@ -123,7 +127,7 @@ def test_migration_keeps_courses_made_before_it(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def course(invoke):
+def course(invoke, engine):
     ok(invoke("clients", "add", "c1", "--name", "Alex Example"))
     ok(invoke("course", "start", "c1", "--problem-area", "role-disputes", "--problem-area", "grief",
               "--sessions", "16", "--start", "2026-01-05"))
@@ -150,13 +154,14 @@ def test_inventory_add_rate_and_show(invoke, course):
     assert "partner" in table and "colleague A" in table and "0 none" in table
 
 
-def test_inventory_ratings_are_only_ever_added(invoke, course, isolated_data):
+def test_inventory_ratings_are_only_ever_added(invoke, course, engine):
     ok(invoke("inventory", course, "add", "mother", "--type", "parent", "--closeness", "middle", "--support", "2",
               "--conflict", "3", "--contact", "weekly"))
     for support in (3, 4):
         ok(invoke("inventory", course, "rate", "mother", "--support", str(support)))
-    conn = sqlite3.connect(isolated_data / "ipt.db")
-    rows = conn.execute("SELECT support FROM relationship_ratings ORDER BY id").fetchall()
+    from conftest import peek
+
+    rows = peek(engine, "SELECT support FROM relationship_ratings ORDER BY id")
     assert [r[0] for r in rows] == [2, 3, 4]
     actions = [a["action"] for a in json.loads(ok(invoke("audit", course, "--json")).stdout)]
     assert actions.count("relationship rated") == 2 and "relationship added" in actions
@@ -257,7 +262,7 @@ def test_summary_text_is_kept_and_changes_are_audited(invoke, course):
     refused(invoke("course", "summary", "nobody", "--plan", "x"), "no client 'nobody'")
 
 
-def test_ipt_summary_is_one_library_call(invoke, course, isolated_data):
+def test_ipt_summary_is_one_library_call(invoke, course, engine):
     from ipt_measures.review import ipt_summary
 
     ok(invoke("inventory", course, "add", "partner", "--type", "partner", "--closeness", "inner", "--support", "1",
@@ -267,7 +272,7 @@ def test_ipt_summary_is_one_library_call(invoke, course, isolated_data):
     ok(invoke("session", "start", course, "--date", "2026-01-12"))
     ok(invoke("administer", course, "gbo", "--answers", "5,-,-"))
     ok(invoke("inventory", course, "rate", "partner", "--support", "3", "--session", "2"))
-    with open_store(isolated_data / "ipt.db") as store:
+    with open_store(engine) as store:
         s = ipt_summary(store, course)
     assert s["course_type"]["id"] == "standard" and s["problem_areas"] == ["role-disputes", "grief"]
     assert s["mid_course_review"] == 10 and s["goal_instrument"] == "gbo"
@@ -300,7 +305,7 @@ def _sessions(invoke, client, totals, *args):
     return raised, alerts
 
 
-def test_session_ten_of_sixteen_worse_than_baseline_raises_the_mid_course_review(invoke):
+def test_session_ten_of_sixteen_worse_than_baseline_raises_the_mid_course_review(invoke, engine):
     """Issue 14, part 4: session 10 of 16, PHQ-9 20 (severe), five points worse than baseline 15: no flag."""
     raised, alerts = _sessions(invoke, "mc1", [15] + [16] * 8 + [20])
     assert [n for n, shown in raised.items() if shown] == [10]  # shown with the score, and not before
@@ -309,12 +314,12 @@ def test_session_ten_of_sixteen_worse_than_baseline_raises_the_mid_course_review
     assert "PHQ-9 20 (severe) is no reliable improvement on baseline 15" in alert["message"]
 
 
-def test_a_reliable_improvement_by_mid_course_raises_nothing(invoke):
+def test_a_reliable_improvement_by_mid_course_raises_nothing(invoke, engine):
     raised, alerts = _sessions(invoke, "mc2", [15] + [12] * 8 + [8, 16])  # 15 -> 8 at session 10: -7, reliable
     assert alerts == [] and not any(raised.values())  # session 11 is judged no more: the review was session 10
 
 
-def test_a_missed_review_session_is_judged_at_the_next_measurement_and_only_once(invoke):
+def test_a_missed_review_session_is_judged_at_the_next_measurement_and_only_once(invoke, engine):
     raised, alerts = _sessions(invoke, "mc3", [15] + [16] * 8 + [None, 16, 20])
     assert [n for n, shown in raised.items() if shown] == [11]
     [alert] = alerts
@@ -325,19 +330,19 @@ def test_a_missed_review_session_is_judged_at_the_next_measurement_and_only_once
     assert len(again) == 1 and again[0]["status"] == "acknowledged"
 
 
-def test_brief_and_maintenance_courses(invoke):
+def test_brief_and_maintenance_courses(invoke, engine):
     raised, alerts = _sessions(invoke, "mc4", [15, 16, 16, 16, 16], "--sessions", "8")
     assert [n for n, shown in raised.items() if shown] == [5] and len(alerts) == 1
     raised, alerts = _sessions(invoke, "mc5", [15] + [16] * 11, "--type", "maintenance")
     assert alerts == [] and not any(raised.values())
 
 
-def test_goals_are_rated_on_the_self_completion_page_in_the_clients_words(isolated_data):
+def test_goals_are_rated_on_the_self_completion_page_in_the_clients_words(engine):
     """Issue 14, part 2: the goals on the self-completion page (ipt handover); they were refused as unshipped text."""
     from ipt_measures import handover, ipt_record, record
     from ipt_measures.errors import UsageError
 
-    with open_store(isolated_data / "ipt.db") as store:
+    with open_store(engine) as store:
         record.add_client(store, "p1")
         record.start_course(store, "p1", ["grief"])
         record.start_session(store, "p1")

@@ -17,8 +17,8 @@ from ipt_measures.store import open_store
 
 
 @pytest.fixture
-def store(tmp_path):
-    with open_store(tmp_path / "r.db") as s:
+def store(engine):
+    with open_store(engine) as s:
         yield s
 
 
