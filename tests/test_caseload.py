@@ -21,8 +21,8 @@ from test_review import acknowledge_earlier_alerts, build_caseload, record, sess
 
 
 @pytest.fixture
-def db(tmp_path):
-    path = tmp_path / "caseload.db"
+def db(engine, needs_bulk):  # built by bulk import (test_review.build_caseload)
+    path = engine
     with open_store(path) as store:
         build_caseload(store)
         acknowledge_earlier_alerts(store)  # c-rec's item 9 alert (session 2) acknowledged, c-worse's (session 3) open
@@ -67,8 +67,8 @@ def test_caseload_sorting(db):
         assert order(sort="score", reverse=True) == ["c-worse", "c-gap", "c-rec"]
 
 
-def test_gap_of_exactly_two_sessions_and_a_course_not_started(tmp_path):
-    with open_store(tmp_path / "g.db") as store:
+def test_gap_of_exactly_two_sessions_and_a_course_not_started(engine, needs_bulk):
+    with open_store(engine) as store:
         store.bulk_import([record("c-two", 1, "phq9", [1] * 8 + [0])])  # 8 at session 1, item 9 not endorsed
         course = store.courses("c-two")[0]
         store.add_session(course["id"], 2, session_date(2), "initial")
@@ -88,7 +88,9 @@ def test_gap_of_exactly_two_sessions_and_a_course_not_started(tmp_path):
 
 
 def test_caseload_is_a_fixed_number_of_queries(tmp_path):
-    """Set-based: the same number of SELECTs for 2 clients as for 40, never one query per client."""
+    """Set-based: the same number of SELECTs for 2 clients as for 40, never one query per client.
+
+    Counted on SQLite only (its trace callback sees every statement); both engines run the same statements."""
     def count_selects(clients):
         with open_store(tmp_path / f"q{clients}.db") as store:
             store.bulk_import([record(f"c{i:03d}", n, "phq9", [i % 3] * 9) for i in range(clients) for n in (1, 2)])
@@ -127,17 +129,17 @@ def test_caseload_cli_json_sort_and_flagged(invoke, db):
     assert result.exit_code == 2
 
 
-def test_empty_caseload(invoke, tmp_path):
-    open_store(tmp_path / "empty.db").close()  # an existing, empty record (a missing one is an error: test_files.py)
-    result = invoke("caseload", "--db", tmp_path / "empty.db")
+def test_empty_caseload(invoke, engine):
+    open_store(engine).close()  # an existing, empty record (a missing one is an error: test_files.py)
+    result = invoke("caseload", "--db", engine)
     assert result.exit_code == 0 and "No active course." in result.output
-    assert json.loads(invoke("caseload", "--db", tmp_path / "empty.db", "--json").output) == []
+    assert json.loads(invoke("caseload", "--db", engine, "--json").output) == []
 
 
-def test_an_endorsed_item_9_stays_flagged_after_later_forms_until_acknowledged(invoke, tmp_path):
+def test_an_endorsed_item_9_stays_flagged_after_later_forms_until_acknowledged(invoke, engine):
     """Issue 10: item 9 endorsed at session 4, then a GAD-7 (and a PHQ-9 with item 9 at 0) at session 5: the
     caseload still shows !! (and --flagged lists the client) until someone acknowledges the alert."""
-    db = tmp_path / "flag.db"
+    db = engine
     invoke("clients", "add", "c1", "--db", db)
     invoke("course", "start", "c1", "--problem-area", "grief", "--start", "2026-01-05", "--db", db)
     for day in ("2026-01-05", "2026-01-12", "2026-01-19", "2026-01-26"):

@@ -110,8 +110,8 @@ def acknowledge_earlier_alerts(store):
 
 
 @pytest.fixture
-def store(tmp_path):
-    with open_store(tmp_path / "review.db") as s:
+def store(engine, needs_bulk):  # the caseloads here are built by bulk import
+    with open_store(engine) as s:
         yield s
 
 
