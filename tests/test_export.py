@@ -63,8 +63,8 @@ def build_caseload(store, clients: int = 3) -> list[str]:
 
 
 @pytest.fixture
-def store(tmp_path, zzcheck):
-    with open_store(tmp_path / "ipt.db") as s:
+def store(engine, needs_bulk, zzcheck):  # caseloads built by bulk import
+    with open_store(engine) as s:
         yield s
 
 
@@ -328,8 +328,8 @@ def test_unknown_format_is_one_line_listing_the_formats(store):
 
 
 @pytest.fixture
-def db(isolated_data, zzcheck):
-    path = isolated_data / "ipt.db"
+def db(engine, needs_bulk, zzcheck):
+    path = engine
     with open_store(path) as s:
         build_caseload(s, 2)
     return path
@@ -369,7 +369,7 @@ def test_cli_export_errors_are_one_line(invoke, db, tmp_path):
     assert not target.exists() and list(tmp_path.glob(".*partial")) == []
 
 
-def test_a_tab_separated_listing_follows_the_csv_cell_rule(invoke, isolated_data):
+def test_a_tab_separated_listing_follows_the_csv_cell_rule(invoke, engine):
     """`--fmt tsv` is a table for a spreadsheet: a display name that is a formula is written as text."""
     assert invoke("clients", "add", "zz-tsv", "--name", "=HYPERLINK(\"http://x\")").exit_code == 0
     result = invoke("clients", "list", "--fmt", "tsv")
@@ -413,13 +413,13 @@ def test_an_export_abandoned_part_way_is_closed_with_the_store(store, monkeypatc
     assert unraisable == []
 
 
-def test_export_to_a_pipe_closed_early_prints_no_traceback(tmp_path):
+def test_export_to_a_pipe_closed_early_prints_no_traceback(tmp_path, new_record, needs_bulk):
     """`ipt export --all | head -1`: the reader goes away mid-export; ipt says nothing of a cursor or a frame."""
     import os
     import subprocess
     import sys
 
-    db = tmp_path / "demo.db"
+    db = new_record("demo")
     env = {**os.environ, "IPT_DATA_DIR": str(tmp_path / "data")}
     ipt = [sys.executable, "-m", "ipt_measures"]
     subprocess.run([*ipt, "demo", "--clients", "40", "--db", str(db)], check=True, capture_output=True, env=env,

@@ -30,8 +30,8 @@ VERIFIED_LOINC = {"44261-6", "70274-6", "LA6568-5", "LA6569-3", "LA6570-1", "LA6
 
 
 @pytest.fixture
-def store(tmp_path, zzcheck):
-    with open_store(tmp_path / "ipt.db") as s:
+def store(engine, needs_bulk, zzcheck):  # records built by bulk import
+    with open_store(engine) as s:
         yield s
 
 
@@ -429,8 +429,8 @@ def test_cli_instruments_export(invoke, isolated_data, tmp_path):
     assert bad.exit_code != 0 and "nope" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
 
 
-def test_cli_export_transaction_with_definitions(invoke, isolated_data, zzcheck):
-    with open_store(isolated_data / "ipt.db") as s:
+def test_cli_export_transaction_with_definitions(invoke, engine, needs_bulk, zzcheck):
+    with open_store(engine) as s:
         build_caseload(s, 1)
     result = invoke("export", "--all", "--format", "fhir", "--bundle-type", "transaction", "--with-definitions")
     assert result.exit_code == 0, result.output
@@ -509,13 +509,13 @@ def test_alerts_travel_as_flags_pointing_at_the_response(store):
     ("--format", "csv-long", "--items", "--with-identifiers"),
     ("--format", "csv-long", "--items", "--excel"),
 ])
-def test_export_then_import_reproduces_every_score(invoke, isolated_data, zzcheck, tmp_path, args):
+def test_export_then_import_reproduces_every_score(invoke, new_record, needs_bulk, zzcheck, tmp_path, args):
     """Every export variant read back by ipt import gives the same answers and scores; amended responses,
     alerts and definitions in the Bundle do not get in the way, and a name the CSV guarded against
     formula injection (a leading quote) comes back as it was stored."""
     from test_import import stored_scores
 
-    source = tmp_path / "source.db"
+    source = new_record("source")
     with open_store(source) as s:
         build_caseload(s, 2)
         rec = record(2, COURSE[0], "phq9", COURSE[0][3])
@@ -526,7 +526,7 @@ def test_export_then_import_reproduces_every_score(invoke, isolated_data, zzchec
         s.add_alert("ZZCLIENT-0000", "critical-item", "critical", "Suicidal ideation endorsed", administration_id=admin)
     target = tmp_path / ("out.json" if "fhir" in args else "out.csv")
     assert invoke("export", "--all", "--db", source, "-o", target, *args).exit_code == 0
-    copy = tmp_path / "copy.db"
+    copy = new_record("copy")
     result = invoke("import", target, "--db", copy)
     assert result.exit_code == 0, result.output
     assert stored_scores(copy) == stored_scores(source)

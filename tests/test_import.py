@@ -18,6 +18,9 @@ from ipt_measures.store import open_store
 
 from test_export import build_caseload
 
+# Every test here stores through `ipt import`, which is bulk import: on PostgreSQL, the COPY path.
+pytestmark = pytest.mark.usefixtures("needs_bulk")
+
 
 def stored_scores(path) -> dict:
     """Every stored administration: where it sits -> (answers, current score), ignoring internal ids."""
@@ -38,8 +41,8 @@ def stored_scores(path) -> dict:
 
 
 @pytest.fixture
-def source(isolated_data, zzcheck, tmp_path):
-    path = tmp_path / "source.db"
+def source(new_record, needs_bulk, zzcheck):  # built by bulk import
+    path = new_record("source")
     with open_store(path) as s:
         build_caseload(s, 3)
     return path
@@ -52,9 +55,9 @@ def export_to(invoke, db, tmp_path, *args) -> str:
     return target
 
 
-def test_csv_round_trip_reproduces_every_score(invoke, source, tmp_path):
+def test_csv_round_trip_reproduces_every_score(invoke, source, tmp_path, new_record):
     exported = export_to(invoke, source, tmp_path, "--format", "csv-long", "--items")
-    target = tmp_path / "empty.db"
+    target = new_record("empty")
     result = invoke("import", exported, "--db", target)
     assert result.exit_code == 0, result.output
     assert "Stored 18 administration(s), skipped 0 already stored, rejected 0." in result.stdout
@@ -63,17 +66,17 @@ def test_csv_round_trip_reproduces_every_score(invoke, source, tmp_path):
     assert after == before
 
 
-def test_fhir_round_trip_reproduces_every_score(invoke, source, tmp_path):
+def test_fhir_round_trip_reproduces_every_score(invoke, source, tmp_path, new_record):
     exported = export_to(invoke, source, tmp_path, "--format", "fhir")
-    target = tmp_path / "empty.db"
+    target = new_record("empty")
     result = invoke("import", exported, "--db", target)
     assert result.exit_code == 0, result.output
     assert stored_scores(target) == stored_scores(source)
 
 
-def test_running_an_import_again_skips_what_is_stored(invoke, source, tmp_path):
+def test_running_an_import_again_skips_what_is_stored(invoke, source, tmp_path, new_record):
     exported = export_to(invoke, source, tmp_path, "--format", "csv-long", "--items")
-    target = tmp_path / "empty.db"
+    target = new_record("empty")
     invoke("import", exported, "--db", target)
     again = invoke("import", exported, "--db", target)
     assert again.exit_code == 0
@@ -81,9 +84,9 @@ def test_running_an_import_again_skips_what_is_stored(invoke, source, tmp_path):
     assert len(stored_scores(target)) == 18
 
 
-def test_dry_run_stores_nothing(invoke, source, tmp_path):
+def test_dry_run_stores_nothing(invoke, source, tmp_path, new_record):
     exported = export_to(invoke, source, tmp_path, "--format", "csv-long", "--items")
-    target = tmp_path / "empty.db"
+    target = new_record("empty")
     result = invoke("import", exported, "--db", target, "--dry-run")
     assert result.exit_code == 0
     assert "Dry run: 18 administration(s) valid" in result.stdout
@@ -103,7 +106,7 @@ def _write(path, header, rows) -> None:
         writer.writerows(rows)
 
 
-def test_each_rejected_row_is_reported_with_its_line_and_nothing_is_stored(invoke, source, tmp_path):
+def test_each_rejected_row_is_reported_with_its_line_and_nothing_is_stored(invoke, source, tmp_path, new_record):
     exported = export_to(invoke, source, tmp_path, "--format", "csv-long", "--items")
     header, rows = _rows(exported)
     # Line numbers count the header as line 1, so rows[i] is on line i + 2.
@@ -118,7 +121,7 @@ def test_each_rejected_row_is_reported_with_its_line_and_nothing_is_stored(invok
     assert (second[0] + 2, second[-1] + 2) == (16, 24) and rows[second[0]]["total"] == "8"
     rows[second[0]]["value"] = "3"
     _write(exported, header, rows)
-    target = tmp_path / "empty.db"
+    target = new_record("empty")
     result = invoke("import", exported, "--db", target)
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
@@ -130,7 +133,7 @@ def test_each_rejected_row_is_reported_with_its_line_and_nothing_is_stored(invok
     assert stored_scores(target) == {}
 
 
-def test_rows_checked_for_context(source, tmp_path):
+def test_rows_checked_for_context(source, tmp_path, engine):
     from ipt_measures.exchange.exporting import export
 
     out = io.StringIO()
@@ -147,7 +150,7 @@ def test_rows_checked_for_context(source, tmp_path):
     rows.append(moved)
     path = tmp_path / "bad.csv"
     _write(path, header, rows)
-    with open_store(tmp_path / "t.db") as s:
+    with open_store(engine) as s:
         report = import_file(s, path)
     reasons = [str(r) for r in report.rejected]
     assert any(r.startswith("line 2: phase 'ending'") for r in reasons)
@@ -160,17 +163,17 @@ def test_rows_checked_for_context(source, tmp_path):
     assert report.stored == 0
 
 
-def test_a_file_without_item_rows_is_refused_in_one_line(source, tmp_path):
+def test_a_file_without_item_rows_is_refused_in_one_line(source, tmp_path, engine):
     from ipt_measures.exchange.exporting import export
 
     path = tmp_path / "scores.csv"
     with open_store(source) as s, open(path, "w", newline="") as out:
         export(s, "csv-long", out)  # one row per score: no answers to check
-    with open_store(tmp_path / "t.db") as s, pytest.raises(UsageError, match="lacks the column.*item.*--items"):
+    with open_store(engine) as s, pytest.raises(UsageError, match="lacks the column.*item.*--items"):
         import_file(s, path)
 
 
-def test_unknown_instrument_and_version_are_rejected(tmp_path, zzcheck):
+def test_unknown_instrument_and_version_are_rejected(tmp_path, zzcheck, engine):
     header = ["client_id", "course_start", "planned_sessions", "problem_areas", "session", "session_date", "phase",
               "instrument", "instrument_version", "item", "value", "status", "total"]
     base = dict(client_id="ZZCLIENT-0009", course_start="2026-01-05", planned_sessions="12", problem_areas="grief",
@@ -181,7 +184,7 @@ def test_unknown_instrument_and_version_are_rejected(tmp_path, zzcheck):
                  planned_sessions="20")]
     path = tmp_path / "x.csv"
     _write(path, header, rows)
-    with open_store(tmp_path / "t.db") as s:
+    with open_store(engine) as s:
         report = import_file(s, path)
     reasons = [str(r) for r in report.rejected]
     assert reasons[0].startswith("line 2: unknown instrument 'nosuch'")
@@ -190,7 +193,7 @@ def test_unknown_instrument_and_version_are_rejected(tmp_path, zzcheck):
                           "maintenance 6-36 monthly)")
 
 
-def test_a_hand_written_csv_with_a_blank_total_is_scored(tmp_path, zzcheck):
+def test_a_hand_written_csv_with_a_blank_total_is_scored(tmp_path, zzcheck, engine):
     header = ["client_id", "course_start", "planned_sessions", "problem_areas", "session", "session_date", "phase",
               "instrument", "item", "value"]
     base = dict(client_id="ZZCLIENT-0009", course_start="2026-01-05", planned_sessions="12",
@@ -199,7 +202,7 @@ def test_a_hand_written_csv_with_a_blank_total_is_scored(tmp_path, zzcheck):
     rows = [dict(base, item=str(n), value=str(v)) for n, v in ((1, 3), (2, 3), (3, 2), (4, ""))]
     path = tmp_path / "x.csv"
     _write(path, header, rows)
-    with open_store(tmp_path / "t.db") as s:
+    with open_store(engine) as s:
         report = import_file(s, path)
         assert report.ok and report.stored == 1
         score = s.current_score(s._query("SELECT id FROM administrations")[0][0])
@@ -242,10 +245,10 @@ ANSWERS = ["LA6571-9", "LA6570-1", "LA6569-3", "LA6568-5", "LA6568-5", "LA6569-3
 # 3 + 2 + 1 + 0 + 0 + 1 + 2 + 3 + 0 = 12 -> moderate (10-14)
 
 
-def test_a_us_core_style_response_is_mapped_by_loinc(tmp_path):
+def test_a_us_core_style_response_is_mapped_by_loinc(tmp_path, engine):
     path = tmp_path / "qr.json"
     path.write_text(json.dumps(us_core_style_phq9(ANSWERS, total=12)))
-    with open_store(tmp_path / "t.db") as s:
+    with open_store(engine) as s:
         report = import_file(s, path)
         assert report.ok and report.stored == 1
         admin = s._query("SELECT id FROM administrations")[0][0]
@@ -254,17 +257,17 @@ def test_a_us_core_style_response_is_mapped_by_loinc(tmp_path):
     assert (score["total"]["value"], score["total"]["band"]) == (12, "moderate")
 
 
-def test_a_fhir_total_that_disagrees_is_rejected(tmp_path):
+def test_a_fhir_total_that_disagrees_is_rejected(tmp_path, engine):
     path = tmp_path / "qr.json"
     path.write_text(json.dumps(us_core_style_phq9(ANSWERS, total=14)))
-    with open_store(tmp_path / "t.db") as s:
+    with open_store(engine) as s:
         report = import_file(s, path)
         assert s._query("SELECT count(*) FROM administrations")[0][0] == 0
     assert [str(r) for r in report.rejected] == [
         "entry 1: stated total 14 but the answers score 12 with phq9 version 1; not stored"]
 
 
-def test_fhir_answer_problems_are_reported_per_item(tmp_path):
+def test_fhir_answer_problems_are_reported_per_item(tmp_path, engine):
     data = us_core_style_phq9(ANSWERS)
     qr = data["entry"][0]["resource"]
     qr["item"][0]["answer"][0]["valueCoding"]["code"] = "LA9999-9"
@@ -272,7 +275,7 @@ def test_fhir_answer_problems_are_reported_per_item(tmp_path):
         {"url": "http://hl7.org/fhir/StructureDefinition/itemWeight", "valueDecimal": 1}]  # LA6570-1 means 2
     path = tmp_path / "qr.json"
     path.write_text(json.dumps(data))
-    with open_store(tmp_path / "t.db") as s:
+    with open_store(engine) as s:
         report = import_file(s, path)
     assert [str(r) for r in report.rejected] == [
         "entry 1 item '/44250-9': item 1: answer http://loinc.org|LA9999-9 is not one of this item's coded answers "
@@ -282,36 +285,36 @@ def test_fhir_answer_problems_are_reported_per_item(tmp_path):
     ]
 
 
-def test_a_response_without_the_session_needs_the_client_in_the_record(tmp_path):
+def test_a_response_without_the_session_needs_the_client_in_the_record(tmp_path, engine):
     data = us_core_style_phq9(ANSWERS)
     del data["entry"][0]["resource"]["extension"]
     data["entry"][0]["resource"]["status"] = "in-progress"
     path = tmp_path / "qr.json"
     path.write_text(json.dumps(data))
-    with open_store(tmp_path / "t.db") as s:
+    with open_store(engine) as s:
         report = import_file(s, path)
     assert [str(r) for r in report.rejected] == ["entry 1: status 'in-progress': only completed responses are imported"]
     data["entry"][0]["resource"]["status"] = "completed"
     path.write_text(json.dumps(data))
-    with open_store(tmp_path / "t.db") as s:
+    with open_store(engine) as s:
         report = import_file(s, path)
     assert [str(r) for r in report.rejected] == [
         "entry 1: client 'ZZCLIENT-0042' is not in the record: a response without course and session is filed into "
         "a stored course (add the client and the course first)"]
 
 
-def test_progress_bar_on_request(invoke, source, tmp_path):
+def test_progress_bar_on_request(invoke, source, tmp_path, new_record):
     exported = export_to(invoke, source, tmp_path, "--format", "csv-long", "--items")
-    result = invoke("import", exported, "--db", tmp_path / "empty.db", "--progress")
+    result = invoke("import", exported, "--db", new_record("empty"), "--progress")
     assert result.exit_code == 0
     assert "Checking" in result.stderr and "Storing" in result.stderr
-    quiet = invoke("import", exported, "--db", tmp_path / "other.db")
+    quiet = invoke("import", exported, "--db", new_record("other"))
     assert quiet.stderr.startswith("Created the database")  # said once; not a terminal: no bar unless asked
     assert "Checking" not in quiet.stderr and quiet.stderr.count("\n") == 1
 
 
-def test_import_report_as_json(invoke, source, tmp_path):
+def test_import_report_as_json(invoke, source, tmp_path, new_record):
     exported = export_to(invoke, source, tmp_path, "--format", "fhir")
-    result = invoke("import", exported, "--db", tmp_path / "empty.db", "--json")
+    result = invoke("import", exported, "--db", new_record("empty"), "--json")
     data = json.loads(result.stdout)
     assert (data["stored"], data["rejected"], data["format"]) == (18, [], "fhir")
