@@ -25,7 +25,7 @@ import pytest
 from ipt_measures import demo
 from ipt_measures.store import open_store
 
-from conftest import ROOT
+from conftest import ROOT, Raw, on_server, peek
 
 SEED = int(os.environ.get("IPT_FAULT_SEED") or random.SystemRandom().randrange(1_000_000))
 AS_OF = date(2026, 11, 2)
@@ -38,6 +38,10 @@ def rng(name):
 
 
 def integrity(path):
+    """SQLite's integrity_check of the file; on PostgreSQL "ok" (its pages and their checksums are the
+    server's to keep: what these tests check on both engines is every record whole and every answer there)."""
+    if on_server(path):
+        return "ok"
     conn = sqlite3.connect(path)
     try:
         return conn.execute("PRAGMA integrity_check").fetchone()[0]
@@ -46,11 +50,7 @@ def integrity(path):
 
 
 def rows(path, sql, params=()):
-    conn = sqlite3.connect(path)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
+    return peek(path, sql, params)
 
 
 def stored_answers(path):
@@ -95,9 +95,9 @@ print("done", counts["stored"], flush=True)
 
 @pytest.mark.slow
 @pytest.mark.parametrize("round_", range(3))
-def test_sigkill_during_bulk_import_loses_no_committed_record_and_reruns_clean(tmp_path, round_):
+def test_sigkill_during_bulk_import_loses_no_committed_record_and_reruns_clean(engine, needs_bulk, round_):
     r = rng(f"import-{round_}")
-    db = tmp_path / "import.db"
+    db = engine
     open_store(db).close()
     clients, batch = 60, 150
     expected = {rec["administration"]["import_key"]: sorted(rec["responses"])
@@ -163,10 +163,10 @@ def _read_until(stream, text, deadline):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("round_", range(3))
-def test_sigkill_during_administration_keeps_every_answer_given(tmp_path, round_):
+def test_sigkill_during_administration_keeps_every_answer_given(engine, round_):
     """`ipt administer` shows item k only after answer k-1 is committed: kill it there, nothing is lost."""
     r = rng(f"administer-{round_}")
-    db = tmp_path / "session.db"
+    db = engine
     _prepared_client(db)
     kill_at = r.randint(2, 10)  # the item on screen when the process dies
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -256,8 +256,8 @@ def _run_together(scripts, db, start_in=3.0):
 
 
 @pytest.mark.slow
-def test_eight_processes_answering_at_once_lose_nothing(tmp_path):
-    db = tmp_path / "eight.db"
+def test_eight_processes_answering_at_once_lose_nothing(engine):
+    db = engine
     open_store(db).close()
     n = 12
     _run_together([(WRITER, (w, n)) for w in range(8)], db)
@@ -270,9 +270,9 @@ def test_eight_processes_answering_at_once_lose_nothing(tmp_path):
 
 
 @pytest.mark.slow
-def test_eight_processes_importing_at_once_lose_nothing(tmp_path):
+def test_eight_processes_importing_at_once_lose_nothing(engine, needs_bulk):
     """Eight importers of different clients at once: every record arrives once."""
-    db = tmp_path / "eight-import.db"
+    db = engine
     open_store(db).close()
     per = 15
     outs = _run_together([(IMPORT_WRITER, (1 + w * per, per)) for w in range(8)], db)
@@ -284,9 +284,9 @@ def test_eight_processes_importing_at_once_lose_nothing(tmp_path):
 
 
 @pytest.mark.slow
-def test_eight_processes_importing_the_same_file_store_it_once(tmp_path):
+def test_eight_processes_importing_the_same_file_store_it_once(engine, needs_bulk):
     """The same import started eight times at once (a double-clicked script): one copy, no crash."""
-    db = tmp_path / "same-import.db"
+    db = engine
     open_store(db).close()
     per = 30
     outs = _run_together([(IMPORT_WRITER, (1, per)) for _ in range(8)], db)
@@ -300,6 +300,10 @@ def test_eight_processes_importing_the_same_file_store_it_once(tmp_path):
 
 
 # -- a full disk and a read-only disk -------------------------------------------------------------------------
+#
+# SQLite only: these fill and freeze the disk under a database file. A PostgreSQL record's disk is the
+# server's; what the client must do there (one line, nothing half-written) is shown by the lost-connection
+# test below.
 #
 # As root, file modes are ignored, so chmod alone cannot make a database read-only. The disk scenarios run
 # in a child process inside its own user and mount namespace (`unshare -rm`), on a small tmpfs: it fills
@@ -453,3 +457,107 @@ def test_read_only_database_gives_a_clear_error_and_loses_nothing(tmp_path, kind
     assert "integrity_check: ok" in report["cli_doctor"]["stdout"]
     assert report["during"] == report["before"]
     assert report["after"] == report["before"]
+
+
+# -- PostgreSQL: the connection lost mid-command ------------------------------------------------------------
+
+
+def _terminate_other_backends(location):
+    """Cut every other connection to the record's database (as a server restart or a network fault would)."""
+    with Raw(location) as raw:
+        database = raw.execute("SELECT current_database()").fetchone()[0]
+        return raw.execute("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                           " WHERE datname = ? AND pid <> pg_backend_pid()) t", (database,)).fetchone()[0]
+
+
+@pytest.mark.slow
+def test_a_lost_server_connection_mid_administration_is_one_line_and_keeps_every_answer(pg_url):
+    """The server ends the session between two answers (pg_terminate_backend from another connection): the
+    next answer cannot be stored; `ipt administer` says so in one line, without a traceback, and exits
+    non-zero; the answers already given are stored, nothing after them, and a resume completes the form."""
+    _prepared_client(pg_url)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([PY, "-m", "ipt_measures", "administer", "c1", "phq9", "--db", pg_url],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=ROOT, env=env)
+    deadline = time.monotonic() + 60
+    try:
+        for k in range(1, 4):
+            _read_until(proc.stdout, f"Item {k} of", deadline)
+            proc.stdin.write(f"{PHQ9_ANSWERS[k - 1]}\n")
+            proc.stdin.flush()
+        _read_until(proc.stdout, "Item 4 of", deadline)
+        assert _terminate_other_backends(pg_url) == 1
+        proc.stdin.write(f"{PHQ9_ANSWERS[3]}\n")
+        proc.stdin.flush()
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode not in (0, None), out + err
+    assert "Traceback" not in err + out, err
+    errors = [line for line in err.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and errors[0] == err.strip().splitlines()[-1], err  # the last word, and one line
+    assert "lost the connection" in errors[0] and "unexpected" not in errors[0], errors[0]
+    assert dict(rows(pg_url, "SELECT item_id, value FROM responses")) == {str(k): PHQ9_ANSWERS[k - 1] for k in (1, 2, 3)}
+    assert rows(pg_url, "SELECT status FROM administrations") == [("in-progress",)]
+    assert rows(pg_url, "SELECT count(*) FROM scores") == [(0,)]
+    rest = "".join(f"{v}\n" for v in PHQ9_ANSWERS[3:])
+    done = subprocess.run([PY, "-m", "ipt_measures", "administer", "c1", "--db", pg_url], input=rest,
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert rows(pg_url, "SELECT a.status, s.total FROM administrations a JOIN scores s ON s.administration_id = a.id") \
+        == [("complete", 12)]
+
+
+@pytest.mark.slow
+def test_a_lost_server_connection_inside_the_completing_transaction_leaves_nothing_half_written(pg_url):
+    """Completion is one transaction (status, score, audit, alerts). Hold the audit table so the completion
+    waits inside that transaction with its status and score already written, then end its session: the
+    server rolls all of it back. One line, no traceback; the form is in progress with every answer and no
+    score; running `ipt administer` again completes and scores it once."""
+    _prepared_client(pg_url)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([PY, "-m", "ipt_measures", "administer", "c1", "phq9", "--db", pg_url],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=ROOT, env=env)
+    deadline = time.monotonic() + 60
+    holder = Raw(pg_url)
+    try:
+        for k in range(1, 10):
+            _read_until(proc.stdout, f"Item {k} of", deadline)
+            proc.stdin.write(f"{PHQ9_ANSWERS[k - 1]}\n")
+            proc.stdin.flush()
+        _read_until(proc.stdout, "Item 10 of", deadline)
+        holder.execute("BEGIN")
+        holder.execute("LOCK TABLE audit IN EXCLUSIVE MODE")  # others may read it, none may write it
+        proc.stdin.write(f"{PHQ9_ANSWERS[9]}\n")
+        proc.stdin.flush()
+        waiting = []
+        while not waiting and time.monotonic() < deadline:
+            waiting = holder.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                                     " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()").fetchall()
+            time.sleep(0.05)
+        assert len(waiting) == 1, "the completion never reached the audit insert"
+        assert peek(pg_url, "SELECT count(*) FROM responses") == [(10,)]  # the last answer committed before it
+        holder.execute("SELECT pg_terminate_backend(?)", (waiting[0][0],))
+        holder.execute("ROLLBACK")
+        out, err = proc.communicate(timeout=60)
+    finally:
+        holder.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode not in (0, None), out + err
+    assert "Traceback" not in err + out, err
+    errors = [line for line in err.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "lost the connection" in errors[0], err
+    assert rows(pg_url, "SELECT status, finished_at FROM administrations") == [("in-progress", None)]
+    assert rows(pg_url, "SELECT count(*) FROM scores") == [(0,)]
+    assert rows(pg_url, "SELECT count(*) FROM audit WHERE action = 'administration completed'") == [(0,)]
+    done = subprocess.run([PY, "-m", "ipt_measures", "administer", "c1", "--db", pg_url], input="",
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert rows(pg_url, "SELECT a.status, s.total FROM administrations a JOIN scores s ON s.administration_id = a.id") \
+        == [("complete", 12)]
