@@ -1,24 +1,66 @@
-"""Bulk import: completed, scored administrations stored a batch per transaction (imports, the demo, benchmarks).
+"""Bulk import, shared by both engines: completed, scored administrations stored a batch per transaction.
 
-Called through the store (:meth:`SQLiteStore.bulk_import`, ``imported_answers``, ``stored_import_keys``), never
-directly by the services. Clients, courses and sessions are cached by key and re-read when another process
-has committed meanwhile (SQLite's data_version); ids are assigned in the batch so each table takes one
-``executemany``.
+Called through the store (``bulk_import``, ``imported_answers``, ``stored_import_keys``), never directly by
+the services. This module walks each batch once and plans its rows (clients, courses, sessions,
+administrations, responses, scores, alerts, audit) with their ids; the engine's writer finds what already
+exists, hands out ids and writes the rows: SQLite with one ``executemany`` per table (``sqlite_bulk.py``),
+PostgreSQL with one ``COPY`` per table (``postgres_bulk.py``).
 """
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Iterable, Optional
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator, Optional, Protocol
 
 from ..errors import UsageError
-from .sqlite import _INSERT_RESPONSE, ANALYZE_AFTER, SEVERITIES, _score_columns, declared, login, now
+from .sql import SEVERITIES, _score_columns, declared, now
 
-if TYPE_CHECKING:
-    from .sqlite import SQLiteStore
+# Bulk work of at least this many administrations refreshes the planner's statistics (ANALYZE): enough rows
+# for the statistics to describe the record; a handful of rows would only describe a nearly empty one.
+ANALYZE_AFTER = 1000
+
+# The columns each table's planned rows hold, in this order; tables are written in this order (references first).
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "clients": ("id", "display_name", "birth_year", "created_at"),
+    "courses": ("id", "client_id", "start_date", "planned_sessions", "problem_areas", "protocol", "end_date",
+                "end_reason", "created_at", "course_type"),
+    "sessions": ("id", "course_id", "number", "date", "phase", "created_at"),
+    "administrations": ("id", "session_id", "instrument_id", "instrument_version", "respondent", "status", "source",
+                        "started_at", "finished_at", "import_key"),
+    "responses": ("administration_id", "item_id", "value", "status", "answered_at"),
+    "scores": ("id", "administration_id", "current", "total", "band", "band_severity", "flag_count", "scorer", "data",
+               "computed_at"),
+    "alerts": ("client_id", "course_id", "administration_id", "item_id", "kind", "rule", "severity", "message",
+               "raised_at"),
+    "audit": ("at", "actor", "declared_actor", "client_id", "action", "new_value"),
+}
 
 
-def bulk_import(store: "SQLiteStore", records: Iterable[dict], batch_size: int = 2000,
+@dataclass
+class Known:
+    """What the record already holds, at least for a batch's keys: client ids, courses by (client, start
+    date), sessions by (course id, number). The plan adds what it creates."""
+
+    clients: set[str] = field(default_factory=set)
+    courses: dict[tuple[str, str], int] = field(default_factory=dict)
+    sessions: dict[tuple[int, int], int] = field(default_factory=dict)
+
+
+class Writer(Protocol):
+    """An engine's part of a bulk import (see the module docstring)."""
+
+    def known(self, conn: Any, batch: list[dict]) -> Known:
+        """Inside the batch's transaction: what the record holds for this batch's clients."""
+    def forget(self) -> None:
+        """The batch's transaction failed: whatever :meth:`known` keeps between batches is stale."""
+    def ids(self, conn: Any, table: str, needed: int) -> Iterator[int]:
+        """New ids for ``table``, never handed out before (``needed``: at most this many will be taken)."""
+    def write(self, conn: Any, rows: dict[str, list[tuple]]) -> None:
+        """Write each table's planned rows (:data:`COLUMNS` order) in the batch's transaction."""
+
+
+def bulk_import(store: Any, writer: Writer, records: Iterable[dict], batch_size: int = 2000,
                 counts: Optional[dict] = None) -> dict[str, int]:
     """Store completed administrations in bulk: the path for imports, the demo generator and benchmarks.
 
@@ -36,40 +78,30 @@ def bulk_import(store: "SQLiteStore", records: Iterable[dict], batch_size: int =
 
     Clients, courses (matched by client and start date) and sessions are created when missing. A record
     whose ``import_key`` is already stored is skipped, so a half-done import can simply be run again.
-    Each batch is one transaction: a crash loses at most the batch in flight, never part of a record.
+    Each batch is one write transaction: a crash loses at most the batch in flight, never part of a record.
     A course without an end date is refused (``UsageError``) if the client already has an active one.
     Returns counts: administrations stored, skipped as already present, clients/courses/sessions created.
     ``counts``, if given, is updated in place as each batch commits (and only then), so a caller that
-    is interrupted knows exactly what was stored.
+    is interrupted knows exactly what was stored. The audit gets one "imported" row per client and batch.
     """
     if counts is None:
         counts = {}
     for name in ("stored", "skipped", "clients", "courses", "sessions"):
         counts.setdefault(name, 0)
-    clients: set[str] = {r[0] for r in store._conn.execute("SELECT id FROM clients")}
-    courses: dict[tuple[str, str], int] = {
-        (r[0], r[1]): r[2] for r in store._conn.execute("SELECT client_id, start_date, id FROM courses")
-    }
-    sessions: dict[tuple[int, int], int] = {
-        (r[0], r[1]): r[2] for r in store._conn.execute("SELECT course_id, number, id FROM sessions")
-    }
-    # Another process may import at the same time: its commits change data_version, and then the
-    # caches above are re-read inside the next batch's transaction (see _import_batch).
-    seen = {"version": store._conn.execute("PRAGMA data_version").fetchone()[0]}
     batch: list[dict] = []
     for record in records:
         batch.append(record)
         if len(batch) >= batch_size:
-            _import_batch(store, batch, clients, courses, sessions, counts, seen)
+            _import_batch(store, writer, batch, counts)
             batch = []
     if batch:
-        _import_batch(store, batch, clients, courses, sessions, counts, seen)
+        _import_batch(store, writer, batch, counts)
     if counts["stored"] >= ANALYZE_AFTER:
         store.analyze()
     return counts
 
 
-def imported_answers(store: "SQLiteStore", keys: list[str]) -> dict[str, tuple[int, dict]]:
+def imported_answers(store: Any, keys: list[str]) -> dict[str, tuple[int, dict]]:
     """For the import keys already stored: key -> (administration id, {item: (value, status)})."""
     found: dict[str, tuple[int, dict]] = {}
     for start in range(0, len(keys), 500):
@@ -83,7 +115,7 @@ def imported_answers(store: "SQLiteStore", keys: list[str]) -> dict[str, tuple[i
     return found
 
 
-def stored_import_keys(store: "SQLiteStore", keys: list[str]) -> set[str]:
+def stored_import_keys(store: Any, keys: list[str]) -> set[str]:
     """Which of these import keys are already stored (what a re-run import skips)."""
     found: set[str] = set()
     for start in range(0, len(keys), 500):
@@ -95,113 +127,86 @@ def stored_import_keys(store: "SQLiteStore", keys: list[str]) -> set[str]:
     return found
 
 
-def _import_batch(store: "SQLiteStore", batch, clients, courses, sessions, counts, seen=None) -> None:
+def _import_batch(store: Any, writer: Writer, batch: list[dict], counts: dict) -> None:
     done = {name: 0 for name in counts}
     try:
-        _import_batch_in(store, batch, clients, courses, sessions, done, seen)
+        with store._transaction() as conn:
+            rows = _plan(store, writer, conn, batch, done)
+            writer.write(conn, rows)
     except BaseException:
-        # What the failed transaction added to the caches was rolled back with it: read them afresh.
-        if seen is not None:
-            seen["version"] = None
+        # What the failed transaction added to the writer's caches was rolled back with it.
+        writer.forget()
         raise
     for name, n in done.items():
         counts[name] += n
 
 
-def _import_batch_in(store: "SQLiteStore", batch, clients, courses, sessions, counts, seen=None) -> None:
+def _plan(store: Any, writer: Writer, conn: Any, batch: list[dict], counts: dict) -> dict[str, list[tuple]]:
+    """Walk one batch: the rows to write, table by table, with their ids (inside the batch's transaction)."""
     stamp = now()
-    actor, named = login(), declared()
+    actor, named = store._actor(), declared()
+    known = writer.known(conn, batch)
     keys = [r["administration"].get("import_key") for r in batch if r["administration"].get("import_key")]
-    with store._transaction() as conn:
-        version = conn.execute("PRAGMA data_version").fetchone()[0]
-        if seen is not None and version != seen["version"]:
-            clients.clear()
-            clients.update(r[0] for r in conn.execute("SELECT id FROM clients"))
-            courses.clear()
-            courses.update(((r[0], r[1]), r[2]) for r in conn.execute("SELECT client_id, start_date, id FROM courses"))
-            sessions.clear()
-            sessions.update(((r[0], r[1]), r[2]) for r in conn.execute("SELECT course_id, number, id FROM sessions"))
-            seen["version"] = version
-        existing = stored_import_keys(store, keys)
-        next_admin = (conn.execute("SELECT coalesce(max(id), 0) FROM administrations").fetchone()[0]) + 1
-        next_score = (conn.execute("SELECT coalesce(max(id), 0) FROM scores").fetchone()[0]) + 1
-        admins, responses, scores, alerts = [], [], [], []
-        per_client: dict[str, int] = {}
-        for record in batch:
-            a = record["administration"]
-            key = a.get("import_key")
-            if key and key in existing:
-                counts["skipped"] += 1
-                continue
-            if key:
-                existing.add(key)
-            client_id = record["client_id"]
-            if client_id not in clients:
-                conn.execute(
-                    "INSERT INTO clients (id, display_name, birth_year, created_at) VALUES (?, ?, ?, ?)",
-                    (client_id, record.get("display_name"), record.get("birth_year"), stamp),
-                )
-                clients.add(client_id)
-                counts["clients"] += 1
-            c = record["course"]
-            course_key = (client_id, c["start_date"])
-            if course_key not in courses:
-                if not c.get("end_date") and store._active_course(conn, client_id):
+    existing = stored_import_keys(store, keys)
+    # At most this many of each are new (ids are taken lazily: a batch of known sessions takes none).
+    fresh = [r for r in batch if not r["administration"].get("import_key") or r["administration"]["import_key"] not in existing]
+    admin_ids, score_ids = writer.ids(conn, "administrations", len(fresh)), writer.ids(conn, "scores", len(fresh))
+    course_ids = writer.ids(conn, "courses", len({(r["client_id"], r["course"]["start_date"]) for r in fresh}))
+    session_ids = writer.ids(conn, "sessions", len({(r["client_id"], r["course"]["start_date"], r["session"]["number"])
+                                                    for r in fresh}))
+    rows: dict[str, list[tuple]] = {table: [] for table in COLUMNS}
+    new_clients: set[str] = set()
+    active_new: set[str] = set()  # clients given an active course by this batch
+    per_client: dict[str, int] = {}
+    for record in batch:
+        a = record["administration"]
+        key = a.get("import_key")
+        if key and key in existing:
+            counts["skipped"] += 1
+            continue
+        if key:
+            existing.add(key)
+        client_id = record["client_id"]
+        if client_id not in known.clients:
+            rows["clients"].append((client_id, record.get("display_name"), record.get("birth_year"), stamp))
+            known.clients.add(client_id)
+            new_clients.add(client_id)
+            counts["clients"] += 1
+        c = record["course"]
+        course_key = (client_id, c["start_date"])
+        if course_key not in known.courses:
+            if not c.get("end_date"):
+                if client_id in active_new or (client_id not in new_clients and store._active_course(conn, client_id)):
                     raise UsageError(f"client {client_id!r} already has an active course: the course started "
                                      f"{c['start_date']} would be a second one; nothing of this batch was stored")
-                cur = conn.execute(
-                    "INSERT INTO courses (client_id, start_date, planned_sessions, problem_areas, protocol,"
-                    " end_date, end_reason, created_at, course_type) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (client_id, c["start_date"], c["planned_sessions"], json.dumps(c["problem_areas"]),
-                     c.get("protocol"), c.get("end_date"), c.get("end_reason"), stamp,
-                     c.get("course_type") or "standard"),
-                )
-                courses[course_key] = cur.lastrowid
-                counts["courses"] += 1
-            course_id = courses[course_key]
-            s = record["session"]
-            session_key = (course_id, s["number"])
-            if session_key not in sessions:
-                cur = conn.execute(
-                    "INSERT INTO sessions (course_id, number, date, phase, created_at) VALUES (?, ?, ?, ?, ?)",
-                    (course_id, s["number"], s["date"], s["phase"], stamp),
-                )
-                sessions[session_key] = cur.lastrowid
-                counts["sessions"] += 1
-            admin_id = next_admin
-            next_admin += 1
-            admins.append((admin_id, sessions[session_key], a["instrument_id"], a["instrument_version"],
-                           a["respondent"], a.get("source", "import"), a.get("started_at") or stamp,
-                           a.get("finished_at") or stamp, key))
-            responses.extend((admin_id, item, value, status, a.get("finished_at") or stamp)
-                             for item, value, status in record["responses"])
-            scores.append((next_score, admin_id, *_score_columns(record["score"]), stamp))
-            for alert in record.get("alerts") or ():  # raised by the score, stored with it
-                if alert.get("severity") not in SEVERITIES or not alert.get("kind") or not alert.get("message"):
-                    raise UsageError(f"an imported alert needs a kind, a message and a severity: {alert!r}")
-                alerts.append((client_id, course_id, admin_id, alert.get("item_id"), alert["kind"],
-                               alert.get("rule"), alert["severity"], alert["message"], stamp))
-            next_score += 1
-            per_client[client_id] = per_client.get(client_id, 0) + 1
-        conn.executemany(
-            "INSERT INTO administrations (id, session_id, instrument_id, instrument_version, respondent, status,"
-            " source, started_at, finished_at, import_key) VALUES (?, ?, ?, ?, ?, 'complete', ?, ?, ?, ?)",
-            admins,
-        )
-        conn.executemany(_INSERT_RESPONSE, responses)
-        conn.executemany(
-            "INSERT INTO scores (id, administration_id, current, total, band, band_severity, flag_count, scorer,"
-            " data, computed_at) VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?)",
-            scores,
-        )
-        conn.executemany(
-            "INSERT INTO alerts (client_id, course_id, administration_id, item_id, kind, rule, severity, message,"
-            " raised_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            alerts,
-        )
-        conn.executemany(
-            "INSERT INTO audit (at, actor, declared_actor, client_id, action, new_value)"
-            " VALUES (?, ?, ?, ?, 'imported', ?)",
-            [(stamp, actor, named, client, f"{n} administration(s)") for client, n in per_client.items()],
-        )
-        counts["stored"] += len(admins)
+                active_new.add(client_id)
+            course_id = next(course_ids)
+            rows["courses"].append((course_id, client_id, c["start_date"], c["planned_sessions"],
+                                    json.dumps(c["problem_areas"]), c.get("protocol"), c.get("end_date"),
+                                    c.get("end_reason"), stamp, c.get("course_type") or "standard"))
+            known.courses[course_key] = course_id
+            counts["courses"] += 1
+        course_id = known.courses[course_key]
+        s = record["session"]
+        session_key = (course_id, s["number"])
+        if session_key not in known.sessions:
+            session_id = next(session_ids)
+            rows["sessions"].append((session_id, course_id, s["number"], s["date"], s["phase"], stamp))
+            known.sessions[session_key] = session_id
+            counts["sessions"] += 1
+        admin_id = next(admin_ids)
+        finished = a.get("finished_at") or stamp
+        rows["administrations"].append((admin_id, known.sessions[session_key], a["instrument_id"],
+                                        a["instrument_version"], a["respondent"], "complete", a.get("source", "import"),
+                                        a.get("started_at") or stamp, finished, key))
+        rows["responses"].extend((admin_id, item, value, status, finished) for item, value, status in record["responses"])
+        rows["scores"].append((next(score_ids), admin_id, 1, *_score_columns(record["score"]), stamp))
+        for alert in record.get("alerts") or ():  # raised by the score, stored with it
+            if alert.get("severity") not in SEVERITIES or not alert.get("kind") or not alert.get("message"):
+                raise UsageError(f"an imported alert needs a kind, a message and a severity: {alert!r}")
+            rows["alerts"].append((client_id, course_id, admin_id, alert.get("item_id"), alert["kind"],
+                                   alert.get("rule"), alert["severity"], alert["message"], stamp))
+        per_client[client_id] = per_client.get(client_id, 0) + 1
+    rows["audit"] = [(stamp, actor, named, client, "imported", f"{k} administration(s)") for client, k in per_client.items()]
+    counts["stored"] += len(rows["administrations"])
+    return rows

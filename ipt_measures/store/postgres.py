@@ -390,8 +390,12 @@ class PostgresStore(SQLStore):
     # -- bulk and statistics -------------------------------------------------------------------------
 
     def bulk_import(self, records: Any, batch_size: int = 2000, counts: Optional[dict] = None) -> dict[str, int]:
-        # The COPY path (store/postgres_bulk.py) is being written; until it lands, say so in one line.
-        raise StoreError("bulk import into a PostgreSQL record is not available in this build")
+        """Store completed, scored administrations in bulk, a batch per transaction, each table written with
+        COPY (see :func:`.bulk.bulk_import` and ``postgres_bulk.py``)."""
+        from .bulk import bulk_import
+        from .postgres_bulk import PostgresWriter
+
+        return bulk_import(self, PostgresWriter(), records, batch_size, counts)
 
     def imported_answers(self, keys: list[str]) -> dict[str, tuple[int, dict]]:
         from .bulk import imported_answers

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Optional
 
 from ..errors import StoreError
 from .base import EXPORT_COLUMNS
+from .bulk import ANALYZE_AFTER  # noqa: F401  (re-exported for the tests)
 from .migrations import MIGRATIONS
 from .sql import (  # noqa: F401  (re-exported: bulk, maintenance, tests and benchmarks import them from here)
     _INSERT_RESPONSE, EXPORT_SELECT, SEVERITIES, SQLStore, _export_client_filter, _score_columns, declared, login,
@@ -27,9 +28,6 @@ if TYPE_CHECKING:
     from .sqlite_maintenance import SQLiteInspection
 
 BUSY_TIMEOUT_MS = 15_000
-# Bulk work of at least this many administrations refreshes the planner's statistics (ANALYZE): enough rows
-# for the statistics to describe the record; a handful of rows would only describe a nearly empty one.
-ANALYZE_AFTER = 1000
 
 
 class SQLiteStore(SQLStore):
@@ -306,8 +304,9 @@ class SQLiteStore(SQLStore):
     def bulk_import(self, records: Iterable[dict], batch_size: int = 2000, counts: Optional[dict] = None) -> dict[str, int]:
         """Store completed, scored administrations in bulk, a batch per transaction (see :func:`.bulk.bulk_import`)."""
         from .bulk import bulk_import
+        from .sqlite_bulk import SQLiteWriter
 
-        return bulk_import(self, records, batch_size, counts)
+        return bulk_import(self, SQLiteWriter(), records, batch_size, counts)
 
     def imported_answers(self, keys: list[str]) -> dict[str, tuple[int, dict]]:
         """For the import keys already stored: key -> (administration id, {item: (value, status)})."""
