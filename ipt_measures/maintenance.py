@@ -29,10 +29,14 @@ def _usable(path: Path, what: str) -> Path:
 
 def _database_path(db_path: Optional[str | Path]) -> Path:
     from .paths import database_path
+    from .store import is_server
 
     if db_path is not None and not str(db_path).strip():
         raise UsageError("--db is empty: give a database file, or leave --db out for the default")
-    return _usable(Path(db_path) if db_path else database_path(), "database")
+    location = db_path or database_path()
+    if is_server(location):
+        return location  # type: ignore[return-value]  # a postgresql:// URL: the store checks it
+    return _usable(Path(location), "database")
 
 
 def _check(name: str, status: str, detail: str) -> dict:
@@ -51,10 +55,18 @@ def doctor(db_path: Optional[str | Path] = None, *, quick: bool = False, progres
     from .progress import bar
     from .store.migrations import MIGRATIONS
 
+    from .store import is_server
+
     path = _database_path(db_path)
     checks: list[dict] = []
     with bar(progress, "Checking", 2) as shown:  # the record (integrity_check is the long part), the plugins
-        if not path.exists():
+        if is_server(path):  # a clinic's server: no file here; the checks run in one read-only snapshot
+            from .store.postgres import display
+
+            checks.append(_check("database", OK, display(str(path))))
+            checks.extend(_database_checks(path, quick, [name for name, _ in MIGRATIONS]))
+            checks.extend(_leftover_checks(path))
+        elif not path.exists():
             checks.append(_check("database", FAIL, f"no database at {path} (ipt clients add, ipt import or ipt demo "
                                                     "create one; no other command does)"))
         else:
@@ -73,7 +85,9 @@ def _leftover_checks(path: Path) -> list[dict]:
     the current folder, and every folder an export or report recorded in the audit was written to."""
     from .files import leftovers
 
-    folders = {path.parent, Path.cwd()}
+    from .store import is_server
+
+    folders = {Path.cwd()} if is_server(path) else {path.parent, Path.cwd()}
     folders.update(Path(p).parent for p in _recorded_outputs(path))
     found = leftovers(sorted(folders))
     if not found:
@@ -85,10 +99,10 @@ def _leftover_checks(path: Path) -> list[dict]:
 
 def _recorded_outputs(path: Path) -> list[str]:
     """The files exports and reports were written to, from the audit (read-only; none if unreadable)."""
-    from .store.sqlite import SQLiteStore
+    from .store import recorded_outputs
 
     try:
-        return SQLiteStore.recorded_outputs(path)
+        return recorded_outputs(path)
     except Exception:  # an older schema or a damaged file: the other checks say so
         return []
 
@@ -107,7 +121,7 @@ def _file_checks(path: Path) -> list[dict]:
 
 
 def _database_checks(path: Path, quick: bool, known: list[str]) -> list[dict]:
-    from .store import inspect_record
+    from .store import inspect_record, is_server
 
     checks = []
     try:
@@ -115,13 +129,13 @@ def _database_checks(path: Path, quick: bool, known: list[str]) -> list[dict]:
             try:
                 problems = record.integrity_problems(quick)
             except StoreError as exc:
-                return [_check("integrity", FAIL, f"not a readable SQLite database: {exc}")]
+                return [_check("integrity", FAIL, f"not a readable record: {exc}")]
             if problems:
                 more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
                 checks.append(_check("integrity", FAIL, "; ".join(problems[:3]) + more +
                                      " (restore the latest backup: ipt backup made one with its date)"))
             else:
-                checks.append(_check("integrity", OK, "quick_check: ok" if quick else "integrity_check: ok"))
+                checks.append(_check("integrity", OK, f"{record.integrity_method(quick)}: ok"))
             try:
                 orphans = record.broken_references()
                 checks.append(_check("references", FAIL if orphans else OK,
@@ -135,7 +149,8 @@ def _database_checks(path: Path, quick: bool, known: list[str]) -> list[dict]:
             if unknown:
                 checks.append(_check("schema", FAIL, f"written by a newer ipt-measures (schema {unknown[-1]}); upgrade"))
             elif pending:
-                checks.append(_check("schema", WARN, f"{len(pending)} migration(s) pending ({pending[-1]}); applied on next write"))
+                when = "an admin applies them: ipt db upgrade" if is_server(path) else "applied on next write"
+                checks.append(_check("schema", WARN, f"{len(pending)} migration(s) pending ({pending[-1]}); {when}"))
             else:
                 checks.append(_check("schema", OK, f"version {applied[-1] if applied else 'none'} (current)"))
             counts = record.counts()
@@ -145,7 +160,10 @@ def _database_checks(path: Path, quick: bool, known: list[str]) -> list[dict]:
             if open_admins:
                 checks.append(_check("in progress", WARN, f"{open_admins} administration(s) interrupted; resume or abandon them"))
             mode = record.journal_mode()
-            checks.append(_check("journal", OK if mode == "wal" else WARN, f"journal_mode {mode}"))
+            if mode.startswith("synchronous_commit"):  # a server: durability is its own
+                checks.append(_check("journal", OK if mode == "synchronous_commit on" else WARN, mode))
+            else:
+                checks.append(_check("journal", OK if mode == "wal" else WARN, f"journal_mode {mode}"))
             checks.append(score_check(record.scored_administrations()))
     except StoreError as exc:
         checks.append(_check("integrity", FAIL, f"cannot open {path}: {exc}"))
@@ -249,7 +267,11 @@ def backup(dest: str | Path, db_path: Optional[str | Path] = None, *, force: boo
     from .files import companions, same_file
     from .progress import bar
 
+    from .store import backup_record, is_server
+
     source = _database_path(db_path)
+    if is_server(source):
+        return backup_record(source, Path(dest))  # says, in one line, that pg_dump backs up a server
     dest = _usable(Path(dest), "backup")
     if not source.exists():
         raise StoreError(f"no database at {source}")
@@ -261,8 +283,6 @@ def backup(dest: str | Path, db_path: Optional[str | Path] = None, *, force: boo
         raise UsageError("the backup cannot replace the database it copies (or its -wal, -shm or -journal file)")
     if not dest.parent.is_dir():
         raise UsageError(f"no folder {dest.parent}")
-    from .store import backup_record
-
     started = time.perf_counter()
     with bar(progress, "Backing up", 2) as shown:  # the copy, then its integrity check
         counts = backup_record(source, dest, force=force, step=lambda: shown.update(1))

@@ -46,6 +46,8 @@ COMMANDS = {
     "demo": "ipt_measures.cli.maintenance:demo",
     "doctor": "ipt_measures.cli.maintenance:doctor",
     "backup": "ipt_measures.cli.maintenance:backup",
+    # the record's database: schema upgrades, a solo record copied into a clinic server (cli/db.py)
+    "db": "ipt_measures.cli.db:db",
     # the client's own screen (cli/web.py)
     "serve": "ipt_measures.cli.web:serve",
     "handover": "ipt_measures.cli.web:handover",

@@ -128,12 +128,13 @@ EXPORT_COLUMNS = (
 class RecordInspection(Protocol):
     """A read-only look at a record (``ipt doctor``); each method raises StoreError if it cannot answer."""
 
+    def integrity_method(self, quick: bool = False) -> str: """What the integrity check runs, in words."""
     def integrity_problems(self, quick: bool = False) -> list[str]: """What the engine's integrity check finds."""
     def broken_references(self) -> int: """How many rows refer to a record that does not exist."""
     def applied_migrations(self) -> list[str]: """The migrations applied, by name."""
     def counts(self) -> dict[str, int]: """Clients, administrations and responses held."""
     def in_progress(self) -> int: """How many administrations were left in progress."""
-    def journal_mode(self) -> str: """The durability mode (wal on SQLite)."""
+    def journal_mode(self) -> str: """The durability mode (wal on SQLite, synchronous_commit on on PostgreSQL)."""
     def scored_administrations(self) -> Iterator[dict]:
         """Every completed administration with its current score and stored answers, streamed in id order."""
 

@@ -148,9 +148,10 @@ class PostgresStore(SQLStore):
         self._streams: set[Any] = set()
         self._conn = _Connection(self._connect(location))
         self._who: Optional[str] = None
-        if migrate:
-            self.migrate(only_if_permitted=True)
-        self._check_schema()
+        self.migrated: list[str] = []  # what opening applied
+        if migrate:  # without: the caller (ipt db upgrade) migrates, or says why it may not
+            self.migrated = self.migrate(only_if_permitted=True)
+            self._check_schema()
 
     # -- connection --------------------------------------------------------------------------------
 
@@ -260,7 +261,10 @@ class PostgresStore(SQLStore):
 
     @staticmethod
     def inspect_file(path: Any) -> Any:
-        raise UsageError("ipt doctor checks a SQLite record file; a PostgreSQL record is checked on the server")
+        """A read-only look at the record on the server, from one snapshot (see ``postgres_maintenance.py``)."""
+        from .postgres_maintenance import inspect
+
+        return inspect(str(path))
 
     @staticmethod
     def backup_file(source: Any, dest: Any, *, force: bool = False, step: Any = None) -> dict[str, int]:
@@ -269,7 +273,10 @@ class PostgresStore(SQLStore):
 
     @staticmethod
     def recorded_outputs(path: Any) -> list[str]:
-        return []
+        """The files exports and reports were written to (audit entity "file"), read without any write."""
+        from .postgres_maintenance import recorded_outputs
+
+        return recorded_outputs(str(path))
 
     # -- schema ------------------------------------------------------------------------------------
 

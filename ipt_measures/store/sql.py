@@ -884,15 +884,16 @@ def scored_administrations(conn: Any) -> Iterator[dict]:
         " LEFT JOIN scores sc ON sc.administration_id = a.id AND sc.current = 1"
         " WHERE a.status = 'complete' ORDER BY a.id"
     )
-    answers = conn.execute("SELECT administration_id, item_id, value FROM responses ORDER BY administration_id")
-    pending = answers.fetchone()
+    # Iterated, never fetchone(): a server-side cursor then reads in batches instead of a row per round trip.
+    answers = iter(conn.execute("SELECT administration_id, item_id, value FROM responses ORDER BY administration_id"))
+    pending = next(answers, None)
     for admin_id, instrument_id, version, client_id, number, data in admins:
         given: dict[str, Optional[int]] = {}
         while pending is not None and pending[0] < admin_id:
-            pending = answers.fetchone()
+            pending = next(answers, None)
         while pending is not None and pending[0] == admin_id:
             given[pending[1]] = pending[2]
-            pending = answers.fetchone()
+            pending = next(answers, None)
         yield {"id": admin_id, "instrument_id": instrument_id, "instrument_version": version, "client_id": client_id,
                "session_number": number, "score": json.loads(data) if data else None, "answers": given}
 

@@ -42,7 +42,7 @@ class SQLiteStore(SQLStore):
         self._streams: set[sqlite3.Cursor] = set()  # export cursors not yet closed
         self._closed = False
         self._conn = self._connect(create)
-        self.migrate()
+        self.migrated = self.migrate()  # what opening applied (ipt db upgrade says so)
 
     # -- connection --------------------------------------------------------------------------------
 

@@ -60,6 +60,10 @@ class SQLiteInspection:
         except sqlite3.DatabaseError as exc:
             raise StoreError(str(exc)) from None
 
+    def integrity_method(self, quick: bool = False) -> str:
+        """What :meth:`integrity_problems` runs: SQLite's integrity_check (quick_check with ``quick``)."""
+        return "quick_check" if quick else "integrity_check"
+
     def integrity_problems(self, quick: bool = False) -> list[str]:
         """What SQLite's integrity_check (quick_check with ``quick``) finds wrong; empty when sound."""
         rows = self._all("PRAGMA quick_check" if quick else "PRAGMA integrity_check")
