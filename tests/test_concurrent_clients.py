@@ -6,13 +6,11 @@ are mid-administration together. Totals summed by hand: PHQ-9 nine 1s = 9 (mild,
 Williams 2001); nine 2s = 18 (moderately severe, 15-19).
 """
 
-import sqlite3
-
-from conftest import run_ipt
+from conftest import peek, run_ipt
 from test_kill_resume import CEILING, Live, setup_client
 
 
-def test_two_processes_two_clients_same_database(isolated_data):
+def test_two_processes_two_clients_same_database(engine):
     setup_client("a")
     setup_client("b")
     first, second = Live("administer", "a", "phq9"), Live("administer", "b", "phq9")
@@ -27,16 +25,16 @@ def test_two_processes_two_clients_same_database(isolated_data):
     first.wait_for("Total: 9, mild")
     second.wait_for("Total: 18, moderately severe")
 
-    db = sqlite3.connect(isolated_data / "ipt.db")
-    rows = db.execute(
+    rows = peek(
+        engine,
         "SELECT c.client_id, a.status, sc.total, (SELECT count(*) FROM responses r WHERE r.administration_id = a.id)"
         " FROM administrations a JOIN sessions s ON s.id = a.session_id JOIN courses c ON c.id = s.course_id"
         " JOIN scores sc ON sc.administration_id = a.id AND sc.current = 1 ORDER BY c.client_id"
-    ).fetchall()
+    )
     assert rows == [("a", "complete", 9.0, 10), ("b", "complete", 18.0, 10)]
 
 
-def test_paper_entry_while_another_process_administers(isolated_data):
+def test_paper_entry_while_another_process_administers(engine):
     setup_client("a")
     setup_client("b")
     live = Live("administer", "a", "gad7")

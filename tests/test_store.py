@@ -1,6 +1,5 @@
 """The record store on its own: schema, permissions, WAL, amendments kept, nothing overwritten silently."""
 
-import sqlite3
 import stat
 
 import pytest
@@ -9,9 +8,18 @@ from ipt_measures.errors import NotFound, StoreError, UsageError
 from ipt_measures.store import open_store
 from ipt_measures.store.migrations import MIGRATIONS
 
+from conftest import Raw, peek
+
 
 @pytest.fixture
-def store(tmp_path):
+def store(engine):
+    with open_store(engine) as s:
+        yield s
+
+
+@pytest.fixture
+def sqlite_store(tmp_path):
+    """For what only a SQLite file has: its mode, WAL and SQLite's own migrations list."""
     with open_store(tmp_path / "t.db") as s:
         yield s
 
@@ -35,21 +43,24 @@ def fake_score(total, flags=()):
     return lambda admin, responses: (score_json(total, flags), [])
 
 
-def test_database_file_is_owner_only_and_wal(tmp_path, store):
+def test_database_file_is_owner_only_and_wal(tmp_path, sqlite_store):
     mode = stat.S_IMODE((tmp_path / "t.db").stat().st_mode)
     assert mode == 0o600
-    assert store._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert store.schema_version() == MIGRATIONS[-1][0]
+    assert sqlite_store._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert sqlite_store.schema_version() == MIGRATIONS[-1][0]
 
 
-def test_migrations_are_applied_once(tmp_path, store):
-    assert open_store(tmp_path / "t.db").migrate() == []
+def test_migrations_are_applied_once(engine, store):
+    assert store.schema_version() == MIGRATIONS[-1][0]  # the same names on both engines (test_postgres.py)
+    with open_store(engine) as again:
+        assert again.migrate() == []
 
 
-def test_newer_schema_is_refused(tmp_path, store):
-    store._conn.execute("INSERT INTO schema_migrations VALUES ('9999_future', 'now')")
+def test_newer_schema_is_refused(engine, store):
+    with Raw(engine) as raw:
+        raw.execute("INSERT INTO schema_migrations (name, applied_at) VALUES ('9999_future', 'now')")
     with pytest.raises(StoreError, match="newer ipt-measures"):
-        open_store(tmp_path / "t.db")
+        open_store(engine)
 
 
 def test_not_a_database_is_a_clear_error(tmp_path):
@@ -70,13 +81,12 @@ def test_course_rules(store):
         store.start_course("nobody", "2026-01-05", 12, ["grief"], None)
 
 
-def test_responses_commit_immediately_and_completion_locks_them(tmp_path, store):
+def test_responses_commit_immediately_and_completion_locks_them(engine, store):
     course, session = course_with_session(store)
     admin = store.start_administration(session["id"], "x", "1", "self-report")
     store.record_response(admin, "1", 2)
     # A second connection (another process) sees the answer at once.
-    other = sqlite3.connect(tmp_path / "t.db")
-    assert other.execute("SELECT value FROM responses WHERE item_id = '1'").fetchone() == (2,)
+    assert peek(engine, "SELECT value FROM responses WHERE item_id = '1'") == [(2,)]
     store.record_response(admin, "1", 1)  # going back while in progress replaces
     store.record_response(admin, "2", None, "declined")
     store.complete_administration(admin, fake_score(1))
@@ -121,7 +131,7 @@ def bulk_record(client, number, key, total=5):
     }
 
 
-def test_bulk_import_creates_the_record_and_reruns_without_duplicates(store):
+def test_bulk_import_creates_the_record_and_reruns_without_duplicates(store, needs_bulk):
     records = [bulk_record("a", n, f"a-{n}") for n in (1, 2, 3)] + [bulk_record("b", 1, "b-1")]
     counts = store.bulk_import(records, batch_size=2)
     assert counts == {"stored": 4, "skipped": 0, "clients": 2, "courses": 2, "sessions": 4}
