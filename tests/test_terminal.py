@@ -123,6 +123,14 @@ def test_completion_of_commands_client_ids_and_instrument_ids(tmp_path):
     assert "gad7" in complete("ipt administer demo-0001 g", env={"IPT_DB": str(db)})
 
 
+def test_completion_of_client_ids_from_a_server_record(pg_url):
+    """With IPT_DB (or --db) naming a PostgreSQL record the client ids come from the server, as from a file."""
+    for client in ("srv-01", "srv-02", "other"):
+        assert run("clients", "add", client, "--db", pg_url).exit_code == 0
+    assert complete("ipt progress srv", env={"IPT_DB": pg_url}) == ["srv-01", "srv-02"]
+    assert complete(f"ipt --db {pg_url} clients show o") == ["other"]
+
+
 def test_completion_never_creates_a_database(tmp_path):
     missing = tmp_path / "none.db"
     assert complete("ipt progress d", env={"IPT_DB": str(missing)}) == []

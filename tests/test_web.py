@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-import sqlite3
+from pathlib import Path
 
 import pytest
+from conftest import Raw, on_server, server_dump
 from webclient import Page, running_server, two_clients
 
 from ipt_measures import handover as service
@@ -19,8 +20,8 @@ GAD7 = [1, 1, 2, 0, 1, 0, 1, 0]
 
 
 @pytest.fixture
-def db(isolated_data):
-    return two_clients(isolated_data / "ipt.db")
+def db(engine):
+    return two_clients(engine)
 
 
 def link(db, client="c001", forms=("phq9",), expires="30m"):
@@ -112,8 +113,13 @@ def test_every_response_has_the_protective_headers(db):
 def test_the_token_is_random_and_stored_only_as_its_hash(db):
     token, made = link(db)
     assert len(token) >= 43  # 32 random bytes, base64url: 256 bits (>= 128 asked)
-    raw = (db.read_bytes() + (db.parent / (db.name + "-wal")).read_bytes()
-           if (db.parent / (db.name + "-wal")).exists() else db.read_bytes())
+    if on_server(db):  # every row of every table
+        raw = server_dump(db).encode()
+    else:  # the file's bytes, and its WAL's
+        db = Path(db)
+        raw = (db.read_bytes() + (db.parent / (db.name + "-wal")).read_bytes()
+               if (db.parent / (db.name + "-wal")).exists() else db.read_bytes())
+    assert made["token_hash"].encode() in raw  # the search finds what is there
     assert token.encode() not in raw
     assert made["token_hash"] == hashlib.sha256(token.encode()).hexdigest()
 
@@ -150,10 +156,8 @@ def test_an_expired_link_is_refused(db):
     with running_server(db) as base:
         page = Page(base).get(f"/t/{token}")
         page.answer(1)
-        con = sqlite3.connect(db)  # the clock moves on: the link's time is up
-        con.execute("UPDATE handovers SET expires_at = '2000-01-01T00:00:00+00:00'")
-        con.commit()
-        con.close()
+        with Raw(db) as con:  # the clock moves on: the link's time is up
+            con.execute("UPDATE handovers SET expires_at = '2000-01-01T00:00:00+00:00'")
         page.answer(2)
         assert page.position() is None and "hand the device back" in page.body
         assert Page(base).get(f"/t/{token}").status == 404
@@ -376,10 +380,8 @@ def test_the_watch_ends_when_the_link_expires(db):
     token, made = link(db)
     with running_server(db) as base:
         Page(base).get(f"/t/{token}").answer(1)
-    con = sqlite3.connect(db)  # the link's time is up
-    con.execute("UPDATE handovers SET expires_at = '2000-01-01T00:00:00+00:00'")
-    con.commit()
-    con.close()
+    with Raw(db) as con:  # the link's time is up
+        con.execute("UPDATE handovers SET expires_at = '2000-01-01T00:00:00+00:00'")
     with open_store(db) as store:
         events = list(service.watch(store, made["id"], sleep=lambda s: None))
     assert ("progress", "PHQ-9: item 2 of 10") in events

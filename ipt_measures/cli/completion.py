@@ -30,15 +30,15 @@ def attach(command: click.Command) -> None:
 
 def _complete_clients(ctx: click.Context, incomplete: str) -> list:
     from ..paths import database_path
-    from ..store import open_store
+    from ..store import is_server, open_store
 
     path = ctx.params.get("db_path") or ctx.find_root().params.get("db_path") or database_path()
     try:
         from pathlib import Path
 
-        if not Path(path).is_file():
+        if not is_server(path) and not Path(path).is_file():  # never create a file; a server's database exists
             return []
-        with open_store(path) as store:
+        with open_store(path, create=False) as store:
             ids = [c["id"] for c in store.list_clients()]
     except Exception:  # completion must never print a traceback into the user's shell
         return []

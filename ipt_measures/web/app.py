@@ -82,17 +82,21 @@ class LinkAttempts:
             self.failures.setdefault(address, deque()).append(time.monotonic())
 
 
-def record_fingerprint(db_path: Path) -> str:
-    """Which record a server serves, without naming it: lets ``ipt handover`` find a server on the same file."""
-    return hashlib.sha256(str(Path(db_path).resolve()).encode()).hexdigest()[:16]
+def record_fingerprint(db_path: str | Path) -> str:
+    """Which record a server serves, without naming it: lets ``ipt handover`` find a server on the same record
+    (the same file, or the same PostgreSQL database as its display location names it)."""
+    from ..store import is_server
+
+    name = str(db_path) if is_server(db_path) else str(Path(db_path).resolve())
+    return hashlib.sha256(name.encode()).hexdigest()[:16]
 
 
 def create_app(db_path: str | Path, *, tls: bool = False, registry: Any = None) -> Any:
-    """The self-completion application on the record at ``db_path``."""
+    """The self-completion application on the record at ``db_path`` (a SQLite file or a postgresql:// URL)."""
     from ..plugins import get_registry
-    from ..store import open_store
+    from ..store import is_server, open_store
 
-    db_path = Path(db_path)
+    db_path = db_path if is_server(db_path) else Path(db_path)
     registry = registry or get_registry()
     registry.instruments  # collect every registration now, not on the first client's first tap
     # The record's work for one request (a few indexed reads, at most one short write) takes well under a
