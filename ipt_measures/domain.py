@@ -312,3 +312,31 @@ RATING_ANCHORS = {0: "none", 1: "a little", 2: "some", 3: "a lot", 4: "a great d
 LABEL_MAX = 40
 
 MAX_GOALS = 3  # Law & Jacob 2015 (Goals and Goal Based Outcomes, CAMHS Press): up to three goals.
+
+# -- staff (issue 12: clinicians and roles) -------------------------------------------------------------
+
+# What a member of staff may do with a shared (PostgreSQL) record, enforced by the server: a clinician their
+# own caseload; a supervisor reads everyone's (and acknowledges alerts); an admin everything, and adds
+# staff; a researcher only de-identified exports.
+STAFF_ROLES = ("clinician", "supervisor", "admin", "researcher")
+STAFF_NAME_MAX = 63  # PostgreSQL's identifier length (NAMEDATALEN - 1): a staff name is a login role's name.
+_STAFF_NAME = re.compile(r"[a-z][a-z0-9_.-]*")
+
+
+def check_staff_name(value: str) -> str:
+    """A staff name: the login role they connect as, so lower-case letters, digits, '_', '.', '-', starting
+    with a letter (psql and pg_hba.conf then need no quoting), and never a server's own ``pg_`` names."""
+    text = (value or "").strip()
+    rule = (f"a staff name is their login: 1-{STAFF_NAME_MAX} lower-case letters a-z, digits, '_', '.' or '-', "
+            "starting with a letter")
+    if not text or len(text) > STAFF_NAME_MAX or not _STAFF_NAME.fullmatch(text):
+        raise InvalidValue(f"{value!r} cannot be a staff name: {rule}")
+    if text.startswith("pg_") or text in ("public", "none", "unassigned"):
+        raise InvalidValue(f"{text!r} is reserved by the server or the record; choose another staff name")
+    return text
+
+
+def check_staff_role(role: str) -> str:
+    if role not in STAFF_ROLES:
+        raise InvalidValue(f"role {role!r} is not one of: {', '.join(STAFF_ROLES)}")
+    return role

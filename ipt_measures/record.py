@@ -71,6 +71,7 @@ def list_clients(store) -> list[dict]:
             "id": client["id"],
             "display_name": client["display_name"],
             "birth_year": client["birth_year"],
+            "clinician": client.get("clinician"),
             "course": course["id"] if course else None,
             "problem_areas": course["problem_areas"] if course else [],
             "sessions": f"{len(sessions)}/{course['planned_sessions']}" if course else "",
@@ -88,8 +89,10 @@ def start_course(
     protocol: Optional[str] = DEFAULT_PROTOCOL,
     registry=None,
     course_type: Optional[str] = None,
+    clinician: Optional[str] = None,
 ) -> dict:
-    """Start an IPT course with its type, length, problem area(s) and measurement protocol.
+    """Start an IPT course with its type, length, problem area(s), measurement protocol and clinician
+    (default: whoever starts it: the server's role on PostgreSQL, the login on SQLite).
 
     ``course_type`` is one of :data:`ipt_measures.domain.COURSE_TYPES` (standard 12-16 weekly, the default;
     brief 8; maintenance 6-36 monthly). Without a type, 8 planned sessions mean brief IPT; without a length,
@@ -105,7 +108,23 @@ def start_course(
             raise UsageError(f"unknown protocol {protocol!r} (known: {known}; see: ipt plugins)")
     areas = domain.check_problem_areas(problem_areas)
     start = domain.check_course_start(start_date or _today())
-    return store.start_course(client_id, start, planned_sessions, areas, protocol, kind.id)
+    who = None if clinician is None else domain.check_staff_name(clinician)
+    return store.start_course(client_id, start, planned_sessions, areas, protocol, kind.id, clinician=who)
+
+
+NO_SERVER_ROLES = "a SQLite record has no server to enforce roles: the staff list is kept, nothing more"
+
+
+def add_staff(store, name: str, role: str) -> dict:
+    """Add a member of staff (``ipt staff add``): on PostgreSQL their login role in the role's group, which
+    only an admin may do; the result's ``note`` says what is left to do, or that SQLite enforces nothing."""
+    member = store.add_staff(domain.check_staff_name(name), domain.check_staff_role(role))
+    return {**member, "note": member.get("note") or NO_SERVER_ROLES}
+
+
+def list_staff(store) -> tuple[list[dict], Optional[str]]:
+    """The staff, by name (``ipt staff list``), and a note when no server enforces their roles (SQLite)."""
+    return store.staff(), (None if getattr(store, "enforces_roles", False) else NO_SERVER_ROLES)
 
 
 def list_courses(store, client_id: str) -> list[dict]:

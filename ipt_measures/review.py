@@ -375,6 +375,7 @@ class CaseRow:
     deteriorated: list[str]
     sessions_unmeasured: int
     flags: list[str]
+    clinician: Optional[str] = None  # the course's assigned clinician
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -383,8 +384,11 @@ class CaseRow:
 CASELOAD_SORTS = ("concern", "client", "session", "score", "change", "category")
 
 
-def caseload(store: Any, registry: Any = None, sort: str = "concern", reverse: bool = False) -> list[CaseRow]:
-    """Every active course with its current session, latest primary score, category and flags.
+def caseload(store: Any, registry: Any = None, sort: str = "concern", reverse: bool = False,
+             clinician: Optional[str] = None) -> list[CaseRow]:
+    """Every active course with its current session, latest primary score, category and flags (only those
+    assigned to ``clinician``, when given; on PostgreSQL the server has already left out what the connecting
+    role may not see).
 
     Three set-based queries whatever the size of the caseload: active courses, their sessions, and their
     completed administrations with the current score's total, band and flag count (no score JSON).
@@ -400,6 +404,8 @@ def caseload(store: Any, registry: Any = None, sort: str = "concern", reverse: b
     courses: dict[int, dict] = {}
     newest_for_client: dict[str, int] = {}
     for course in store.active_courses():
+        if clinician is not None and course.get("clinician") != clinician:
+            continue
         courses[course["id"]] = course
         # One active course per client is the rule (store.start_course); show the newest if ever more.
         if course["id"] > newest_for_client.get(course["client_id"], 0):
@@ -497,6 +503,7 @@ def caseload(store: Any, registry: Any = None, sort: str = "concern", reverse: b
                 deteriorated=deteriorated,
                 sessions_unmeasured=unmeasured,
                 flags=flags,
+                clinician=course.get("clinician"),
             )
         )
     rows.sort(key=_caseload_key(sort), reverse=reverse)

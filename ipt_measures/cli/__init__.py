@@ -35,6 +35,8 @@ COMMANDS = {
     "goals": "ipt_measures.cli.ipt:goals",
     # alerts: open until acknowledged (cli/alerts.py)
     "alerts": "ipt_measures.cli.alerts:alerts",
+    # the clinic's staff and their roles (cli/staff.py)
+    "staff": "ipt_measures.cli.staff:staff",
     # change and clinical review (cli/review.py)
     "progress": "ipt_measures.cli.review:progress",
     "caseload": "ipt_measures.cli.review:caseload",

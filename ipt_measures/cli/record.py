@@ -69,7 +69,7 @@ def clients_list(as_json, table_format, db_path):
     with open_store(db_path) as store:
         rows = record.list_clients(store)
     emit(rows, as_json=as_json, table_format=table_format,
-         columns=["id", "display_name", "problem_areas", "sessions", "last_session"])
+         columns=["id", "display_name", "clinician", "problem_areas", "sessions", "last_session"])
 
 
 @clients.command("show")
@@ -97,6 +97,8 @@ def _print_summary(s: dict) -> None:
     c = s["client"]
     extra = ", ".join(x for x in (c["display_name"] or "", f"born {c['birth_year']}" if c["birth_year"] else "") if x)
     click.secho(f"Client {c['id']}" + (f" ({extra})" if extra else ""), bold=True)
+    if c.get("clinician"):
+        click.echo(f"Clinician: {c['clinician']}")
     open_alerts(s["open_alerts"], c["id"])  # at the top, until acknowledged
     course = s["course"]
     if course is None:
@@ -165,8 +167,11 @@ def course():
 @click.option("--start", "start_date", metavar="YYYY-MM-DD", default=None, help="Start date (default: today).")
 @click.option("--protocol", default="ipt-default", show_default=True,
               help="Measurement protocol id (see the README (Measurement protocols)); 'none' for no protocol.")
+@click.option("--clinician", default=None, metavar="NAME",
+              help="The clinician the course (and the client) is assigned to (default: you: your server role on "
+                   "PostgreSQL, your login on SQLite). Only an admin assigns someone else on a server.")
 @db_option
-def course_start(client_id, problem_areas, course_type, planned, start_date, protocol, db_path):
+def course_start(client_id, problem_areas, course_type, planned, start_date, protocol, clinician, db_path):
     """Start a course of IPT for a client.
 
     \b
@@ -175,14 +180,16 @@ def course_start(client_id, problem_areas, course_type, planned, start_date, pro
       ipt course start c002 --problem-area role-disputes --problem-area role-transitions --sessions 12
       ipt course start c003 --problem-area role-transitions --sessions 8          (brief IPT)
       ipt course start c004 --problem-area grief --type maintenance --sessions 12 (monthly)
+      ipt course start c005 --problem-area grief --clinician jsmith               (an admin assigns)
     """
     from .. import record
 
     with open_store(db_path) as store:
         c = record.start_course(store, client_id, problem_areas, planned, start_date,
-                                None if protocol == "none" else protocol, course_type=course_type)
+                                None if protocol == "none" else protocol, course_type=course_type, clinician=clinician)
     click.echo(f"Started {c['course_type']} course {c['id']} for {client_id}: {c['planned_sessions']} sessions from {c['start_date']}, "
-               f"{', '.join(c['problem_areas'])}, protocol {c['protocol'] or 'none'}. Next: ipt session start {client_id}")
+               f"{', '.join(c['problem_areas'])}, protocol {c['protocol'] or 'none'}, clinician {c['clinician']}. "
+               f"Next: ipt session start {client_id}")
 
 
 @course.command("end")

@@ -280,9 +280,10 @@ def _flag_cells(row) -> str:
 )
 @click.option("--reverse", is_flag=True, help="Reverse the order.")
 @click.option("--flagged", is_flag=True, help="Only courses with at least one flag.")
+@click.option("--clinician", default=None, metavar="NAME", help="Only the courses assigned to this clinician.")
 @output_options
 @db_option
-def caseload(sort, reverse, flagged, as_json, table_format, db_path):
+def caseload(sort, reverse, flagged, clinician, as_json, table_format, db_path):
     """Every active course: current session, latest symptom score, change category and flags.
 
     Flags: !! an open critical alert (a critical item, or a risk item left unanswered), shown however
@@ -295,11 +296,15 @@ def caseload(sort, reverse, flagged, as_json, table_format, db_path):
       ipt caseload
       ipt caseload --flagged
       ipt caseload --sort change --json
+      ipt caseload --clinician jsmith
+
+    On a shared (PostgreSQL) record a clinician's caseload is their own; a supervisor's, everyone's, with a
+    Clinician column.
     """
     from ..review import caseload as build
 
     with open_store(db_path) as store:
-        rows = build(store, sort=sort, reverse=reverse)
+        rows = build(store, sort=sort, reverse=reverse, clinician=clinician)
     if flagged:
         rows = [r for r in rows if r.flags]
     if as_json:
@@ -328,6 +333,10 @@ def caseload(sort, reverse, flagged, as_json, table_format, db_path):
         for r in rows
     ]
     headers = ["Client", "Session", "Phase", "Measure", "Latest", "Change", "Category", "Flags"]
+    if len({r.clinician for r in rows}) > 1:  # a shared caseload: whose each course is
+        headers.insert(1, "Clinician")
+        for line, r in zip(table, rows):
+            line.insert(1, r.clinician or "")
     click.echo(tabulate(table, headers=headers, tablefmt=table_format, disable_numparse=True))
     click.echo("")
     click.echo(

@@ -27,6 +27,7 @@ class ClientRecord(TypedDict):
     display_name: Optional[str]
     birth_year: Optional[int]
     created_at: str
+    clinician: Optional[str]  # who the client is assigned to (None only on a SQLite record's bulk-imported rows)
 
 
 class CourseRecord(TypedDict, total=False):
@@ -42,6 +43,7 @@ class CourseRecord(TypedDict, total=False):
     end_reason: Optional[str]
     created_at: str
     course_type: str
+    clinician: Optional[str]
 
 
 class SessionRecord(TypedDict):
@@ -175,7 +177,8 @@ class Store(Protocol):
     def get_client(self, client_id: str) -> ClientRecord: """One client (NotFound if absent)."""
     def list_clients(self) -> list[ClientRecord]: """Every client, by id."""
     def start_course(self, client_id: str, start_date: str, planned_sessions: int, problem_areas: list[str],
-                     protocol: Optional[str], course_type: str = "standard") -> CourseRecord: """Start a course."""
+                     protocol: Optional[str], course_type: str = "standard",
+                     clinician: Optional[str] = None) -> CourseRecord: """Start a course, assigned to a clinician."""
     def active_course(self, client_id: str) -> Optional[CourseRecord]: """A client's course not ended, if any."""
     def get_course(self, course_id: int) -> CourseRecord: """One course (NotFound if absent)."""
     def courses(self, client_id: str) -> list[CourseRecord]: """A client's courses, oldest first."""
@@ -268,6 +271,10 @@ class Store(Protocol):
     def imported_answers(self, keys: list[str]) -> dict[str, tuple[int, dict]]:
         """For the import keys already stored: key -> (administration id, its answers)."""
     def stored_import_keys(self, keys: list[str]) -> set[str]: """Which of these import keys are stored."""
+
+    # staff
+    def add_staff(self, name: str, role: str) -> dict: """Add a member of staff with a role (audited)."""
+    def staff(self) -> list[dict]: """The staff, by name."""
 
     # handovers (the client's page)
     def add_handover(self, client_id: str, token_hash: str, expires_at: str,

@@ -22,9 +22,9 @@ ANALYZE_AFTER = 1000
 
 # The columns each table's planned rows hold, in this order; tables are written in this order (references first).
 COLUMNS: dict[str, tuple[str, ...]] = {
-    "clients": ("id", "display_name", "birth_year", "created_at"),
+    "clients": ("id", "display_name", "birth_year", "created_at", "clinician"),
     "courses": ("id", "client_id", "start_date", "planned_sessions", "problem_areas", "protocol", "end_date",
-                "end_reason", "created_at", "course_type"),
+                "end_reason", "created_at", "course_type", "clinician"),
     "sessions": ("id", "course_id", "number", "date", "phase", "created_at"),
     "administrations": ("id", "session_id", "instrument_id", "instrument_version", "respondent", "status", "source",
                         "started_at", "finished_at", "import_key"),
@@ -168,7 +168,8 @@ def _plan(store: Any, writer: Writer, conn: Any, batch: list[dict], counts: dict
             existing.add(key)
         client_id = record["client_id"]
         if client_id not in known.clients:
-            rows["clients"].append((client_id, record.get("display_name"), record.get("birth_year"), stamp))
+            # Imported clients and courses are the importer's (on a server, the role that imports them).
+            rows["clients"].append((client_id, record.get("display_name"), record.get("birth_year"), stamp, actor))
             known.clients.add(client_id)
             new_clients.add(client_id)
             counts["clients"] += 1
@@ -183,7 +184,7 @@ def _plan(store: Any, writer: Writer, conn: Any, batch: list[dict], counts: dict
             course_id = next(course_ids)
             rows["courses"].append((course_id, client_id, c["start_date"], c["planned_sessions"],
                                     json.dumps(c["problem_areas"]), c.get("protocol"), c.get("end_date"),
-                                    c.get("end_reason"), stamp, c.get("course_type") or "standard"))
+                                    c.get("end_reason"), stamp, c.get("course_type") or "standard", actor))
             known.courses[course_key] = course_id
             counts["courses"] += 1
         course_id = known.courses[course_key]

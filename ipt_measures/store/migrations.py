@@ -306,4 +306,32 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "0011_clinicians",
+        """
+        -- Who a client and a course belong to (issue 12, part 3). On PostgreSQL the server enforces it
+        -- (row-level security, migrations_postgres.py); on SQLite, a solo record with no server, it is what
+        -- `ipt clients show` and `ipt caseload` print. Existing rows get who the audit says added them (the
+        -- login that ran `clients add` / `course start`), else 'unassigned': never left empty.
+        ALTER TABLE clients ADD COLUMN clinician TEXT;
+        ALTER TABLE courses ADD COLUMN clinician TEXT;
+        UPDATE clients SET clinician = coalesce(
+            (SELECT a.actor FROM audit a WHERE a.client_id = clients.id AND a.action = 'client added'
+             ORDER BY a.id LIMIT 1), 'unassigned');
+        UPDATE courses SET clinician = coalesce(
+            (SELECT a.actor FROM audit a WHERE a.client_id = courses.client_id AND a.action = 'course started'
+             AND a.entity = 'course' AND a.entity_id = CAST(courses.id AS TEXT) ORDER BY a.id LIMIT 1),
+            (SELECT c.clinician FROM clients c WHERE c.id = courses.client_id), 'unassigned');
+        CREATE INDEX clients_clinician ON clients(clinician);
+        CREATE INDEX courses_clinician ON courses(clinician);
+
+        -- The clinic's staff, as `ipt staff add` records them (on PostgreSQL each is also a login role).
+        CREATE TABLE staff (
+            name      TEXT PRIMARY KEY,
+            role      TEXT NOT NULL CHECK (role IN ('clinician', 'supervisor', 'admin', 'researcher')),
+            added_at  TEXT NOT NULL,
+            added_by  TEXT NOT NULL
+        );
+        """,
+    ),
 ]

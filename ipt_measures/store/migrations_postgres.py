@@ -266,4 +266,207 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "0011_clinicians",
+        """
+        -- Clinicians and roles, enforced by the server (issue 12, part 3). Existing rows get who the audit says
+        -- added them (session_user then; a record copied from SQLite: the OS login, which is the role name
+        -- where the clinic uses peer authentication), else 'unassigned' (visible to supervisors and admins
+        -- only, until an admin starts the client's next course with --clinician).
+        ALTER TABLE clients ADD COLUMN clinician TEXT;
+        ALTER TABLE courses ADD COLUMN clinician TEXT;
+        UPDATE clients SET clinician = coalesce(
+            (SELECT a.actor FROM audit a WHERE a.client_id = clients.id AND a.action = 'client added'
+             ORDER BY a.id LIMIT 1), 'unassigned');
+        UPDATE courses SET clinician = coalesce(
+            (SELECT a.actor FROM audit a WHERE a.client_id = courses.client_id AND a.action = 'course started'
+             AND a.entity = 'course' AND a.entity_id = courses.id::text ORDER BY a.id LIMIT 1),
+            (SELECT c.clinician FROM clients c WHERE c.id = courses.client_id), 'unassigned');
+        ALTER TABLE clients ALTER COLUMN clinician SET DEFAULT session_user, ALTER COLUMN clinician SET NOT NULL;
+        ALTER TABLE courses ALTER COLUMN clinician SET DEFAULT session_user, ALTER COLUMN clinician SET NOT NULL;
+        -- The clinician policies below look clients up by clinician: an index keeps a caseload an index scan.
+        CREATE INDEX clients_clinician ON clients(clinician);
+        CREATE INDEX courses_clinician ON courses(clinician);
+
+        CREATE TABLE staff (
+            name      TEXT PRIMARY KEY,
+            role      TEXT NOT NULL CHECK (role IN ('clinician', 'supervisor', 'admin', 'researcher')),
+            added_at  TEXT NOT NULL,
+            added_by  TEXT NOT NULL
+        );
+
+        -- The server-side key of researchers' pseudonyms, readable by no role of the clinic (only by the
+        -- SECURITY DEFINER functions below, which run as this migration's owner). Its own schema, so the
+        -- record's tables (public) stay the same on both engines.
+        CREATE SCHEMA ipt_private;
+        REVOKE ALL ON SCHEMA ipt_private FROM PUBLIC;
+        CREATE TABLE ipt_private.pseudonym_key (key TEXT NOT NULL);
+        INSERT INTO ipt_private.pseudonym_key
+            SELECT encode(sha256(convert_to(gen_random_uuid()::text || gen_random_uuid()::text
+                                            || clock_timestamp()::text, 'UTF8')), 'hex');
+        CREATE FUNCTION ipt_private.pseudonym(client_id TEXT) RETURNS TEXT LANGUAGE sql STABLE AS $$
+            SELECT 's-' || left(encode(sha256(convert_to(k.key || ':client:' || client_id, 'UTF8')), 'hex'), 20)
+            FROM ipt_private.pseudonym_key k
+        $$;
+
+        -- What a researcher reads instead of the tables: completed administrations with the client's id
+        -- replaced by its server pseudonym, no name, birth year or free text (a course's end reason, an
+        -- amendment's reason and author, an alert's note and acknowledger). SECURITY DEFINER: they run as
+        -- this migration's owner, the only one who reads the key.
+        CREATE SCHEMA ipt_research;
+        CREATE FUNCTION ipt_research.export_rows() RETURNS TABLE (
+            client_id TEXT, display_name TEXT, birth_year INTEGER, start_date TEXT, planned_sessions INTEGER,
+            problem_areas TEXT, protocol TEXT, end_date TEXT, end_reason TEXT, course_type TEXT, session_id BIGINT,
+            session_number INTEGER, session_date TEXT, phase TEXT, administration_id BIGINT, instrument_id TEXT,
+            instrument_version TEXT, respondent TEXT, status TEXT, source TEXT, started_at TEXT, finished_at TEXT,
+            score_data TEXT, course_id BIGINT)
+        LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+            SELECT ipt_private.pseudonym(c.id), NULL::text, NULL::integer, co.start_date, co.planned_sessions,
+                   co.problem_areas, co.protocol, co.end_date, NULL::text, co.course_type, s.id, s.number, s.date,
+                   s.phase, a.id, a.instrument_id, a.instrument_version, a.respondent, a.status, a.source,
+                   a.started_at, a.finished_at, sc.data, co.id
+            FROM administrations a JOIN sessions s ON s.id = a.session_id JOIN courses co ON co.id = s.course_id
+            JOIN clients c ON c.id = co.client_id
+            LEFT JOIN scores sc ON sc.administration_id = a.id AND sc.current = 1
+            WHERE a.status = 'complete'
+        $$;
+        CREATE FUNCTION ipt_research.pseudonyms() RETURNS SETOF TEXT
+        LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+            SELECT ipt_private.pseudonym(id) FROM clients
+        $$;
+        CREATE FUNCTION ipt_research.export_responses(ids BIGINT[])
+        RETURNS TABLE (administration_id BIGINT, item_id TEXT, value INTEGER, status TEXT)
+        LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+            SELECT r.administration_id, r.item_id, r.value, r.status FROM responses r
+            JOIN administrations a ON a.id = r.administration_id
+            WHERE r.administration_id = ANY(ids) AND a.status = 'complete'
+            ORDER BY r.administration_id, r.entry_order
+        $$;
+        CREATE FUNCTION ipt_research.export_amendments(pseudonyms TEXT[])
+        RETURNS TABLE (at TEXT, actor TEXT, entity TEXT, entity_id TEXT, field TEXT, old TEXT, new TEXT, reason TEXT)
+        LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+            SELECT au.at, NULL::text, au.entity, au.entity_id, au.field, au.old_value, au.new_value, NULL::text
+            FROM audit au WHERE au.action = 'amendment'
+            AND au.client_id IN (SELECT id FROM clients WHERE ipt_private.pseudonym(id) = ANY(pseudonyms))
+            ORDER BY au.id
+        $$;
+        CREATE FUNCTION ipt_research.alerts(pseudonym TEXT) RETURNS TABLE (
+            id BIGINT, client_id TEXT, course_id BIGINT, session_number INTEGER, administration_id BIGINT,
+            instrument_id TEXT, item_id TEXT, kind TEXT, rule TEXT, severity TEXT, message TEXT, raised_at TEXT,
+            status TEXT, acknowledged_at TEXT, acknowledged_by TEXT, action TEXT, note TEXT)
+        LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+            SELECT al.id, pseudonym, NULL::bigint, s.number, al.administration_id, a.instrument_id, al.item_id,
+                   al.kind, al.rule, al.severity, al.message, al.raised_at, al.status, al.acknowledged_at,
+                   NULL::text, al.action, NULL::text
+            FROM alerts al LEFT JOIN administrations a ON a.id = al.administration_id
+            LEFT JOIN sessions s ON s.id = a.session_id
+            WHERE al.client_id IN (SELECT c.id FROM clients c WHERE ipt_private.pseudonym(c.id) = pseudonym)
+            ORDER BY CASE al.severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, al.raised_at, al.id
+        $$;
+
+        -- Group roles, one set per database. Roles are cluster-wide: names carry the database's name
+        -- (<database>_clinician, ...), so two clinics on one cluster (or the tests' many databases) never share
+        -- a group, and a clinician of one database is nobody in another. Created only where missing, so the
+        -- migration is idempotent; ipt_group_role(kind) gives the names, fixed at this migration (a database
+        -- renamed later keeps its groups).
+        DO $do$
+        DECLARE
+            prefix TEXT := left(current_database(), 40) || '_';
+            kind TEXT;
+            t TEXT;
+            clinician TEXT := quote_ident(left(current_database(), 40) || '_clinician');
+            supervisor TEXT := quote_ident(left(current_database(), 40) || '_supervisor');
+            admin TEXT := quote_ident(left(current_database(), 40) || '_admin');
+            researcher TEXT := quote_ident(left(current_database(), 40) || '_researcher');
+            everyone TEXT;
+            parent TEXT;
+            -- Each table of client data and how a clinician reaches it: its own clinician, or a row of the
+            -- table one step up that the clinician can see (that table's own policy applies inside the
+            -- subquery, so every step is one indexed hop and no policy refers back to its own table).
+            reach TEXT[][] := ARRAY[
+                ['clients', 'clinician = session_user'],
+                ['courses', 'client_id IN (SELECT id FROM clients)'],
+                ['sessions', 'course_id IN (SELECT id FROM courses)'],
+                ['relationships', 'course_id IN (SELECT id FROM courses)'],
+                ['goals', 'course_id IN (SELECT id FROM courses)'],
+                ['course_summaries', 'course_id IN (SELECT id FROM courses)'],
+                ['administrations', 'session_id IN (SELECT id FROM sessions)'],
+                ['responses', 'administration_id IN (SELECT id FROM administrations)'],
+                ['scores', 'administration_id IN (SELECT id FROM administrations)'],
+                ['relationship_ratings', 'relationship_id IN (SELECT id FROM relationships)'],
+                ['alerts', 'client_id IN (SELECT id FROM clients)'],
+                ['handovers', 'client_id IN (SELECT id FROM clients)'],
+                ['handover_forms', 'handover_id IN (SELECT id FROM handovers)']
+            ];
+            i INT;
+        BEGIN
+            FOREACH kind IN ARRAY ARRAY['clinician', 'supervisor', 'admin', 'researcher'] LOOP
+                IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = prefix || kind) THEN
+                    EXECUTE format('CREATE ROLE %I NOLOGIN', prefix || kind);
+                END IF;
+            END LOOP;
+            EXECUTE format('CREATE FUNCTION ipt_group_role(kind TEXT) RETURNS TEXT LANGUAGE sql IMMUTABLE AS %L',
+                           format('SELECT %L || kind', prefix));
+            everyone := format('%s, %s, %s, %s', clinician, supervisor, admin, researcher);
+
+            -- Only the clinic's staff connect; and the one who runs the migrations (the clinic's first
+            -- admin, unless a superuser does) is an admin too, since FORCE below holds the tables' owner
+            -- to the policies.
+            EXECUTE format('REVOKE CONNECT, TEMPORARY ON DATABASE %I FROM PUBLIC', current_database());
+            EXECUTE format('GRANT CONNECT ON DATABASE %I TO %s', current_database(), everyone);
+            IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+                EXECUTE format('GRANT %s TO %I', admin, current_user);
+            END IF;
+
+            EXECUTE format('GRANT USAGE ON SCHEMA public TO %s', everyone);
+            EXECUTE format('GRANT SELECT ON schema_migrations TO %s', everyone);
+            EXECUTE format('GRANT SELECT ON staff TO %s, %s, %s', clinician, supervisor, admin);
+            EXECUTE format('GRANT INSERT, UPDATE, DELETE ON staff TO %s', admin);
+            EXECUTE format('GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO %s, %s', clinician, admin);
+
+            FOR i IN 1 .. array_length(reach, 1) LOOP
+                t := reach[i][1];
+                EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
+                EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
+                EXECUTE format('GRANT SELECT, INSERT, UPDATE ON %I TO %s', t, clinician);
+                EXECUTE format('GRANT SELECT ON %I TO %s', t, supervisor);
+                EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %I TO %s', t, admin);
+                EXECUTE format('CREATE POLICY clinician_own ON %I TO %s USING (%s) WITH CHECK (%s)',
+                               t, clinician, reach[i][2], reach[i][2]);
+                EXECUTE format('CREATE POLICY supervisor_reads ON %I FOR SELECT TO %s USING (true)', t, supervisor);
+                EXECUTE format('CREATE POLICY admin_all ON %I TO %s USING (true) WITH CHECK (true)', t, admin);
+            END LOOP;
+            -- A clinician starts courses for themselves; an admin assigns anyone (ipt course start --clinician).
+            EXECUTE format('CREATE POLICY clinician_own_courses ON courses AS RESTRICTIVE FOR INSERT TO %s'
+                           ' WITH CHECK (clinician = session_user)', clinician);
+            -- A supervisor reads everything and amends nothing, but acknowledges an alert: covering for an
+            -- absent clinician, a supervisor acts on a risk item and the record must say they did.
+            EXECUTE format('GRANT UPDATE ON alerts TO %s', supervisor);
+            EXECUTE format('CREATE POLICY supervisor_acknowledges ON alerts FOR UPDATE TO %s USING (true)'
+                           ' WITH CHECK (true)', supervisor);
+
+            -- The audit: everyone who may write adds rows in their own name (the server's session_user,
+            -- whatever --by says), nobody changes or deletes one, the owner included (FORCE).
+            ALTER TABLE audit ENABLE ROW LEVEL SECURITY;
+            ALTER TABLE audit FORCE ROW LEVEL SECURITY;
+            EXECUTE format('GRANT SELECT, INSERT ON audit TO %s, %s, %s', clinician, supervisor, admin);
+            EXECUTE format('GRANT INSERT ON audit TO %s', researcher);
+            EXECUTE format('CREATE POLICY own_name ON audit FOR INSERT TO %s WITH CHECK (actor = session_user)',
+                           everyone);
+            EXECUTE format('CREATE POLICY clinician_reads ON audit FOR SELECT TO %s USING (client_id IN'
+                           ' (SELECT id FROM clients) OR (client_id IS NULL AND actor = session_user))', clinician);
+            EXECUTE format('CREATE POLICY all_read ON audit FOR SELECT TO %s, %s USING (true)', supervisor, admin);
+            REVOKE UPDATE, DELETE, TRUNCATE ON audit FROM PUBLIC;
+
+            -- Researchers read no table of client data: only ipt_research's functions, which give pseudonyms
+            -- (a server-keyed hash of the id) and no name, birth year or free text (ipt export --deidentify).
+            -- Nobody calls ipt_private.pseudonym directly: with it, guessable ids ('c001') would be reversed.
+            REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA ipt_private, ipt_research FROM PUBLIC;
+            REVOKE ALL ON SCHEMA ipt_research FROM PUBLIC;
+            EXECUTE format('GRANT USAGE ON SCHEMA ipt_research TO %s', researcher);
+            EXECUTE format('GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA ipt_research TO %s', researcher);
+        END
+        $do$;
+        """,
+    ),
 ]

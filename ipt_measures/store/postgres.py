@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import re
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional
 from urllib.parse import urlsplit
 
 from ..errors import StoreError, UsageError
@@ -32,6 +32,10 @@ SCHEMES = ("postgresql://", "postgres://")
 WRITE_LOCK = 0x1BD_2026
 # Migrations take this one, so two `ipt db upgrade`s (or two first connections) never apply one twice.
 MIGRATE_LOCK = 0x1BD_2027
+# SQLSTATE 42501: a privilege the role lacks, or a row that row-level security does not let it write.
+INSUFFICIENT_PRIVILEGE = "42501"
+# What `ipt staff add` gives a role, by staff role (the groups and their policies: migrations_postgres 0011).
+STAFF_KINDS = ("admin", "supervisor", "clinician", "researcher")
 
 
 def is_server(location: Any) -> bool:
@@ -109,13 +113,22 @@ def placeholders(sql: str) -> str:
 
 
 class _Connection:
-    """A psycopg connection spoken to as the shared statements speak to sqlite3 (``?``, ``execute`` on it)."""
+    """A psycopg connection spoken to as the shared statements speak to sqlite3 (``?``, ``execute`` on it).
 
-    def __init__(self, raw: Any):
+    ``refused`` turns the server's refusal (a privilege or row-level security) into the store's one-line
+    error wherever a statement runs, a read outside a transaction too."""
+
+    def __init__(self, raw: Any, refused: Optional[Callable[[BaseException], BaseException]] = None):
         self.raw = raw
+        self.refused = refused
 
     def execute(self, sql: str, params: Any = ()) -> Any:
-        return self.raw.execute(placeholders(sql), tuple(params) if params else None)
+        try:
+            return self.raw.execute(placeholders(sql), tuple(params) if params else None)
+        except Exception as exc:
+            if self.refused is not None and getattr(exc, "sqlstate", None) == INSUFFICIENT_PRIVILEGE:
+                raise self.refused(exc) from None
+            raise
 
     def executemany(self, sql: str, rows: Any) -> Any:
         cur = self.raw.cursor()
@@ -133,6 +146,7 @@ class PostgresStore(SQLStore):
     """The record store on a PostgreSQL server (see the module docstring)."""
 
     engine = "postgresql"
+    enforces_roles = True
     _same = "IS NOT DISTINCT FROM"
     _entry_order = "entry_order"
 
@@ -146,8 +160,9 @@ class PostgresStore(SQLStore):
         self._psycopg = psycopg
         self._closed = False
         self._streams: set[Any] = set()
-        self._conn = _Connection(self._connect(location))
+        self._conn = _Connection(self._connect(location), self._translate)
         self._who: Optional[str] = None
+        self._kind: Optional[str] = None
         self.migrated: list[str] = []  # what opening applied
         if migrate:  # without: the caller (ipt db upgrade) migrates, or says why it may not
             self.migrated = self.migrate(only_if_permitted=True)
@@ -231,6 +246,9 @@ class PostgresStore(SQLStore):
         errors = self._psycopg.errors
         text = _first_line(exc)
         if isinstance(exc, errors.InsufficientPrivilege) or "row-level security" in text:
+            if self._kind == "researcher":
+                return StoreError(f"not permitted on {self.path}: {self._actor_or_unknown()} is a researcher, who "
+                                  "reads only de-identified exports (ipt export --all --deidentify --key-file FILE)")
             return StoreError(f"not permitted on {self.path} for {self._actor_or_unknown()}: {text}; nothing was changed")
         if isinstance(exc, errors.ReadOnlySqlTransaction):
             return StoreError(f"the server {self.path} is read-only (a standby?); nothing was changed")
@@ -245,7 +263,9 @@ class PostgresStore(SQLStore):
     def _actor(self) -> str:
         """The server's ``session_user``: who connected, which no option or variable can change."""
         if self._who is None:
-            self._who = self._conn.raw.execute("SELECT session_user").fetchone()[0]
+            # libpq's connected user is session_user, known without a query (so even inside a transaction
+            # the server has already refused, a message can name who was refused).
+            self._who = self._conn.raw.info.user or self._conn.raw.execute("SELECT session_user").fetchone()[0]
         return self._who
 
     def _actor_or_unknown(self) -> str:
@@ -256,6 +276,56 @@ class PostgresStore(SQLStore):
 
     def _no_client(self, client_id: str) -> str:
         return f"no client {client_id!r} that you can see (see: ipt clients list)"
+
+    # -- staff and roles: the server decides (migrations_postgres 0011); this reads and asks ------------
+
+    def _staff_kind(self) -> str:
+        """What the connecting role is here: 'superuser', or the first of admin, supervisor, clinician,
+        researcher whose group it is in, or 'none'."""
+        if self._kind is None:
+            row = self._conn.execute(
+                "SELECT rolsuper FROM pg_roles WHERE rolname = session_user").fetchone()
+            if row and row[0]:
+                self._kind = "superuser"
+            else:
+                rows = self._conn.execute(
+                    "SELECT k FROM unnest(?::text[]) WITH ORDINALITY AS t(k, n)"
+                    " WHERE pg_has_role(session_user, ipt_group_role(k), 'MEMBER') ORDER BY n",
+                    (list(STAFF_KINDS),)).fetchall()
+                self._kind = rows[0][0] if rows else "none"
+        return self._kind
+
+    def _check_clinician(self, conn: Any, name: str) -> None:
+        """A course's clinician is the one who starts it or a member of staff who treats clients (an admin
+        assigns anyone; the server's policies hold a clinician to their own name)."""
+        if name == self._actor():
+            return
+        row = conn.execute("SELECT role FROM staff WHERE name = ?", (name,)).fetchone()
+        if row is None or row[0] == "researcher":
+            raise UsageError(f"{name!r} is not a clinician on the staff of {self.path} (see: ipt staff list)")
+
+    def _check_may_add_staff(self) -> None:
+        if self._staff_kind() not in ("admin", "superuser"):
+            raise StoreError(f"not permitted on {self.path}: only an admin adds staff ({self._actor()} is "
+                             f"{'not on the staff' if self._kind == 'none' else 'a ' + str(self._kind)})")
+
+    def _add_login(self, conn: Any, name: str, role: str) -> Optional[str]:
+        """CREATE ROLE name LOGIN (no password: the clinic sets one, or uses peer or certificate
+        authentication), then GRANT the role's group; an admin's new role may add staff in turn."""
+        from psycopg import sql
+
+        group = conn.execute("SELECT ipt_group_role(?)", (role,)).fetchone()[0]
+        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = ?", (name,)).fetchone()
+        raw = conn.raw
+        if not exists:
+            options = sql.SQL(" CREATEROLE") if role == "admin" else sql.SQL("")
+            raw.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(name)) + options)
+        elif role == "admin":
+            raw.execute(sql.SQL("ALTER ROLE {} CREATEROLE").format(sql.Identifier(name)))
+        raw.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(group), sql.Identifier(name)))
+        how = "an existing login role" if exists else "a new login role with no password"
+        return (f"{name} is {how} in {group}; set a password with ALTER ROLE (psql: \\password {name}), "
+                "or use peer or certificate authentication")
 
     # -- looking after the record: the server's own tools (pg_dump, amcheck) do this for a server -------
 
@@ -360,7 +430,10 @@ class PostgresStore(SQLStore):
 
         where, params = _export_client_filter(client_ids)
         sql = EXPORT_SELECT + where
-        if order_key is not None:
+        if self._researcher():
+            sql, params = self._research_rows(client_ids, order_key)
+            order = ""
+        elif order_key is not None:
             ids = client_ids if client_ids is not None else [r[0] for r in self._conn.execute("SELECT id FROM clients")]
             sql = sql.replace("LEFT JOIN scores sc", "JOIN unnest(?::text[], ?::text[]) AS ord(client, key)"
                               " ON ord.client = c.id\nLEFT JOIN scores sc", 1)
@@ -368,7 +441,8 @@ class PostgresStore(SQLStore):
             order = " ORDER BY ord.key, c.id"
         else:
             order = " ORDER BY c.id"
-        order += ", co.start_date, co.id, s.number, a.id"
+        if order:
+            order += ", co.start_date, co.id, s.number, a.id"
         raw = self._conn.raw
         began = not self._conn.in_transaction
         if began:
@@ -393,6 +467,66 @@ class PostgresStore(SQLStore):
                         raw.execute("COMMIT")
                 except self._psycopg.Error:
                     self._rollback()
+
+    # -- a researcher's export: pseudonymised rows from ipt_research's functions, never the tables ---------
+
+    def _researcher(self) -> bool:
+        return self._staff_kind() == "researcher"
+
+    def _research_rows(self, client_ids: Optional[list[str]],
+                       order_key: Optional[Callable[[str], str]]) -> tuple[str, list[Any]]:
+        """The export query of a researcher: every client, de-identified (the only export a researcher may
+        make), ordered by the caller's pseudonym of the server's pseudonym, as any de-identified export is."""
+        if client_ids is not None or order_key is None:
+            raise StoreError(f"not permitted on {self.path}: a researcher exports every client de-identified, "
+                             "and nothing else (ipt export --all --deidentify --key-file FILE)")
+        pseudonyms = [r[0] for r in self._query("SELECT ipt_research.pseudonyms()")]
+        columns = ", ".join(f"r.{c}" for c in EXPORT_COLUMNS)
+        return (f"SELECT {columns} FROM ipt_research.export_rows() r JOIN unnest(?::text[], ?::text[])"
+                " AS ord(client, key) ON ord.client = r.client_id"
+                " ORDER BY ord.key, r.client_id, r.start_date, r.course_id, r.session_number, r.administration_id",
+                [pseudonyms, [order_key(p) for p in pseudonyms]])
+
+    def export_instrument_ids(self, client_ids: Optional[list[str]] = None) -> list[str]:
+        if not self._researcher():
+            return super().export_instrument_ids(client_ids)
+        return [r[0] for r in self._query(
+            "SELECT DISTINCT instrument_id FROM ipt_research.export_rows() ORDER BY instrument_id")]
+
+    def export_count(self, client_ids: Optional[list[str]] = None) -> int:
+        if not self._researcher():
+            return super().export_count(client_ids)
+        return self._query("SELECT count(*) FROM ipt_research.export_rows()")[0][0]
+
+    def export_responses(self, administration_ids: list[int]) -> dict[int, list[dict]]:
+        if not self._researcher():
+            return super().export_responses(administration_ids)
+        result: dict[int, list[dict]] = {}
+        for row in self._query("SELECT * FROM ipt_research.export_responses(?::bigint[])", (list(administration_ids),)):
+            result.setdefault(row[0], []).append({"item_id": row[1], "value": row[2], "status": row[3]})
+        return result
+
+    def export_amendments(self, client_ids: list[str]) -> list[dict]:
+        if not self._researcher():
+            return super().export_amendments(client_ids)
+        return [dict(r) for r in self._query("SELECT * FROM ipt_research.export_amendments(?::text[])",
+                                             (list(client_ids),))]
+
+    def alerts(self, client_id: Optional[str] = None, *, include_acknowledged: bool = False,
+               course_id: Optional[int] = None, after_id: Optional[int] = None) -> list[dict]:
+        if not self._researcher() or client_id is None or course_id is not None or after_id is not None:
+            return super().alerts(client_id, include_acknowledged=include_acknowledged, course_id=course_id,
+                                  after_id=after_id)
+        # A de-identified export's alerts (exporting._Alerts): the client is the server's pseudonym.
+        rows = [dict(r) for r in self._query("SELECT * FROM ipt_research.alerts(?)", (client_id,))]
+        return rows if include_acknowledged else [r for r in rows if r["status"] == "open"]
+
+    def completed_administration_ids(self, administration_ids: Iterable[int]) -> set[int]:
+        if not self._researcher():
+            return super().completed_administration_ids(administration_ids)
+        ids = list(administration_ids)
+        return {r[0] for r in self._query("SELECT administration_id FROM ipt_research.export_rows()"
+                                          " WHERE administration_id = ANY(?::bigint[])", (ids,))} if ids else set()
 
     # -- bulk and statistics -------------------------------------------------------------------------
 

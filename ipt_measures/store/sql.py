@@ -70,6 +70,20 @@ class SQLStore:
     def _no_client(self, client_id: str) -> str:
         return f"no client {client_id!r} (see: ipt clients list)"
 
+    def _check_clinician(self, conn: Any, name: str) -> None:
+        """Refuse a course's clinician the engine knows cannot hold one (SQLite: any name; no server roles)."""
+
+    # Whether a server enforces the staff's roles (PostgreSQL); SQLite keeps the staff list only.
+    enforces_roles = False
+
+    def _check_may_add_staff(self) -> None:
+        """Refuse, in one line, a user who may not add staff (PostgreSQL: anyone not an admin)."""
+
+    def _add_login(self, conn: Any, name: str, role: str) -> Optional[str]:
+        """Give a new staff member a way in (PostgreSQL: a login role in the role's group); returns a note
+        for the one who added them, or None (SQLite: the staff table only)."""
+        return None
+
     def _insert(self, conn: Any, sql: str, params: Any) -> int:
         """Run an INSERT and return the id the database gave the new row (``RETURNING``, on both engines)."""
         return conn.execute(sql + " RETURNING id", params).fetchone()[0]
@@ -119,9 +133,10 @@ class SQLStore:
         with self._transaction() as conn:
             if conn.execute("SELECT 1 FROM clients WHERE id = ?", (client_id,)).fetchone():
                 raise UsageError(f"client {client_id!r} already exists")
+            # The one who adds a client is their clinician until a course names another (start_course).
             conn.execute(
-                "INSERT INTO clients (id, display_name, birth_year, created_at) VALUES (?, ?, ?, ?)",
-                (client_id, display_name, birth_year, now()),
+                "INSERT INTO clients (id, display_name, birth_year, created_at, clinician) VALUES (?, ?, ?, ?, ?)",
+                (client_id, display_name, birth_year, now(), self._actor()),
             )
             self._audit(conn, client_id, "client added", "client", client_id)
         return self.get_client(client_id)
@@ -139,20 +154,29 @@ class SQLStore:
 
     def start_course(
         self, client_id: str, start_date: str, planned_sessions: int, problem_areas: list[str], protocol: Optional[str],
-        course_type: str = "standard",
+        course_type: str = "standard", clinician: Optional[str] = None,
     ) -> dict:
-        self.get_client(client_id)
+        """Start a course assigned to ``clinician`` (default: whoever starts it); the client is then theirs
+        (``clients.clinician``: on PostgreSQL, who may see the client's whole record)."""
+        client = self.get_client(client_id)
+        clinician = clinician or self._actor()
         with self._transaction() as conn:
             if self._active_course(conn, client_id):
                 raise UsageError(f"client {client_id!r} already has an active course; end it first")
+            self._check_clinician(conn, clinician)
             course_id = self._insert(
                 conn,
                 "INSERT INTO courses (client_id, start_date, planned_sessions, problem_areas, protocol, created_at,"
-                " course_type) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (client_id, start_date, planned_sessions, json.dumps(problem_areas), protocol, now(), course_type),
+                " course_type, clinician) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (client_id, start_date, planned_sessions, json.dumps(problem_areas), protocol, now(), course_type,
+                 clinician),
             )
             self._audit(conn, client_id, "course started", "course", course_id,
-                        new=f"{course_type}, {planned_sessions} sessions, {', '.join(problem_areas)}")
+                        new=f"{course_type}, {planned_sessions} sessions, {', '.join(problem_areas)}; clinician {clinician}")
+            if client.get("clinician") != clinician:
+                conn.execute("UPDATE clients SET clinician = ? WHERE id = ?", (clinician, client_id))
+                self._audit(conn, client_id, "client assigned", "client", client_id, "clinician",
+                            client.get("clinician"), clinician)
         return self.get_course(course_id)
 
     def _active_course(self, conn, client_id: str):
@@ -675,7 +699,8 @@ class SQLStore:
     def active_courses(self) -> list[CourseRecord]:
         """Every course not ended (from the partial index courses_active), problem areas decoded."""
         rows = self._query(
-            "SELECT id, client_id, start_date, planned_sessions, problem_areas FROM courses WHERE end_date IS NULL")
+            "SELECT id, client_id, start_date, planned_sessions, problem_areas, clinician FROM courses"
+            " WHERE end_date IS NULL")
         return [{**row, "problem_areas": json.loads(row["problem_areas"])} for row in map(dict, rows)]  # type: ignore[typeddict-item]
 
     def active_sessions(self) -> list[tuple[int, int, str, str]]:
@@ -760,6 +785,27 @@ class SQLStore:
         marks = ",".join("?" * len(ids))
         return {row[0] for row in self._conn.execute(
             f"SELECT id FROM administrations WHERE status = 'complete' AND id IN ({marks})", ids)}
+
+    # -- staff (on PostgreSQL each is a login role in its role's group; see migrations_postgres 0011) ----
+
+    def add_staff(self, name: str, role: str) -> dict:
+        """Add a member of staff with their role (clinician, supervisor, admin, researcher), audited; on
+        PostgreSQL also their login role in that role's group. ``note`` in the result says what is left to
+        do (a password) or that no server enforces the role (SQLite)."""
+        self._check_may_add_staff()
+        with self._transaction() as conn:
+            if conn.execute("SELECT 1 FROM staff WHERE name = ?", (name,)).fetchone():
+                raise UsageError(f"{name!r} is already on the staff (see: ipt staff list)")
+            note = self._add_login(conn, name, role)
+            conn.execute("INSERT INTO staff (name, role, added_at, added_by) VALUES (?, ?, ?, ?)",
+                         (name, role, now(), self._actor()))
+            self._audit(conn, None, "staff added", "staff", name, "role", None, role)
+        member = next(s for s in self.staff() if s["name"] == name)
+        return {**member, "note": note}
+
+    def staff(self) -> list[dict]:
+        """The staff, by name: name, role, added_at, added_by."""
+        return [dict(r) for r in self._query("SELECT name, role, added_at, added_by FROM staff ORDER BY name")]
 
     # -- handovers (one-time links to a client's own screen) ---------------------------------------
 
