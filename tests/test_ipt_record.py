@@ -107,7 +107,8 @@ def test_migration_keeps_courses_made_before_it(tmp_path, monkeypatch):
 
     monkeypatch.setattr(sqlite_store, "MIGRATIONS", migrations.MIGRATIONS)
     with open_store(path) as old:
-        old.add_client("c1")
+        # The store's statements are today's (clients.clinician is 0011's): the old rows go in as SQL.
+        old._conn.execute("INSERT INTO clients (id, created_at) VALUES ('c1', 'now')")
         old._conn.execute("INSERT INTO courses (id, client_id, start_date, planned_sessions, problem_areas, created_at)"
                          " VALUES (7, 'c1', '2026-01-05', 14, '[\"grief\"]', 'now')")
         old.add_session(7, 1, "2026-01-05", "initial")

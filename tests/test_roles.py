@@ -130,6 +130,13 @@ def test_a_clinician_lists_only_their_own_caseload_and_alerts(clinic):
     assert "b1" not in clinic.ok("alice", "export", "--all").output
 
 
+def test_a_clinician_adding_an_id_another_clinician_holds_is_told_in_one_line(clinic):
+    before = clinic.digest()
+    result = clinic.run("alice", "clients", "add", "b1")
+    assert result.exit_code != 0 and _one_error(result, "already in use"), result.output
+    assert "Name b1" not in result.output and clinic.digest() == before
+
+
 def test_a_clinician_cannot_acknowledge_another_clinicians_alert(clinic):
     alert = clinic.alert_of("b1")
     before = clinic.digest()
@@ -294,3 +301,25 @@ def test_a_course_on_sqlite_is_the_logins_unless_another_clinician_is_named(invo
     assert "Clinician: jsmith" in invoke("clients", "show", "c2").output
     only = json.loads(invoke("caseload", "--clinician", "jsmith", "--json").stdout)
     assert [r["client_id"] for r in only] == ["c2"]
+
+
+def test_migration_0011_gives_existing_clients_and_courses_who_the_audit_says_added_them(tmp_path, monkeypatch):
+    from ipt_measures.store import migrations, open_store
+    import ipt_measures.store.sqlite as sqlite_store
+
+    path = tmp_path / "old.db"
+    full = list(migrations.MIGRATIONS)
+    monkeypatch.setattr(sqlite_store, "MIGRATIONS", [m for m in full if m[0] < "0011"])
+    with open_store(path) as old:
+        c = old._conn
+        c.execute("INSERT INTO clients (id, created_at) VALUES ('c1', 'now'), ('c2', 'now')")
+        c.execute("INSERT INTO courses (id, client_id, start_date, planned_sessions, problem_areas, created_at)"
+                  " VALUES (3, 'c1', '2026-01-05', 16, '[\"grief\"]', 'now'), (4, 'c2', '2026-01-05', 16, '[]', 'now')")
+        c.execute("INSERT INTO audit (at, actor, client_id, action, entity, entity_id) VALUES"
+                  " ('now', 'jsmith', 'c1', 'client added', 'client', 'c1'),"
+                  " ('now', 'akhan', 'c1', 'course started', 'course', '3')")
+        c.commit()
+    monkeypatch.setattr(sqlite_store, "MIGRATIONS", full)
+    with open_store(path) as new:
+        assert {r["id"]: r["clinician"] for r in new.list_clients()} == {"c1": "jsmith", "c2": "unassigned"}
+        assert new.get_course(3)["clinician"] == "akhan" and new.get_course(4)["clinician"] == "unassigned"

@@ -250,6 +250,10 @@ class PostgresStore(SQLStore):
                 return StoreError(f"not permitted on {self.path}: {self._actor_or_unknown()} is a researcher, who "
                                   "reads only de-identified exports (ipt export --all --deidentify --key-file FILE)")
             return StoreError(f"not permitted on {self.path} for {self._actor_or_unknown()}: {text}; nothing was changed")
+        if isinstance(exc, errors.UniqueViolation) and getattr(exc.diag, "constraint_name", None) == "clients_pkey":
+            # Another clinician's client, which this role cannot see: the id is taken all the same.
+            return StoreError(f"that client id is already in use on {self.path} (by a client you may not see): "
+                              "choose another; nothing was changed")
         if isinstance(exc, errors.ReadOnlySqlTransaction):
             return StoreError(f"the server {self.path} is read-only (a standby?); nothing was changed")
         if isinstance(exc, errors.DiskFull):
