@@ -62,8 +62,8 @@ class Row:
     met: Optional[bool]
 
 
-def task(name: str, env: dict, **args) -> dict:
-    done = subprocess.run([sys.executable, str(TASKS), name, json.dumps(args)], capture_output=True, text=True, env=env)
+def task(name: str, env: dict, script: Path = TASKS, **args) -> dict:
+    done = subprocess.run([sys.executable, str(script), name, json.dumps(args)], capture_output=True, text=True, env=env)
     if done.returncode != 0:
         raise SystemExit(f"benchmark task {name} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])

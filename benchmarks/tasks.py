@@ -101,38 +101,56 @@ def store_library(db, n):
     return {"seconds": seconds, "stored": counts["stored"], "peak_rss_mb": peak_rss_mb()}
 
 
-def import_floor(db, n):
-    """The floor: the same rows, prepared in advance, written by bare sqlite3 executemany into the same schema."""
-    from ipt_measures.store.migrations import MIGRATIONS
-    from ipt_measures.store.sqlite import _statements
-
-    records = _records(n, scored=True)
+def floor_rows(records):
+    """The rows a bulk import of ``records`` writes, table by table, ids assigned in order (made before the clock)."""
     stamp = "2026-11-02T10:00:00+00:00"
-    clients, courses, sessions, admins, responses, scores = [], [], [], [], [], []
+    rows = {t: [] for t in ("clients", "courses", "sessions", "administrations", "responses", "scores")}
     seen_clients, course_ids, session_ids = set(), {}, {}
     for admin_id, r in enumerate(records, start=1):
         c = r["course"]
         key = (r["client_id"], c["start_date"])
         if r["client_id"] not in seen_clients:
             seen_clients.add(r["client_id"])
-            clients.append((r["client_id"], None, None, stamp))
+            rows["clients"].append((r["client_id"], None, None, stamp))
         if key not in course_ids:
             course_ids[key] = len(course_ids) + 1
-            courses.append((course_ids[key], r["client_id"], c["start_date"], c["planned_sessions"],
-                            json.dumps(c["problem_areas"]), c.get("protocol"), c.get("end_date"), c.get("end_reason"), stamp))
+            rows["courses"].append((course_ids[key], r["client_id"], c["start_date"], c["planned_sessions"],
+                                    json.dumps(c["problem_areas"]), c.get("protocol"), c.get("end_date"),
+                                    c.get("end_reason"), stamp))
         skey = (course_ids[key], r["session"]["number"])
         if skey not in session_ids:
             session_ids[skey] = len(session_ids) + 1
             s = r["session"]
-            sessions.append((session_ids[skey], skey[0], s["number"], s["date"], s["phase"], stamp))
+            rows["sessions"].append((session_ids[skey], skey[0], s["number"], s["date"], s["phase"], stamp))
         a = r["administration"]
-        admins.append((admin_id, session_ids[skey], a["instrument_id"], a["instrument_version"], a["respondent"],
-                       a["source"], a["started_at"], a["finished_at"], a["import_key"]))
-        responses.extend((admin_id, item, value, status, a["finished_at"]) for item, value, status in r["responses"])
+        rows["administrations"].append((admin_id, session_ids[skey], a["instrument_id"], a["instrument_version"],
+                                        a["respondent"], "complete", a["source"], a["started_at"], a["finished_at"],
+                                        a["import_key"]))
+        rows["responses"].extend((admin_id, item, value, status, a["finished_at"]) for item, value, status in r["responses"])
         score = r["score"]
         total = score["total"]
-        scores.append((admin_id, admin_id, total["value"], total["band"], total.get("band_severity"), len(score["flags"]),
-                       score["scorer"], json.dumps(score, separators=(",", ":")), stamp))
+        rows["scores"].append((admin_id, admin_id, 1, total["value"], total["band"], total.get("band_severity"),
+                               len(score["flags"]), score["scorer"], json.dumps(score, separators=(",", ":")), stamp))
+    return rows
+
+
+FLOOR_COLUMNS = {
+    "clients": "id, display_name, birth_year, created_at",
+    "courses": "id, client_id, start_date, planned_sessions, problem_areas, protocol, end_date, end_reason, created_at",
+    "sessions": "id, course_id, number, date, phase, created_at",
+    "administrations": "id, session_id, instrument_id, instrument_version, respondent, status, source, started_at,"
+                       " finished_at, import_key",
+    "responses": "administration_id, item_id, value, status, answered_at",
+    "scores": "id, administration_id, current, total, band, band_severity, flag_count, scorer, data, computed_at",
+}
+
+
+def import_floor(db, n):
+    """The floor: the same rows, prepared in advance, written by bare sqlite3 executemany into the same schema."""
+    from ipt_measures.store.migrations import MIGRATIONS
+    from ipt_measures.store.sqlite import _statements
+
+    rows = floor_rows(_records(n, scored=True))
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")  # the same settings as the store
     conn.execute("PRAGMA synchronous = NORMAL")
@@ -142,17 +160,13 @@ def import_floor(db, n):
             conn.execute(statement)
     started = time.perf_counter()
     conn.execute("BEGIN")
-    conn.executemany("INSERT INTO clients VALUES (?, ?, ?, ?)", clients)
-    conn.executemany("INSERT INTO courses (id, client_id, start_date, planned_sessions, problem_areas, protocol,"
-                     " end_date, end_reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", courses)
-    conn.executemany("INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?)", sessions)
-    conn.executemany("INSERT INTO administrations VALUES (?, ?, ?, ?, ?, 'complete', ?, ?, ?, ?)", admins)
-    conn.executemany("INSERT INTO responses VALUES (?, ?, ?, ?, ?)", responses)
-    conn.executemany("INSERT INTO scores VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?)", scores)
+    for table, columns in FLOOR_COLUMNS.items():
+        conn.executemany(f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' * len(columns.split(',')))})",
+                         rows[table])
     conn.execute("COMMIT")
     seconds = time.perf_counter() - started
     conn.close()
-    return {"seconds": seconds, "stored": len(admins), "peak_rss_mb": peak_rss_mb()}
+    return {"seconds": seconds, "stored": len(rows["administrations"]), "peak_rss_mb": peak_rss_mb()}
 
 
 def cli(args, env=None):

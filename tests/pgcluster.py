@@ -43,7 +43,9 @@ class Cluster:
 
     superuser = "postgres"
 
-    def __init__(self) -> None:
+    def __init__(self, options: str = "") -> None:
+        """``options``: more ``-c name=value`` server settings, after (and so over) the tests' own."""
+        self.options = options
         folder = binaries_dir()
         if folder is None:
             raise RuntimeError("PostgreSQL's initdb, pg_ctl and postgres are not installed")
@@ -68,7 +70,7 @@ class Cluster:
         if done.returncode:
             raise RuntimeError(f"initdb failed: {done.stderr.strip()[-500:]}")
         options = (f"-k {self.root} -p {self.port} -c listen_addresses='' -c fsync=off -c max_connections=100"
-                   " -c shared_buffers=32MB")
+                   f" -c shared_buffers=32MB {self.options}")
         done = self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w", "-t",
                          "120", "start")
         if done.returncode:

@@ -56,6 +56,8 @@ class Writer(Protocol):
         """The batch's transaction failed: whatever :meth:`known` keeps between batches is stale."""
     def ids(self, conn: Any, table: str, needed: int) -> Iterator[int]:
         """New ids for ``table``, never handed out before (``needed``: at most this many will be taken)."""
+    def stored_import_keys(self, conn: Any, keys: list[str]) -> set[str]:
+        """Which of these import keys are already stored (what a re-run import skips)."""
     def write(self, conn: Any, rows: dict[str, list[tuple]]) -> None:
         """Write each table's planned rows (:data:`COLUMNS` order) in the batch's transaction."""
 
@@ -115,15 +117,13 @@ def imported_answers(store: Any, keys: list[str]) -> dict[str, tuple[int, dict]]
     return found
 
 
-def stored_import_keys(store: Any, keys: list[str]) -> set[str]:
-    """Which of these import keys are already stored (what a re-run import skips)."""
+def stored_import_keys(conn: Any, keys: list[str]) -> set[str]:
+    """Which of these import keys are already stored (what a re-run import skips), in portable SQL."""
     found: set[str] = set()
     for start in range(0, len(keys), 500):
         chunk = keys[start:start + 500]
         marks = ",".join("?" * len(chunk))
-        found.update(
-            r[0] for r in store._conn.execute(f"SELECT import_key FROM administrations WHERE import_key IN ({marks})", chunk)
-        )
+        found.update(r[0] for r in conn.execute(f"SELECT import_key FROM administrations WHERE import_key IN ({marks})", chunk))
     return found
 
 
@@ -147,7 +147,7 @@ def _plan(store: Any, writer: Writer, conn: Any, batch: list[dict], counts: dict
     actor, named = store._actor(), declared()
     known = writer.known(conn, batch)
     keys = [r["administration"].get("import_key") for r in batch if r["administration"].get("import_key")]
-    existing = stored_import_keys(store, keys)
+    existing = writer.stored_import_keys(conn, keys)
     # At most this many of each are new (ids are taken lazily: a batch of known sessions takes none).
     fresh = [r for r in batch if not r["administration"].get("import_key") or r["administration"]["import_key"] not in existing]
     admin_ids, score_ids = writer.ids(conn, "administrations", len(fresh)), writer.ids(conn, "scores", len(fresh))

@@ -216,8 +216,7 @@ class PostgresStore(SQLStore):
         raw = self._conn.raw
         psycopg = self._psycopg
         try:
-            raw.execute("BEGIN")
-            raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            raw.execute(f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK:d})")  # one round trip for both
         except psycopg.Error as exc:
             self._rollback()
             raise self._translate(exc) from None
@@ -461,14 +460,14 @@ class PostgresStore(SQLStore):
                 raise self._translate(exc) from None
             if tuple(d.name for d in cursor.description) != EXPORT_COLUMNS:
                 raise RuntimeError("the export query's columns are not EXPORT_COLUMNS")
-            yield iter(lambda: cursor.fetchmany(batch), [])
+            yield _batches(cursor, batch)
         finally:
             self._streams.discard(cursor)
             if not self._closed:
                 try:
-                    cursor.close()
                     if began and self._conn.in_transaction:
-                        raw.execute("COMMIT")
+                        raw.execute("COMMIT")  # the cursor goes with its transaction: no CLOSE round trip
+                    cursor.close()
                 except self._psycopg.Error:
                     self._rollback()
 
@@ -548,9 +547,9 @@ class PostgresStore(SQLStore):
         return imported_answers(self, keys)
 
     def stored_import_keys(self, keys: list[str]) -> set[str]:
-        from .bulk import stored_import_keys
+        from .postgres_bulk import PostgresWriter
 
-        return stored_import_keys(self, keys)
+        return PostgresWriter().stored_import_keys(self._conn, keys)
 
     def analyze(self) -> None:
         """Refresh the planner's statistics after bulk work; a role that may not (a clinician) leaves it to
@@ -559,6 +558,16 @@ class PostgresStore(SQLStore):
             self._conn.raw.execute("ANALYZE")
         except self._psycopg.Error:
             self._rollback()
+
+
+def _batches(cursor: Any, size: int) -> Iterator[list[tuple]]:
+    """A server-side cursor's rows ``size`` at a time; a short batch is the last (no FETCH to learn so)."""
+    while True:
+        rows = cursor.fetchmany(size)
+        if rows:
+            yield rows
+        if len(rows) < size:
+            return
 
 
 def _first_line(exc: BaseException) -> str:

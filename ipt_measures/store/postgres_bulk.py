@@ -27,9 +27,13 @@ class PostgresWriter:
         """Ids from the table's identity sequence, all ``needed`` in one round trip when the first is taken
         (never max(id) + 1: an insert elsewhere takes the sequence's next value and can never collide). Ids
         fetched and not used are a gap, as a rolled-back transaction leaves one."""
-        while True:
-            yield from (r[0] for r in conn.execute(
-                "SELECT nextval(pg_get_serial_sequence(?, 'id')) FROM generate_series(1, ?)", (table, max(needed, 1))))
+        while True:  # one row holding an array: quicker to read than a row per id
+            yield from conn.execute("SELECT array_agg(nextval(pg_get_serial_sequence(?, 'id')))"
+                                    " FROM generate_series(1, ?)", (table, max(needed, 1))).fetchone()[0]
+
+    def stored_import_keys(self, conn: Any, keys: list[str]) -> set[str]:
+        """Which of these import keys are stored: one query, the keys sent as one array."""
+        return {r[0] for r in conn.execute("SELECT import_key FROM administrations WHERE import_key = ANY(?)", (keys,))}
 
     def write(self, conn: Any, rows: dict[str, list[tuple]]) -> None:
         cursor = conn.raw.cursor()

@@ -330,7 +330,7 @@ class SQLiteStore(SQLStore):
         """Which of these import keys are already stored (what a re-run import skips)."""
         from .bulk import stored_import_keys
 
-        return stored_import_keys(self, keys)
+        return stored_import_keys(self._conn, keys)
 
 
 def _statements(sql: str) -> list[str]:

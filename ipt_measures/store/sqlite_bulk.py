@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 from typing import Any, Iterator, Optional
 
-from .bulk import COLUMNS, Known
+from .bulk import COLUMNS, Known, stored_import_keys
 
 
 class SQLiteWriter:
@@ -34,6 +34,9 @@ class SQLiteWriter:
     def ids(self, conn: Any, table: str, needed: int) -> Iterator[int]:
         # Safe under BEGIN IMMEDIATE: no other writer can take an id before this transaction commits.
         return itertools.count(conn.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()[0] + 1)
+
+    def stored_import_keys(self, conn: Any, keys: list[str]) -> set[str]:
+        return stored_import_keys(conn, keys)
 
     def write(self, conn: Any, rows: dict[str, list[tuple]]) -> None:
         for table, columns in COLUMNS.items():
