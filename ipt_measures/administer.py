@@ -17,7 +17,7 @@ from typing import Any, Optional, Protocol
 
 from .assess import answer_alerts, is_critical_item
 from .errors import UsageError
-from .models import Flag, Instrument, Item, ResponseOption
+from .plain import Flag, Instrument, Item, ResponseOption
 from .scoring import critical_flags
 
 

@@ -2,7 +2,7 @@
 
 Pure functions over scores (floats, or None when a scale could not be scored) and a scale's
 :class:`~ipt_measures.models.ChangeParams`. No I/O, no database, no Click. Every result is a small
-pydantic model so the CLI can print it with ``model_dump(mode="json")`` and a report can plot it.
+plain model (``plain.py``) so the CLI can print it with ``model_dump(mode="json")`` and a report can plot it.
 
 Sources (each rule below cites the one it follows):
 
@@ -28,11 +28,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from functools import lru_cache
-from typing import Literal, Optional
+from typing import TYPE_CHECKING, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict
+from .plain import FrozenModel
 
-from .models import ChangeParams
+if TYPE_CHECKING:
+    from .plain import ChangeParams
 
 # Jacobson & Truax 1991, p. 14: change is reliable when |RCI| > 1.96 (p < .05, two-tailed).
 RCI_CRITICAL = 1.96
@@ -46,11 +47,10 @@ Direction = Literal["improved", "deteriorated", "unchanged"]
 ReliableDirection = Literal["improved", "deteriorated", "no reliable change"]
 
 
-class _Result(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_FLOAT_JUDGEMENTS = frozenset({"percent_change", "improvement", "rci"})
 
 
-class ReliableChangeThreshold(_Result):
+class ReliableChangeThreshold(FrozenModel):
     """How many scale points a change must reach to be reliable, and how the number was obtained.
 
     ``method`` is "published" (a threshold from the literature, e.g. PHQ-9 6 points; a change of at
@@ -59,64 +59,52 @@ class ReliableChangeThreshold(_Result):
     around the baseline.
     """
 
-    points: float
-    method: Literal["published", "jacobson-truax"]
-    inclusive: bool
-    se: Optional[float] = None
-    sdiff: Optional[float] = None
+    __slots__ = _fields = ("points", "method", "inclusive", "se", "sdiff")
+    _defaults = {"se": None, "sdiff": None}
+    _floats = frozenset({"points", "se", "sdiff"})
 
 
-class Judgement(_Result):
+class Judgement(FrozenModel):
     """The judgements made of one change from a baseline score: shared by a pair and a course summary.
 
     Declared once so the two cannot drift apart; :func:`compare` fills them and :func:`summarise` takes
-    them from its (baseline, latest) pair.
+    them from its (baseline, latest) pair. Plain classes (``plain.py``), not pydantic models: ``ipt progress``
+    and the caseload build thousands of these, and start-up should not pay for pydantic.
     """
 
-    percent_change: Optional[float] = None
-    improvement: Optional[float] = None
-    direction: Optional[Direction] = None
-    rci: Optional[float] = None
-    reliable: Optional[bool] = None
-    reliable_direction: Optional[ReliableDirection] = None
-    baseline_clinical: Optional[bool] = None
-    clinically_significant: Optional[bool] = None
-    category: Category = "not assessable"
-    responded: Optional[bool] = None
-    in_remission: Optional[bool] = None
-    threshold: Optional[ReliableChangeThreshold] = None
+    _judgements = ("percent_change", "improvement", "direction", "rci", "reliable", "reliable_direction",
+                   "baseline_clinical", "clinically_significant", "category", "responded", "in_remission",
+                   "threshold")
+    __slots__ = _fields = _judgements
+    _defaults = {**dict.fromkeys(_judgements), "category": "not assessable"}
+    _nested = {"threshold": ReliableChangeThreshold}
+    _floats = _FLOAT_JUDGEMENTS
 
     def judgements(self) -> dict:
         """The shared fields only, as model values (the threshold stays a model, not a dict)."""
-        return {name: getattr(self, name) for name in Judgement.model_fields}
+        return {name: getattr(self, name) for name in Judgement._judgements}
 
 
 class PairChange(Judgement):
     """Change from one score (baseline) to a later one (current), with every rule applied."""
 
-    baseline: Optional[float]
-    current: Optional[float]
-    change: Optional[float] = None
-    current_clinical: Optional[bool] = None
+    _own = ("baseline", "current", "change", "current_clinical")
+    __slots__ = _own
+    _fields = (*Judgement._judgements, *_own)
+    _defaults = {**Judgement._defaults, "change": None, "current_clinical": None}
+    _floats = _FLOAT_JUDGEMENTS | {"baseline", "current", "change"}
 
 
 class ChangeSummary(Judgement):
     """A scale's course over a series of administrations: what a progress view or report shows."""
 
-    higher_is_worse: Optional[bool]
-    administrations: int
-    scored: int
-    missing_sessions: list[int]
-    last_administration_unscored: bool
-    baseline: Optional[float] = None
-    baseline_session: Optional[int] = None
-    latest: Optional[float] = None
-    latest_session: Optional[int] = None
-    previous: Optional[float] = None
-    previous_session: Optional[int] = None
-    change_from_baseline: Optional[float] = None
-    change_from_previous: Optional[float] = None
-    latest_clinical: Optional[bool] = None
+    _own = ("higher_is_worse", "administrations", "scored", "missing_sessions", "last_administration_unscored",
+            "baseline", "baseline_session", "latest", "latest_session", "previous", "previous_session",
+            "change_from_baseline", "change_from_previous", "latest_clinical")
+    __slots__ = _own
+    _fields = (*Judgement._judgements, *_own)
+    _defaults = {**Judgement._defaults, **dict.fromkeys(_own[5:])}
+    _floats = _FLOAT_JUDGEMENTS | {"baseline", "latest", "previous", "change_from_baseline", "change_from_previous"}
 
 
 # -- deltas ----------------------------------------------------------------------------------------

@@ -69,6 +69,24 @@ def load_instrument_file(path: Any):
     return build_instrument(read_definition(path), where=str(path))
 
 
+def validate_protocol(data: Any):
+    """Validate a dict as a measurement Protocol; the first problem is reported with its path."""
+    from pydantic import ValidationError
+
+    from .models import Protocol
+
+    if isinstance(data, Protocol):
+        return data
+    try:
+        return Protocol.model_validate(data)
+    except ValidationError as exc:
+        raise InstrumentDefinitionError(describe_validation_error(exc, data)[0]) from None
+
+
+def load_protocol_file(path: Any):
+    return validate_protocol(read_definition(Path(path)))
+
+
 def describe_validation_error(exc, data: Any = None) -> list[str]:
     """Turn pydantic's errors into 'path.in.file: message' lines, naming list entries by their id."""
     lines = []

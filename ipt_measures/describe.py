@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .models import Instrument, Scale, Score, scale_range
+from .plain import Instrument, Scale, Score, scale_range
 
 
 def instrument_summary(instrument: Instrument, plugin: str | None = None) -> dict[str, Any]:

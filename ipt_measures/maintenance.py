@@ -242,7 +242,7 @@ def _plugin_checks() -> list[dict]:
     from .plugins import get_registry
 
     try:
-        registry = get_registry()
+        registry = get_registry().fully_validated()  # every file validated, whatever the compiled cache holds
     except Exception as exc:  # the doctor must report a broken install, not die of it
         return [_check("plugins", FAIL, f"plugins could not be loaded: {type(exc).__name__}: {exc}")]
     checks = [_check("instruments", OK if registry.instruments else FAIL,

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import math
 import re
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .domain import PROBLEM_AREAS
+from .plain import format_score, item_range, round_half_up, scale_range  # noqa: F401 -- one copy, re-exported
 
 ID_PATTERN = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
 ITEM_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
@@ -426,59 +426,6 @@ def _band_problems(scale: Scale, low: float, high: float) -> list[str]:
     return problems
 
 
-def round_half_up(value: float, decimals: int) -> float:
-    """Round the way score sheets do (2.5 -> 3), not banker's rounding."""
-    if type(value) is float and value.is_integer():
-        # A whole number (most totals: sums times a float multiplier of 1) has nothing to round; the Decimal
-        # arithmetic below would give the same result about twenty times more slowly.
-        return int(value) if decimals == 0 else value
-    quant = Decimal(1).scaleb(-decimals)
-    try:
-        rounded = Decimal(repr(value)).quantize(quant, rounding=ROUND_HALF_UP)
-    except InvalidOperation:
-        # Past Decimal's 28 digits (or infinite): a float that large has no decimals left to round. Only a
-        # definition's mistaken band bound gets here; validation then names it.
-        return value if decimals or not math.isfinite(value) else int(value)
-    return int(rounded) if decimals == 0 else float(rounded)
-
-
-def item_range(instrument: Instrument, item_id: str) -> tuple[int, int]:
-    values = [o.value for o in instrument.options_for(instrument.item(item_id))]
-    return min(values), max(values)
-
-
-def scale_range(instrument: Instrument, scale: Scale) -> tuple[float, float]:
-    """The lowest and highest score the scale can produce from complete answers."""
-    groups = {g.id: g for g in scale.groups}
-    lows: list[float] = []
-    highs: list[float] = []
-    for ref in scale.items:
-        if ref in groups:
-            group = groups[ref]
-            ranges = [item_range(instrument, m) for m in group.items]
-            if group.method == "max":
-                lows.append(max(r[0] for r in ranges))
-                highs.append(max(r[1] for r in ranges))
-            elif group.method == "sum":
-                lows.append(sum(r[0] for r in ranges))
-                highs.append(sum(r[1] for r in ranges))
-            else:
-                lows.append(sum(r[0] for r in ranges) / len(ranges))
-                highs.append(sum(r[1] for r in ranges) / len(ranges))
-        else:
-            lo, hi = item_range(instrument, ref)
-            lows.append(lo)
-            highs.append(hi)
-    if scale.method == "mean":
-        low, high = sum(lows) / len(lows), sum(highs) / len(highs)
-    else:
-        low, high = sum(lows), sum(highs)
-    return (
-        round_half_up(low * scale.multiplier, scale.decimals),
-        round_half_up(high * scale.multiplier, scale.decimals),
-    )
-
-
 # -- responses and scores ---------------------------------------------------------------------------
 
 Answer = Optional[int]
@@ -505,13 +452,6 @@ class ScaleScore(BaseModel):
     def display(self) -> str:
         """The value as the clinician reads it: rounded half-up to the scale's decimals."""
         return format_score(self.value, self.decimals or 0)
-
-
-def format_score(value: Optional[float], decimals: int = 0) -> str:
-    """One way to show a score: rounded half-up to the instrument's decimals, no trailing zeros."""
-    if value is None:
-        return "not scored"
-    return f"{round_half_up(value, decimals):g}"
 
 
 class Flag(BaseModel):

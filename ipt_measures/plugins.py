@@ -125,17 +125,22 @@ class Registry:
                 self._info(impl.plugin_name).errors.append(f"{hook_name} raised {type(exc).__name__}: {exc}")
 
     def _instrument_register(self, plugin_name: str) -> Callable[[Any], None]:
+        from . import compiled, plain
         from .declarative import build_instrument, load_instrument_file
         from .errors import IptError
 
         info = self._info(plugin_name)
 
         def register(definition: Any) -> None:
+            # Validated by pydantic (a file only when the compiled cache has no entry for its exact bytes), then
+            # kept in its plain form: what the scorer and every command read.
             try:
                 if isinstance(definition, (str, Path)):
-                    instrument = load_instrument_file(definition)
+                    instrument = compiled.load(Path(definition), "instrument", load_instrument_file)
                 else:
-                    instrument = build_instrument(definition, where=f"instrument from {plugin_name}")
+                    if isinstance(definition, plain.Instrument):  # built without validation: validate it now
+                        definition = definition.model_dump()
+                    instrument = plain.from_model(build_instrument(definition, where=f"instrument from {plugin_name}"))
             except IptError as exc:
                 info.errors.append(f"invalid instrument refused: {exc}")
                 return
@@ -155,21 +160,19 @@ class Registry:
         info = self._info(plugin_name)
 
         def register(definition: Any) -> None:
-            from pydantic import ValidationError
-
-            from .declarative import describe_validation_error, read_definition
+            from . import compiled, plain
+            from .declarative import load_protocol_file, validate_protocol
             from .errors import IptError
-            from .models import Protocol
 
             try:
                 if isinstance(definition, (str, Path)):  # a data file, read as instrument files are
-                    definition = read_definition(Path(definition))
-                protocol = definition if isinstance(definition, Protocol) else Protocol.model_validate(definition)
+                    protocol = compiled.load(Path(definition), "protocol", load_protocol_file)
+                else:
+                    if isinstance(definition, plain.Protocol):
+                        definition = definition.model_dump()
+                    protocol = plain.from_model(validate_protocol(definition))
             except IptError as exc:
                 info.errors.append(f"invalid protocol refused: {exc}")
-                return
-            except ValidationError as exc:
-                info.errors.append(f"invalid protocol refused: {describe_validation_error(exc, definition)[0]}")
                 return
             if protocol.id in self._protocols:
                 owner = self._protocol_plugin[protocol.id]
@@ -270,6 +273,25 @@ class Registry:
                     errors.append(f"alerts_after_score returned an invalid alert (needs kind, message and severity "
                                   f"critical, warning or info): {str(alert)[:80]}")
         return alerts
+
+    def fully_validated(self) -> "Registry":
+        """The same plugins with their registrations collected afresh, every definition file validated by pydantic
+        (the compiled cache off): what ``ipt doctor`` reports on."""
+        from . import compiled
+
+        infos = {}
+        for name, info in self.plugins.items():
+            copy = PluginInfo(info.name, info.source, info.distribution, info.version)
+            copy.hooks = list(info.hooks)
+            copy.errors = [e for e in info.errors if e.startswith("not loaded")]  # load-time problems stay
+            infos[name] = copy
+        fresh = Registry(self.pm, infos)
+        previous = compiled.set_enabled(False)
+        try:
+            fresh.collect()
+        finally:
+            compiled.set_enabled(previous)
+        return fresh
 
     @property
     def errors(self) -> list[tuple[str, str]]:

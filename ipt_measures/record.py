@@ -370,7 +370,7 @@ def _result(instrument, admin: dict, assessment, previous, previous_total=None) 
 
 def _previous_scores(store, admin: dict) -> list[tuple[dict, Any]]:
     """Earlier completed, scored administrations of the same instrument in the same course, oldest first."""
-    from .models import Score
+    from .plain import Score
 
     out = []
     for a in store.administrations(admin["course_id"], status="complete"):
@@ -743,7 +743,7 @@ def audit(store, client_id: str) -> list[dict]:
 
 def _fmt(value: Optional[float], score_data: Optional[str] = None) -> str:
     """A stored total as the clinician reads it, to the decimals its scale is reported to."""
-    from .models import format_score
+    from .plain import format_score
 
     decimals = (json.loads(score_data)["total"].get("decimals") or 0) if score_data else 0
     return format_score(value, decimals)

@@ -281,7 +281,7 @@ def _series(registry: Any, instrument_id: str, rows: list[dict]) -> Series:
 def _range(instrument: Any, scale: Any) -> Optional[tuple[float, float]]:
     if scale is None:
         return None
-    from .models import scale_range
+    from .plain import scale_range
 
     try:
         return tuple(scale_range(instrument, scale))  # type: ignore[return-value]

@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Mapping, Sequence
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from .errors import InvalidAnswers
-from .models import Answer, Flag, Instrument, Scale, ScaleScore, Score, item_range, round_half_up
+from .plain import Flag, ScaleScore, Score, item_range, round_half_up
+
+if TYPE_CHECKING:
+    from .plain import Instrument, Scale
+
+Answer = Optional[int]  # an item's value as given, or None when it was skipped or declined
 
 SCORER = "generic/1"
 

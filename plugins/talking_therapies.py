@@ -31,7 +31,7 @@ _FACTS = (("recovery", "recovery"), ("reliable_improvement", "reliable improveme
 
 
 def _params():
-    from ipt_measures.models import ChangeParams
+    from ipt_measures.plain import ChangeParams  # the runtime form: no pydantic on the `ipt progress` path
 
     phq = ChangeParams(higher_is_worse=True, reliable_change=PHQ9_RELIABLE_CHANGE, clinical_cutoff=PHQ9_CASENESS,
                        source="NHS Talking Therapies Manual (v6, 2023): PHQ-9 caseness >= 10, reliable change 6 points.")

@@ -23,10 +23,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT]
 
 
+@pytest.fixture(scope="session")
+def compiled_cache(tmp_path_factory):
+    """One compiled-instrument cache for the session, never the user's (tests/test_compiled.py uses its own)."""
+    return tmp_path_factory.mktemp("ipt-cache")
+
+
 @pytest.fixture(autouse=True)
-def isolated_data(tmp_path, monkeypatch):
+def isolated_data(tmp_path, monkeypatch, compiled_cache):
     """Never touch the user's real data: point every path at a temporary folder."""
     data = tmp_path / "ipt-data"
+    monkeypatch.setenv("IPT_CACHE_DIR", str(compiled_cache))
     monkeypatch.setenv("IPT_DATA_DIR", str(data))
     monkeypatch.setenv("IPT_DB", str(data / "ipt.db"))
     monkeypatch.setenv("IPT_INSTRUMENTS_DIR", str(data / "instruments"))

@@ -67,7 +67,7 @@ def _use_ascii(force: bool) -> bool:
 
 
 def _cell(point) -> str:
-    from ..models import format_score  # loaded already: the progress it formats was built from the models
+    from ..plain import format_score
 
     if point.value is None:
         text = "n/s"
