@@ -52,9 +52,16 @@ def score(instrument_id: str, answers: Any) -> "Score":
 
     Uses a plugin's scoring override where one answers for the instrument, the generic scorer otherwise.
     """
+    return _registry().score(instrument_id, answers)
+
+
+def _registry():
+    """``plugins.get_registry``, imported on first use (then bound here: scoring a batch pays no import per call)."""
+    global _registry
     from .plugins import get_registry
 
-    return get_registry().score(instrument_id, answers)
+    _registry = get_registry
+    return get_registry()
 
 
 score_answers = score

@@ -7,6 +7,7 @@ A plugin replaces it for one instrument through the ``score_instrument`` hook; t
 from __future__ import annotations
 
 import weakref
+from operator import itemgetter
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Optional
 
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
 Answer = Optional[int]  # an item's value as given, or None when it was skipped or declined
 
 SCORER = "generic/1"
+
+_TYPES_OK = frozenset({int, type(None)})  # bool is a subclass of int, not int: it takes the long way and is refused
 
 # How a missing (skipped) answer is written in an answer list or a paper-form file.
 MISSING_MARKS = frozenset({"", "-", "s", "S"})
@@ -48,6 +51,15 @@ def check_answers(instrument: Instrument, answers: Mapping[str, Answer]) -> dict
 
 def answers_from_list(instrument: Instrument, values: Sequence[Answer]) -> dict[str, Answer]:
     """Map answers given in item order; trailing optional (unscored) items may be left out."""
+    plan = _plan(instrument)
+    if plan.n_required <= len(values) <= plan.n_all and _TYPES_OK.issuperset(map(type, values)):
+        # The usual case, checked at C speed: whole numbers (or None) that every item allows. Anything else
+        # goes the long way below, which names the first item at fault.
+        if plan.uniform is not None and plan.uniform.issuperset(values):
+            checked = dict(zip(plan.ids, values))
+            if len(values) < plan.n_all:
+                checked.update(dict.fromkeys(plan.ids[len(values):]))
+            return checked
     n_all = len(instrument.items)
     n_required = n_all
     while n_required > 0 and instrument.items[n_required - 1].optional:
@@ -75,27 +87,56 @@ def parse_answer_list(text: str) -> list[Answer]:
 
 def score(instrument: Instrument, answers: Mapping[str, Answer]) -> Score:
     """Score complete or partial answers with the instrument's declared rules."""
-    # Checked here even when the registry checked them: with the lookups precomputed a check costs about
-    # 1 us of a 14 us score, and a plugin earlier in the hook chain may have changed them.
-    answers = check_answers(instrument, answers)
+    # Checked here even when the registry checked them: a plugin earlier in the hook chain may have changed them.
+    return score_checked(instrument, check_answers(instrument, answers))
+
+
+def score_checked(instrument: Instrument, answers: dict[str, Answer]) -> Score:
+    """Score answers as ``check_answers`` or ``answers_from_list`` returned them (every item present, each checked)."""
     plan = _plan(instrument)
-    results = [_score_scale(plan.scale(scale, instrument), answers) for scale in instrument.scales]
-    return Score(
-        instrument=instrument.id,
-        instrument_version=instrument.version,
-        scorer=SCORER,
-        total=results[0],
-        subscales=results[1:],
-        flags=_critical_flags(plan, answers),
-    )
+    results = [_score_scale(scale_plan, answers, True) for scale_plan in plan.ordered]
+    return Score(instrument.id, instrument.version, SCORER, results[0], results[1:], _critical_flags(plan, answers))
+
+
+def score_list(instrument: Instrument, values: Sequence[Answer]) -> Score:
+    """Score answers given in item order: ``score(instrument, answers_from_list(instrument, values))``, with the
+    usual case (whole numbers every item allows, scales of plain items) worked from the list by position."""
+    plan = _plan(instrument)
+    n = len(values)
+    if (plan.positions is not None and plan.n_required <= n <= plan.n_all and _TYPES_OK.issuperset(map(type, values))
+            and plan.uniform.issuperset(values)):
+        if n < plan.n_all:
+            values = [*values, *plan.padding[n:]]
+        results = []
+        for scale_plan, gather in plan.positions:
+            components = gather(values)
+            if None in components:  # missing answers: the missing-item rule, by item id
+                results.append(_score_scale(scale_plan, dict(zip(plan.ids, values)), True))
+            else:
+                raw = sum(components)
+                results.append(_result(scale_plan, raw / len(components) if scale_plan.mean else raw, len(components),
+                                       0, None, False))
+        flags = []
+        for rule, labels, index in plan.critical_positions:
+            value = values[index]
+            if rule.raised_by(value):
+                flags.append(Flag(rule.item, value, labels.get(value, str(value)), rule.kind, rule.message))
+        return Score(instrument.id, instrument.version, SCORER, results[0], results[1:], flags)
+    return score_checked(instrument, answers_from_list(instrument, values))
 
 
 def score_scale(instrument: Instrument, scale: Scale, answers: Mapping[str, Answer]) -> ScaleScore:
     return _score_scale(_plan(instrument).scale(scale, instrument), answers)
 
 
-def _score_scale(plan: "_ScalePlan", answers: Mapping[str, Answer]) -> ScaleScore:
+def _score_scale(plan: "_ScalePlan", answers: Mapping[str, Answer], complete: bool = False) -> ScaleScore:
     scale = plan.scale
+    if complete and plan.gather is not None:  # the common case, every item present: gathered at C speed
+        components = plan.gather(answers)
+        if None not in components:  # and all answered: nothing missing, nothing to prorate
+            n = len(components)
+            raw = sum(components) if plan.mean is False else sum(components) / n
+            return _result(plan, raw, n, 0, None, False)
     get = answers.get
     reversal = plan.reversal  # item id -> low + high of its own options, for reversed items only
 
@@ -107,9 +148,8 @@ def _score_scale(plan: "_ScalePlan", answers: Mapping[str, Answer]) -> ScaleScor
             return reversal[item_id] - value
         return value
 
-    components: list[Optional[float]]
     short: list[str] = []  # max groups scored from fewer items than a full answer has
-    if plan.items_only and not reversal:  # the common case: one component per item, as answered
+    if plan.items_only and not reversal:  # one component per item, as answered
         components = [get(ref) for ref in scale.items]
     elif plan.items_only:
         components = [value_of(ref) for ref in scale.items]
@@ -124,31 +164,40 @@ def _score_scale(plan: "_ScalePlan", answers: Mapping[str, Answer]) -> ScaleScor
         allowed = scale.missing.max_missing
         note = f"not scored: {missing} of {len(components)} answers missing (the rule allows {allowed})"
         return ScaleScore(id=scale.id, name=scale.name, answered=len(answered), missing=missing, note=note)
-    extra: dict = {}
+    note, prorated = None, False
     if scale.method == "mean":
         raw = sum(answered) / len(answered)
     else:
         raw = sum(answered)
         if missing and scale.missing.prorate:
             raw = raw * len(components) / len(answered)
-            extra["prorated"] = True
-            extra["note"] = f"prorated from {len(answered)} of {len(components)} answers"
-    scaled = raw * scale.multiplier
-    # A whole-number sum is already rounded to 0 decimals: round_half_up would return it unchanged.
-    rounded = scaled if type(scaled) is int and scale.decimals == 0 else round_half_up(scaled, scale.decimals)
-    # Bands are published to the scale's decimals, so the band is read from the rounded value. A mean keeps its
-    # exact value (MSPSS answers summing to 45 are 3.75, not 3.8): rounding is display only. A sum keeps the
-    # rounded value, because there rounding a prorated total to whole points is the published rule itself.
-    value = scaled if scale.method == "mean" else rounded
-    band = band_for(scale, rounded)
-    if band is not None:
-        extra["band"], extra["band_severity"] = band.label, band.severity
-    if scale.decimals:
-        extra["decimals"] = scale.decimals
+            prorated = True
+            note = f"prorated from {len(answered)} of {len(components)} answers"
     if short:
-        extra["note"] = "; ".join(filter(None, [extra.get("note"), *short]))
-    result = ScaleScore(id=scale.id, name=scale.name, answered=len(answered), missing=missing, **extra)
-    result.value = value  # assigned, not validated: a whole-number score stays an int, as it always has
+        note = "; ".join(filter(None, [note, *short]))
+    return _result(plan, raw, len(answered), missing, note, prorated)
+
+
+def _result(plan: "_ScalePlan", raw: float, answered: int, missing: int, note: Optional[str],
+            prorated: bool) -> ScaleScore:
+    """A scored scale's value, rounding and band from its raw sum or mean."""
+    scale = plan.scale
+    scaled = raw * scale.multiplier
+    decimals = scale.decimals
+    # A whole-number sum is already rounded to 0 decimals: round_half_up would return it unchanged.
+    rounded = scaled if type(scaled) is int and decimals == 0 else round_half_up(scaled, decimals)
+    # Bands are published to the scale's decimals, so the band is read from the rounded value (the first band
+    # holding it, as band_for reads it). A mean keeps its exact value (MSPSS answers summing to 45 are 3.75, not
+    # 3.8): rounding is display only. A sum keeps the rounded value, because there rounding a prorated total to
+    # whole points is the published rule itself.
+    for low, high, label, severity in plan.bands:
+        if low <= rounded <= high:
+            break
+    else:
+        label = severity = None
+    result = ScaleScore(scale.id, scale.name, None, label, severity, answered, missing, prorated, note,
+                        decimals or None)
+    result.value = scaled if plan.mean else rounded  # assigned, not validated: a whole sum stays an int, as always
     return result
 
 
@@ -199,7 +248,7 @@ def _critical_flags(plan: "_Plan", answers: Mapping[str, Answer]) -> list[Flag]:
         value = answers.get(rule.item)
         if rule.raised_by(value):
             label = labels.get(value, str(value))
-            flags.append(Flag(item=rule.item, value=value, answer=label, kind=rule.kind, message=rule.message))
+            flags.append(Flag(rule.item, value, label, rule.kind, rule.message))
     return flags
 
 
@@ -216,7 +265,7 @@ def _describe_values(values: list[int]) -> str:
 class _ScalePlan:
     """A scale's components (item id, or group id with its group) and its reversed items' low + high."""
 
-    __slots__ = ("scale", "components", "reversal", "items_only")
+    __slots__ = ("scale", "components", "reversal", "items_only", "gather", "mean", "bands")
 
     def __init__(self, instrument: Instrument, scale: Scale):
         groups = {g.id: g for g in scale.groups}
@@ -224,26 +273,48 @@ class _ScalePlan:
         self.components = tuple((ref, groups.get(ref)) for ref in scale.items)
         self.reversal = {item_id: sum(item_range(instrument, item_id)) for item_id in scale.reversed}
         self.items_only = not any(group is not None for _, group in self.components)
+        self.mean = scale.method == "mean"
+        self.bands = tuple((band.min, band.max, band.label, band.severity) for band in scale.bands)
+        # Components as a tuple straight from a complete answer dict (itemgetter of one key returns no tuple).
+        self.gather = (itemgetter(*scale.items) if len(scale.items) > 1 else None) \
+            if self.items_only and not self.reversal else None
 
 
 class _Plan:
     """What checking and scoring one instrument needs, worked out once from its (frozen) definition."""
 
-    __slots__ = ("known", "items", "scales", "critical")
+    __slots__ = ("known", "items", "scales", "ordered", "critical", "ids", "n_all", "n_required", "uniform", "positions",
+                 "padding", "critical_positions")
 
     def __init__(self, instrument: Instrument):
         self.known = frozenset(item.id for item in instrument.items)
+        self.ids = tuple(item.id for item in instrument.items)
+        self.n_all = self.n_required = len(self.ids)
+        while self.n_required > 0 and instrument.items[self.n_required - 1].optional:
+            self.n_required -= 1
         self.items = tuple(
             (item.id, frozenset(values), tuple(values))
             for item, values in ((item, [o.value for o in instrument.options_for(item)]) for item in instrument.items)
         )
+        allowed = {allowed for _, allowed, _ in self.items}
+        # Every item allows the same answers (most scales): one set check covers a whole answer list.
+        self.uniform = (allowed.pop() | {None}) if len(allowed) == 1 else None
         self.scales = {id(scale): _ScalePlan(instrument, scale) for scale in instrument.scales}
+        self.ordered = tuple(self.scales[id(scale)] for scale in instrument.scales)  # as instrument.scales
         self.critical = []
         for rule in instrument.critical:
             labels: dict[int, str] = {}
             for option in instrument.options_for(instrument.item(rule.item)):
                 labels.setdefault(option.value, option.label)  # the first option with the value, as before
             self.critical.append((rule, labels))
+        # For answers given in item order (score_list): each scale's items by position, where every scale is
+        # plain items (no groups, nothing reversed) and every item allows the same answers.
+        index = {item_id: n for n, item_id in enumerate(self.ids)}
+        self.padding = (None,) * self.n_all
+        self.critical_positions = tuple((rule, labels, index[rule.item]) for rule, labels in self.critical)
+        self.positions = None
+        if self.uniform is not None and all(p.gather is not None for p in self.ordered):
+            self.positions = tuple((p, itemgetter(*(index[ref] for ref in p.scale.items))) for p in self.ordered)
 
     def scale(self, scale: Scale, instrument: Instrument) -> _ScalePlan:
         plan = self.scales.get(id(scale))

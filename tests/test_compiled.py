@@ -210,3 +210,42 @@ def test_cached_and_fresh_scoring_give_identical_scores_alerts_and_change(cache)
         assert results[0] == results[1]
 
     check()
+
+
+@st.composite
+def raw_lists(draw):
+    """Answer lists as a caller might give them: right and wrong lengths, None, bools, floats, out-of-range values."""
+    path = draw(st.sampled_from(INSTRUMENT_FILES))
+    definition = load_instrument_file(path)
+    values = []
+    for item in definition.items:
+        allowed = [o.value for o in definition.options_for(item)]
+        values.append(draw(st.one_of(st.sampled_from(allowed), st.none(), st.sampled_from([True, False, 1.0, -1, 99]))
+                           if draw(st.integers(0, 9)) == 0 else st.sampled_from(allowed)))
+    cut = draw(st.integers(0, 2))
+    return definition, values[: len(values) - cut] if cut else values
+
+
+def test_scoring_a_list_by_position_matches_the_checked_mapping_path(cache):
+    """Registry.score's list fast path (scoring.score_list) against the long way: answers_from_list then score,
+    on the pydantic definition: the same Score JSON, or the same error."""
+    from ipt_measures.errors import InvalidAnswers
+    from ipt_measures.scoring import answers_from_list, score
+
+    registry = build_registry()
+
+    @settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(raw_lists())
+    def check(case):
+        definition, values = case
+        try:
+            expected = json.dumps(score(definition, answers_from_list(definition, values)).model_dump(mode="json"))
+        except InvalidAnswers as exc:
+            with pytest.raises(InvalidAnswers) as raised:
+                registry.score(definition.id, values)
+            assert str(raised.value) == str(exc)
+            return
+        assert json.dumps(registry.score(definition.id, values).model_dump(mode="json")) == expected
+        assert json.dumps(registry.score(definition.id, tuple(values)).model_dump(mode="json")) == expected
+
+    check()
