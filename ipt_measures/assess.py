@@ -44,12 +44,15 @@ def assess(instrument: Any, answers: Any, previous: Sequence[Any] = (), registry
 
         registry = get_registry()
     score = registry.score(instrument.id, answers)
-    if isinstance(answers, Mapping):
-        given = {i.id: answers.get(i.id) for i in instrument.items}
-    else:
-        given = {i.id: v for i, v in zip(instrument.items, answers)}
-    alerts = critical_alerts(score.flags) + unanswered_alerts(instrument, given)
-    alerts += rule_alerts(instrument, score)
+    alerts = critical_alerts(score.flags) if score.flags else []
+    if instrument.critical:  # only a critical item can go unanswered to any effect
+        if isinstance(answers, Mapping):
+            given = {i.id: answers.get(i.id) for i in instrument.items}
+        else:
+            given = {i.id: v for i, v in zip(instrument.items, answers)}
+        alerts += unanswered_alerts(instrument, given)
+    if getattr(instrument, "alerts", None):
+        alerts += rule_alerts(instrument, score)
     alerts += registry.alerts(instrument, score, list(previous))
     change = change_between(instrument, previous[0].total.value, score.total.value) if previous else None
     return Assessment(score, alerts, change)

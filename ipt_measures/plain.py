@@ -67,16 +67,18 @@ class PlainModel:
         floats = self._floats if mode == "json" else ()
         for name in self._fields:
             value = getattr(self, name)
+            kind = value.__class__
             if value is None:
                 if not exclude_none:
                     out[name] = None
-                continue
-            if name in floats:
-                if type(value) is int:
-                    value = float(value)
-                elif type(value) is tuple:
-                    value = [float(v) if type(v) is int else v for v in value]
-            out[name] = _dump(value, mode, exclude_none)
+            elif kind is int:
+                out[name] = float(value) if name in floats else value
+            elif kind in _ATOMS:
+                out[name] = value
+            elif kind is tuple and name in floats:
+                out[name] = [float(v) if type(v) is int else v for v in value]
+            else:
+                out[name] = _dump(value, mode, exclude_none)
         return out
 
     def model_dump_json(self, *, exclude_none: bool = False) -> str:
@@ -136,6 +138,9 @@ def _rebuild(cls: type, values: dict[str, Any]):
     return obj
 
 
+_ATOMS = frozenset({str, float, bool})
+
+
 def _dump(value: Any, mode: str, exclude_none: bool) -> Any:
     if isinstance(value, (str, int, float)):
         return value
@@ -154,14 +159,19 @@ def _dump(value: Any, mode: str, exclude_none: bool) -> Any:
 class FrozenModel(PlainModel):
     """A definition part: read-only once built, and hashable by value (as a frozen pydantic model)."""
 
-    __slots__ = ()
+    __slots__ = ("_hash",)
     _frozen = True
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise TypeError(f"{type(self).__name__} is frozen: use model_copy(update=...)")
 
     def __hash__(self) -> int:
-        return hash((type(self), *(getattr(self, n) for n in self._fields)))
+        try:
+            return self._hash
+        except AttributeError:  # worked out once: the change engine's cache looks parameters up on every judgement
+            value = hash((type(self), *(getattr(self, n) for n in self._fields)))
+            object.__setattr__(self, "_hash", value)
+            return value
 
 
 # -- the instrument definition ------------------------------------------------------------------------
@@ -318,6 +328,17 @@ class ScaleScore(PlainModel):
         """The value as the clinician reads it: rounded half-up to the scale's decimals."""
         return format_score(self.value, self.decimals or 0)
 
+    def model_dump(self, *, mode: str = "python", exclude_none: bool = False) -> dict[str, Any]:
+        # Spelled out: every score stored or exported is dumped, and this is four times the generic loop's speed.
+        if exclude_none:
+            return PlainModel.model_dump(self, mode=mode, exclude_none=True)
+        value = self.value
+        if type(value) is int and mode == "json":
+            value = float(value)
+        return {"id": self.id, "name": self.name, "value": value, "band": self.band,
+                "band_severity": self.band_severity, "answered": self.answered, "missing": self.missing,
+                "prorated": self.prorated, "note": self.note, "decimals": self.decimals}
+
 
 class Flag(PlainModel):
     """A critical answer the clinician must see at once."""
@@ -330,6 +351,12 @@ class Flag(PlainModel):
         self.answer = answer
         self.kind = kind
         self.message = message
+
+    def model_dump(self, *, mode: str = "python", exclude_none: bool = False) -> dict[str, Any]:
+        if exclude_none:
+            return PlainModel.model_dump(self, mode=mode, exclude_none=True)
+        return {"item": self.item, "value": self.value, "answer": self.answer, "kind": self.kind,
+                "message": self.message}
 
 
 class Score(PlainModel):
@@ -350,6 +377,14 @@ class Score(PlainModel):
     @property
     def scales(self) -> list[ScaleScore]:
         return [self.total, *self.subscales]
+
+    def model_dump(self, *, mode: str = "python", exclude_none: bool = False) -> dict[str, Any]:
+        if exclude_none:
+            return PlainModel.model_dump(self, mode=mode, exclude_none=True)
+        return {"instrument": self.instrument, "instrument_version": self.instrument_version, "scorer": self.scorer,
+                "total": self.total.model_dump(mode=mode),
+                "subscales": [s.model_dump(mode=mode) for s in self.subscales],
+                "flags": [f.model_dump(mode=mode) for f in self.flags]}
 
 
 # -- converting a validated definition ------------------------------------------------------------------

@@ -267,22 +267,22 @@ class Registry:
         message or with an unknown severity, is reported and that alert skipped: it never stops the score
         (and the other plugins' alerts) from being stored."""
         alerts: list[dict] = []
+        kwargs = {"instrument": instrument, "score": score, "previous": previous}
         for impl in self.pm.hook.alerts_after_score.get_hookimpls():
-            kwargs = {"instrument": instrument, "score": score, "previous": previous}
-            errors = self._info(impl.plugin_name).errors
             try:
                 result = impl.function(**{k: kwargs[k] for k in impl.argnames})
             except Exception as exc:
-                errors.append(f"alerts_after_score raised {type(exc).__name__}: {exc}")
+                self._info(impl.plugin_name).errors.append(f"alerts_after_score raised {type(exc).__name__}: {exc}")
                 continue
-            for alert in result or []:
+            for alert in result or ():
                 if (isinstance(alert, dict) and isinstance(alert.get("kind"), str) and alert["kind"].strip()
                         and isinstance(alert.get("message"), str) and alert["message"].strip()
                         and alert.get("severity") in ("critical", "warning", "info")):
                     alerts.append(alert)
                 else:
-                    errors.append(f"alerts_after_score returned an invalid alert (needs kind, message and severity "
-                                  f"critical, warning or info): {str(alert)[:80]}")
+                    self._info(impl.plugin_name).errors.append(
+                        f"alerts_after_score returned an invalid alert (needs kind, message and severity "
+                        f"critical, warning or info): {str(alert)[:80]}")
         return alerts
 
     def fully_validated(self) -> "Registry":

@@ -84,6 +84,9 @@ def test_scores_are_byte_identical_to_the_pydantic_scores_for_every_builtin_inst
         assert isinstance(cached, plain.Score)
         old = _as_pydantic_score(fresh)
         assert json.dumps(cached.model_dump(mode="json")) == json.dumps(old.model_dump(mode="json"))
+        assert repr(cached.model_dump()) == repr(old.model_dump())  # python mode: a whole total stays an int
+        assert (json.dumps(cached.model_dump(mode="json", exclude_none=True))
+                == json.dumps(old.model_dump(mode="json", exclude_none=True)))
         stored = json.loads(json.dumps(cached.model_dump(mode="json")))
         assert (json.dumps(plain.Score.model_validate(stored).model_dump(mode="json"))
                 == json.dumps(models.Score.model_validate(stored).model_dump(mode="json")))
