@@ -360,6 +360,29 @@ def scoring_library(n):
     return {"seconds": (time.perf_counter() - started) / n}
 
 
+def assess_library(n):
+    """assess() on n PHQ-9 answer sets given as item -> value, each against one earlier score of the course: the
+    score, its alerts (critical item, unanswered risk item, rules, reliable deterioration) and change from baseline,
+    as every front end and the import call it. Also times the score alone on the same answers, in the same run."""
+    import ipt_measures
+    from ipt_measures.assess import assess
+    from ipt_measures.plugins import get_registry
+
+    registry = get_registry()
+    instrument = registry.instrument("phq9")
+    sets = [{str(i): v for i, v in enumerate(answers, start=1)} for answers in _answer_sets(n)]
+    baseline = [ipt_measures.score("phq9", [3, 3, 2, 2, 2, 2, 2, 1, 0])]
+    assess(instrument, sets[0], baseline, registry=registry)
+    started = time.perf_counter()
+    for answers in sets:
+        assess(instrument, answers, baseline, registry=registry)
+    assessed = (time.perf_counter() - started) / n
+    started = time.perf_counter()
+    for answers in sets:
+        registry.score("phq9", answers)
+    return {"seconds": assessed, "score_seconds": (time.perf_counter() - started) / n}
+
+
 def scoring_floor(n):
     """The floor: a plain sum-and-band loop over the same answer sets."""
     sets = _answer_sets(n)
@@ -393,7 +416,7 @@ def export_one_client(db, repeat):
 TASKS = {f.__name__: f for f in (build_demo, import_library, store_library, import_floor, cli, export_library,
                                   export_floor, export_formats, progress_library, progress_floor, caseload_library,
                                   caseload_floor, backup_library, backup_floor, scoring_library, scoring_floor,
-                                  export_one_client)}
+                                  assess_library, export_one_client)}
 
 if __name__ == "__main__":
     task, args = sys.argv[1], json.loads(sys.argv[2])

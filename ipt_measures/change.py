@@ -333,6 +333,9 @@ def in_remission(current: Optional[float], params: ChangeParams) -> Optional[boo
 # -- one pair, and a series ------------------------------------------------------------------------
 
 
+# Pure, and its result is frozen: the import, the caseload and every score of a course compare the same few pairs
+# of whole-number totals again and again. typed: 17 and 17.0 are separate entries (their results are equal anyway).
+@lru_cache(maxsize=4096, typed=True)
 def compare(
     baseline: Optional[float], current: Optional[float], params: Optional[ChangeParams], floor: float = 0.0
 ) -> PairChange:
@@ -340,8 +343,23 @@ def compare(
     delta = change(baseline, current)
     if params is None:
         return PairChange(baseline=baseline, current=current, change=delta, percent_change=percent_change(baseline, current))
-    # Each judgement once: the category builds on the reliable direction and the clinical range.
-    moved = reliable_direction(baseline, current, params)
+    # Each judgement once: the category builds on the reliable direction and the clinical range, and those on
+    # the threshold and the improvement (what is_reliable, reliable_direction and direction each work out).
+    threshold = reliable_change_threshold(params)
+    better = improvement(baseline, current, params)
+    reliable = None if delta is None or threshold is None else _reaches(abs(delta), threshold)
+    if reliable is None:
+        moved = None
+    elif not reliable:
+        moved = "no reliable change"
+    else:
+        moved = "improved" if better > 0 else "deteriorated"
+    if better is None:
+        way = None
+    elif abs(better) <= EPS:
+        way = "unchanged"
+    else:
+        way = "improved" if better > 0 else "deteriorated"
     start, end = in_clinical_range(baseline, params), in_clinical_range(current, params)
     significant = _significant(moved, start, end)
     return PairChange(
@@ -349,10 +367,10 @@ def compare(
         current=current,
         change=delta,
         percent_change=percent_change(baseline, current),
-        improvement=improvement(baseline, current, params),
-        direction=direction(baseline, current, params),
+        improvement=better,
+        direction=way,
         rci=rci(baseline, current, params),
-        reliable=is_reliable(baseline, current, params),
+        reliable=reliable,
         reliable_direction=moved,
         baseline_clinical=start,
         current_clinical=end,
@@ -360,7 +378,7 @@ def compare(
         category=_category(moved, significant),
         responded=responded(baseline, current, params, floor),
         in_remission=in_remission(current, params),
-        threshold=reliable_change_threshold(params),
+        threshold=threshold,
     )
 
 

@@ -15,6 +15,9 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Optional
 
 
+_UNSET: Any = object()
+
+
 class PlainModel:
     """Fields in declared order (``_fields``), defaults (``_defaults``; a list default is copied), nested classes
     (``_nested``: a field holding one of them or a list of them), float fields (``_floats``: an int given is made
@@ -30,17 +33,19 @@ class PlainModel:
 
     def __init__(self, **values: Any):
         setter = object.__setattr__
+        defaults, floats = self._defaults, self._floats
         for name in self._fields:
-            if name in values:
-                value = values.pop(name)
-                if type(value) is int and name in self._floats:  # pydantic validates a given int as a float
-                    value = float(value)
-                setter(self, name, value)
-            elif name in self._defaults:  # a default is not validated, in pydantic either (multiplier 1 is an int)
-                default = self._defaults[name]
-                setter(self, name, list(default) if type(default) is list else default)
-            else:
-                raise TypeError(f"{type(self).__name__}: {name} is required")
+            value = values.pop(name, _UNSET)
+            if value is _UNSET:
+                if name not in defaults:
+                    raise TypeError(f"{type(self).__name__}: {name} is required")
+                # A default is not validated, in pydantic either (a scale's multiplier 1 stays an int).
+                value = defaults[name]
+                if type(value) is list:
+                    value = list(value)
+            elif type(value) is int and name in floats:  # pydantic validates a given int as a float
+                value = float(value)
+            setter(self, name, value)
         if values:
             raise TypeError(f"{type(self).__name__}: unexpected field {next(iter(values))!r}")
 
