@@ -280,6 +280,9 @@ class PostgresStore(SQLStore):
     def _no_client(self, client_id: str) -> str:
         return f"no client {client_id!r} that you can see (see: ipt clients list)"
 
+    def _no_alert(self, alert_id: int) -> str:
+        return f"no alert {alert_id} that you can see (see: ipt alerts)"
+
     # -- staff and roles: the server decides (migrations_postgres 0011); this reads and asks ------------
 
     def _staff_kind(self) -> str:

@@ -70,6 +70,9 @@ class SQLStore:
     def _no_client(self, client_id: str) -> str:
         return f"no client {client_id!r} (see: ipt clients list)"
 
+    def _no_alert(self, alert_id: int) -> str:
+        return f"no alert {alert_id} (see: ipt alerts)"
+
     def _check_clinician(self, conn: Any, name: str) -> None:
         """Refuse a course's clinician the engine knows cannot hold one (SQLite: any name; no server roles)."""
 
@@ -666,7 +669,7 @@ class SQLStore:
     def get_alert(self, alert_id: int) -> dict:
         row = self._conn.execute(_ALERTS_SQL + " WHERE al.id = ?", (alert_id,)).fetchone()
         if row is None:
-            raise NotFound(f"no alert {alert_id} (see: ipt alerts)")
+            raise NotFound(self._no_alert(alert_id))
         return dict(row)
 
     def acknowledge_alert(self, alert_id: int, action: str, note: Optional[str] = None, *,
@@ -681,7 +684,7 @@ class SQLStore:
         with self._transaction() as conn:
             row = conn.execute("SELECT client_id, status, message FROM alerts WHERE id = ?", (alert_id,)).fetchone()
             if row is None:
-                raise NotFound(f"no alert {alert_id} (see: ipt alerts)")
+                raise NotFound(self._no_alert(alert_id))
             if row["status"] != "open":
                 raise UsageError(f"alert {alert_id} is already acknowledged (see: ipt alerts --all)")
             stamp = now()
