@@ -364,6 +364,42 @@ MIGRATIONS: list[tuple[str, str]] = [
             ORDER BY CASE al.severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, al.raised_at, al.id
         $$;
 
+        -- A clinician's caseload, level by level: the ids of their courses, sessions, administrations,
+        -- relationships and handovers, each found from clients.clinician down the indexes (courses_client,
+        -- sessions(course_id, number), administrations_session, ...). The policies below test a row's parent
+        -- against these sets, computed once per statement: a clinician's query costs the size of their own
+        -- caseload, whatever the size of the record (a chain of policies, each reading its parent table
+        -- through that table's own policy, scans the whole record at every step). SECURITY DEFINER, so the
+        -- chain is not re-checked on the way down; session_user is still the clinician who connected.
+        -- PL/pgSQL, not SQL: its plan is made once per connection, not at every statement that needs it.
+        CREATE SCHEMA ipt_caseload;
+        CREATE FUNCTION ipt_caseload.courses() RETURNS SETOF BIGINT
+        LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+            BEGIN RETURN QUERY SELECT co.id FROM clients c JOIN courses co ON co.client_id = c.id WHERE c.clinician = session_user::text COLLATE "default";
+        END $$;
+        CREATE FUNCTION ipt_caseload.sessions() RETURNS SETOF BIGINT
+        LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+            BEGIN RETURN QUERY SELECT s.id FROM clients c JOIN courses co ON co.client_id = c.id JOIN sessions s ON s.course_id = co.id
+            WHERE c.clinician = session_user::text COLLATE "default";
+        END $$;
+        CREATE FUNCTION ipt_caseload.administrations() RETURNS SETOF BIGINT
+        LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+            BEGIN RETURN QUERY SELECT a.id FROM clients c JOIN courses co ON co.client_id = c.id JOIN sessions s ON s.course_id = co.id
+            JOIN administrations a ON a.session_id = s.id WHERE c.clinician = session_user::text COLLATE "default";
+        END $$;
+        CREATE FUNCTION ipt_caseload.relationships() RETURNS SETOF BIGINT
+        LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+            BEGIN RETURN QUERY SELECT r.id FROM clients c JOIN courses co ON co.client_id = c.id JOIN relationships r ON r.course_id = co.id
+            WHERE c.clinician = session_user::text COLLATE "default";
+        END $$;
+        CREATE FUNCTION ipt_caseload.handovers() RETURNS SETOF BIGINT
+        LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+            BEGIN RETURN QUERY SELECT h.id FROM clients c JOIN handovers h ON h.client_id = c.id WHERE c.clinician = session_user::text COLLATE "default";
+        END $$;
+        -- The indexes those joins walk (sessions and administrations have theirs since 0001).
+        CREATE INDEX relationships_course ON relationships(course_id);
+        CREATE INDEX handovers_client ON handovers(client_id);
+
         -- Group roles, one set per database. Roles are cluster-wide: names carry the database's name
         -- (<database>_clinician, ...), so two clinics on one cluster (or the tests' many databases) never share
         -- a group, and a clinician of one database is nobody in another. Created only where missing, so the
@@ -379,24 +415,28 @@ MIGRATIONS: list[tuple[str, str]] = [
             admin TEXT := quote_ident(left(current_database(), 40) || '_admin');
             researcher TEXT := quote_ident(left(current_database(), 40) || '_researcher');
             everyone TEXT;
+            -- session_user is of type name, whose collation ("C") is not the text column's: compared as it
+            -- is, no index on clinician is used (a whole-table scan at every statement). As text in the
+            -- column's collation, clients_clinician finds a caseload.
+            mine TEXT := 'session_user::text COLLATE "default"';
             parent TEXT;
-            -- Each table of client data and how a clinician reaches it: its own clinician, or a row of the
-            -- table one step up that the clinician can see (that table's own policy applies inside the
-            -- subquery, so every step is one indexed hop and no policy refers back to its own table).
+            -- Each table of client data and how a clinician reaches it: its own clinician (clients), a client
+            -- they can see (an indexed lookup by clinician), or a parent in their caseload (ipt_caseload's sets,
+            -- above). No policy refers back to its own table.
             reach TEXT[][] := ARRAY[
-                ['clients', 'clinician = session_user'],
-                ['courses', 'client_id IN (SELECT id FROM clients)'],
-                ['sessions', 'course_id IN (SELECT id FROM courses)'],
-                ['relationships', 'course_id IN (SELECT id FROM courses)'],
-                ['goals', 'course_id IN (SELECT id FROM courses)'],
-                ['course_summaries', 'course_id IN (SELECT id FROM courses)'],
-                ['administrations', 'session_id IN (SELECT id FROM sessions)'],
-                ['responses', 'administration_id IN (SELECT id FROM administrations)'],
-                ['scores', 'administration_id IN (SELECT id FROM administrations)'],
-                ['relationship_ratings', 'relationship_id IN (SELECT id FROM relationships)'],
-                ['alerts', 'client_id IN (SELECT id FROM clients)'],
-                ['handovers', 'client_id IN (SELECT id FROM clients)'],
-                ['handover_forms', 'handover_id IN (SELECT id FROM handovers)']
+                ['clients', 'clinician = ' || mine],
+                ['courses', 'client_id IN (SELECT id FROM clients WHERE clinician = ' || mine || ')'],
+                ['sessions', 'course_id IN (SELECT ipt_caseload.courses())'],
+                ['relationships', 'course_id IN (SELECT ipt_caseload.courses())'],
+                ['goals', 'course_id IN (SELECT ipt_caseload.courses())'],
+                ['course_summaries', 'course_id IN (SELECT ipt_caseload.courses())'],
+                ['administrations', 'session_id IN (SELECT ipt_caseload.sessions())'],
+                ['responses', 'administration_id IN (SELECT ipt_caseload.administrations())'],
+                ['scores', 'administration_id IN (SELECT ipt_caseload.administrations())'],
+                ['relationship_ratings', 'relationship_id IN (SELECT ipt_caseload.relationships())'],
+                ['alerts', 'client_id IN (SELECT id FROM clients WHERE clinician = ' || mine || ')'],
+                ['handovers', 'client_id IN (SELECT id FROM clients WHERE clinician = ' || mine || ')'],
+                ['handover_forms', 'handover_id IN (SELECT ipt_caseload.handovers())']
             ];
             i INT;
         BEGIN
@@ -461,7 +501,12 @@ MIGRATIONS: list[tuple[str, str]] = [
             -- Researchers read no table of client data: only ipt_research's functions, which give pseudonyms
             -- (a server-keyed hash of the id) and no name, birth year or free text (ipt export --deidentify).
             -- Nobody calls ipt_private.pseudonym directly: with it, guessable ids ('c001') would be reversed.
-            REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA ipt_private, ipt_research FROM PUBLIC;
+            REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA ipt_private, ipt_research, ipt_caseload FROM PUBLIC;
+            REVOKE ALL ON SCHEMA ipt_caseload FROM PUBLIC;
+            -- A clinician's policies call ipt_caseload's functions as the clinician: they give only the ids of
+            -- the clinician's own caseload.
+            EXECUTE format('GRANT USAGE ON SCHEMA ipt_caseload TO %s', clinician);
+            EXECUTE format('GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA ipt_caseload TO %s', clinician);
             REVOKE ALL ON SCHEMA ipt_research FROM PUBLIC;
             EXECUTE format('GRANT USAGE ON SCHEMA ipt_research TO %s', researcher);
             EXECUTE format('GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA ipt_research TO %s', researcher);
