@@ -6,6 +6,7 @@ A plugin replaces it for one instrument through the ``score_instrument`` hook; t
 
 from __future__ import annotations
 
+import math
 import weakref
 from operator import itemgetter
 from collections.abc import Mapping, Sequence
@@ -20,6 +21,9 @@ if TYPE_CHECKING:
 Answer = Optional[int]  # an item's value as given, or None when it was skipped or declined
 
 SCORER = "generic/1"
+
+_NO_BAND = (None, None)
+
 
 _TYPES_OK = frozenset({int, type(None)})  # bool is a subclass of int, not int: it takes the long way and is refused
 
@@ -117,9 +121,9 @@ def score_list(instrument: Instrument, values: Sequence[Answer]) -> Score:
                 results.append(_result(scale_plan, raw / len(components) if scale_plan.mean else raw, len(components),
                                        0, None, False))
         flags = []
-        for rule, labels, index in plan.critical_positions:
+        for rule, labels, index, raising in plan.critical_positions:
             value = values[index]
-            if rule.raised_by(value):
+            if value in raising:  # the allowed answers rule.raised_by raises (every value here is one of them)
                 flags.append(Flag(rule.item, value, labels.get(value, str(value)), rule.kind, rule.message))
         return Score(instrument.id, instrument.version, SCORER, results[0], results[1:], flags)
     return score_checked(instrument, answers_from_list(instrument, values))
@@ -184,8 +188,12 @@ def _result(plan: "_ScalePlan", raw: float, answered: int, missing: int, note: O
     scale = plan.scale
     scaled = raw * scale.multiplier
     decimals = scale.decimals
-    # A whole-number sum is already rounded to 0 decimals: round_half_up would return it unchanged.
-    rounded = scaled if type(scaled) is int and decimals == 0 else round_half_up(scaled, decimals)
+    if type(scaled) is int and decimals == 0 and plan.whole_bands is not None:  # a whole sum: rounded already
+        label, severity = plan.whole_bands.get(scaled, _NO_BAND)
+        result = ScaleScore(scale.id, scale.name, None, label, severity, answered, missing, prorated, note, None)
+        result.value = scaled
+        return result
+    rounded = round_half_up(scaled, decimals)
     # Bands are published to the scale's decimals, so the band is read from the rounded value (the first band
     # holding it, as band_for reads it). A mean keeps its exact value (MSPSS answers summing to 45 are 3.75, not
     # 3.8): rounding is display only. A sum keeps the rounded value, because there rounding a prorated total to
@@ -265,7 +273,7 @@ def _describe_values(values: list[int]) -> str:
 class _ScalePlan:
     """A scale's components (item id, or group id with its group) and its reversed items' low + high."""
 
-    __slots__ = ("scale", "components", "reversal", "items_only", "gather", "mean", "bands")
+    __slots__ = ("scale", "components", "reversal", "items_only", "gather", "mean", "bands", "whole_bands")
 
     def __init__(self, instrument: Instrument, scale: Scale):
         groups = {g.id: g for g in scale.groups}
@@ -275,6 +283,14 @@ class _ScalePlan:
         self.items_only = not any(group is not None for _, group in self.components)
         self.mean = scale.method == "mean"
         self.bands = tuple((band.min, band.max, band.label, band.severity) for band in scale.bands)
+        # Each whole number the bands hold -> the first band holding it (as the loop in _result reads them).
+        self.whole_bands: Optional[dict[int, tuple]] = {}
+        for low, high, label, severity in self.bands:
+            if not (math.isfinite(low) and math.isfinite(high) and high - low <= 100_000):
+                self.whole_bands = None  # a band too wide to list: read one by one, as for a fractional score
+                break
+            for value in range(math.ceil(low), math.floor(high) + 1):
+                self.whole_bands.setdefault(value, (label, severity))
         # Components as a tuple straight from a complete answer dict (itemgetter of one key returns no tuple).
         self.gather = (itemgetter(*scale.items) if len(scale.items) > 1 else None) \
             if self.items_only and not self.reversal else None
@@ -311,7 +327,9 @@ class _Plan:
         # plain items (no groups, nothing reversed) and every item allows the same answers.
         index = {item_id: n for n, item_id in enumerate(self.ids)}
         self.padding = (None,) * self.n_all
-        self.critical_positions = tuple((rule, labels, index[rule.item]) for rule, labels in self.critical)
+        self.critical_positions = tuple(
+            (rule, labels, index[rule.item], frozenset(v for v in labels if rule.raised_by(v)))
+            for rule, labels in self.critical)
         self.positions = None
         if self.uniform is not None and all(p.gather is not None for p in self.ordered):
             self.positions = tuple((p, itemgetter(*(index[ref] for ref in p.scale.items))) for p in self.ordered)
