@@ -230,8 +230,11 @@ class Registry:
         # No plugin overrides scoring: the generic scorer directly, without the hook call and a second check of
         # what was just checked (the hook's own answer, by the same functions).
         generic_only = len(impls) == 1 and impls[0].function is generic
-        if generic_only and type(answers) is list:  # the commonest call first
-            return scoring.score_list(instrument, answers)
+        if generic_only:  # the commonest calls first
+            if type(answers) is list:
+                return scoring.score_list(instrument, answers)
+            if type(answers) is dict:
+                return scoring.score_mapping(instrument, answers)
         if isinstance(answers, dict):
             checked = scoring.check_answers(instrument, answers)
         else:

@@ -129,6 +129,15 @@ def score_list(instrument: Instrument, values: Sequence[Answer]) -> Score:
     return score_checked(instrument, answers_from_list(instrument, values))
 
 
+def score_mapping(instrument: Instrument, answers: Mapping[str, Answer]) -> Score:
+    """``score(instrument, answers)`` for item id -> value, worked by position as :func:`score_list` works."""
+    plan = _plan(instrument)
+    if not plan.known.issuperset(answers):
+        check_answers(instrument, answers)  # names the unknown item
+    # Every item, in order (None where not given): what check_answers would check, item by item, in this order.
+    return score_list(instrument, list(map(answers.get, plan.ids)))
+
+
 def score_scale(instrument: Instrument, scale: Scale, answers: Mapping[str, Answer]) -> ScaleScore:
     return _score_scale(_plan(instrument).scale(scale, instrument), answers)
 

@@ -249,3 +249,25 @@ def test_scoring_a_list_by_position_matches_the_checked_mapping_path(cache):
         assert json.dumps(registry.score(definition.id, tuple(values)).model_dump(mode="json")) == expected
 
     check()
+
+    @settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(raw_lists(), st.booleans(), st.booleans())
+    def check_mapping(case, drop_some, add_unknown):
+        """The same for item id -> value (Registry.score's mapping fast path, scoring.score_mapping)."""
+        definition, values = case
+        answers = {item.id: v for item, v in zip(definition.items, values)}
+        if drop_some and answers:
+            answers.pop(sorted(answers)[0])
+        if add_unknown:
+            answers["no-such-item"] = 1
+        try:
+            expected = json.dumps(score(definition, answers).model_dump(mode="json"))
+        except InvalidAnswers as exc:
+            with pytest.raises(InvalidAnswers) as raised:
+                registry.score(definition.id, answers)
+            assert str(raised.value) == str(exc)
+            return
+        assert json.dumps(registry.score(definition.id, answers).model_dump(mode="json")) == expected
+
+    check()
+    check_mapping()
