@@ -15,6 +15,7 @@ where they apply. Kinds raised here:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Mapping, Optional, Sequence
 
 CRITICAL_ITEM = "critical-item"
@@ -46,8 +47,8 @@ def assess(instrument: Any, answers: Any, previous: Sequence[Any] = (), registry
     score = registry.score(instrument.id, answers)
     alerts = critical_alerts(score.flags) if score.flags else []
     if instrument.critical:  # only a critical item can go unanswered to any effect
-        if isinstance(answers, Mapping):
-            given = {i.id: answers.get(i.id) for i in instrument.items}
+        if isinstance(answers, Mapping):  # every critical item is "given" (None when absent), as every item is
+            given = {rule.item: answers.get(rule.item) for rule in instrument.critical}
         else:
             given = {i.id: v for i, v in zip(instrument.items, answers)}
         alerts += unanswered_alerts(instrument, given)
@@ -62,9 +63,17 @@ def change_between(instrument: Any, baseline: Optional[float], current: Optional
     """Change from ``baseline`` to ``current`` on the primary scale, by the change engine's rules (as a dict)."""
     if baseline is None or current is None:
         return None
+    pair = _pair_json(baseline, current, instrument.primary.change)
+    # A copy each time (the caller may add to it); the judging and dumping were done once for the pair.
+    threshold = pair["threshold"]
+    return {**pair, "threshold": None if threshold is None else dict(threshold)}
+
+
+@lru_cache(maxsize=4096, typed=True)
+def _pair_json(baseline: float, current: float, params: Any) -> dict:
     from .change import compare
 
-    return compare(baseline, current, instrument.primary.change).model_dump(mode="json")
+    return compare(baseline, current, params).model_dump(mode="json")
 
 
 def critical_alerts(flags: Sequence[Any]) -> list[dict]:
