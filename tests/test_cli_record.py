@@ -105,6 +105,13 @@ def test_paper_forms_answers_and_json(c1):
     data = json.loads(result.stdout)
     assert data[0]["score"]["total"]["value"] == 25  # 8 x 3 + 1
     assert "!!! CRITICAL" in result.stderr
+    # The JSON carries the client's open alerts, the one this entry raised among them.
+    assert [(a["kind"], a["item_id"]) for a in data[0]["open_alerts"]] == [("critical-item", "9")]
+    # A second entry under --json: the alert still open from the first is on stderr before anything is
+    # stored (standard output stays JSON), and in the JSON.
+    again = c1("administer", "c1", "phq9", "--answers", "0,0,0,0,0,0,0,0,0", "--json")
+    assert "OPEN CRITICAL ALERT" in again.stderr and "OPEN CRITICAL ALERT" not in again.stdout
+    assert [a["item_id"] for a in json.loads(again.stdout)[0]["open_alerts"]] == ["9"]
     bad = c1("administer", "c1", "phq9", "--answers", "1,2,3")
     assert bad.exit_code == 2 and "phq9 takes 9 or 10 answers, got 3" in bad.output
     two = c1("administer", "c1", "phq9", "gad7", "--answers", "1")

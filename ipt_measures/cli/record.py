@@ -521,9 +521,9 @@ def administer(client_id, instruments, session_number, use_due, answers, from_fi
                 click.echo(f"Abandoned administration {admin_id} ({a['instrument_id']}, session {a['session_number']}); "
                            "it is kept in the record, unscored.")
             return
-        # The client's open alerts first, before anything is asked or entered, until acknowledged.
-        if not as_json:
-            open_alerts(record.list_alerts(store, client_id), client_id)
+        # The client's open alerts first, before anything is asked or entered, until acknowledged; under
+        # --json on stderr, so standard output stays JSON and a clinician at the terminal still sees them.
+        open_alerts(record.list_alerts(store, client_id), client_id, err=as_json)
         if answers is not None or from_file:
             _enter(store, client_id, instruments, session_number, answers, from_file, as_json)
             return
@@ -548,7 +548,10 @@ def _enter(store, client_id, instruments, session_number, answers, from_file, as
         source = "file"
     results = record.enter_answers(store, client_id, entries, session_number, source=source)
     if as_json:
-        print_json([r.as_dict() for r in results])
+        # Each result carries the client's open alerts after this entry (the ones it raised among them), as
+        # every other command's JSON does, so a script sees what awaits acknowledgement.
+        still_open = record.list_alerts(store, client_id)
+        print_json([{**r.as_dict(), "open_alerts": still_open} for r in results])
         for r in results:  # critical items still reach the clinician when stdout goes to a program
             for alert in r.alerts:
                 if alert.get("severity") == "critical":
