@@ -425,14 +425,26 @@ class Entry:
     where: str = ""
 
 
-def check_entry(entry: Entry, registry=None) -> tuple[Any, dict[str, Optional[int]]]:
-    """Validate an entry; returns (instrument, item id -> value). Raises InvalidAnswers naming the entry."""
+def entry_instrument(entry: Entry, registry=None) -> Any:
+    """The instrument an entry names (any case); an unknown one is refused naming the entry."""
+    try:
+        return _registry(registry).instrument(entry.instrument)
+    except UsageError as exc:
+        raise type(exc)(f"{entry.where}: {exc}" if entry.where else str(exc)) from None
+
+
+def check_entry(entry: Entry, registry=None, asked: Any = None) -> tuple[Any, dict[str, Optional[int]]]:
+    """Validate an entry; returns (instrument, item id -> value). Raises InvalidAnswers naming the entry.
+
+    ``asked`` is the instrument as this client is asked it, where that differs (an individualised one: the
+    Goal-Based Outcomes asks only the goals agreed): answers in item order may then follow its items (one
+    rating for one goal) or the full instrument's (a rating per goal slot, blank where none was agreed)."""
     from .scoring import answers_from_list, check_answers, parse_answer_list
 
     registry = _registry(registry)
     prefix = f"{entry.where}: " if entry.where else ""
+    instrument = entry_instrument(entry, registry)
     try:
-        instrument = registry.instrument(entry.instrument)
         answers = entry.answers
         if isinstance(answers, str):
             answers = parse_answer_list(answers)
@@ -440,7 +452,15 @@ def check_entry(entry: Entry, registry=None) -> tuple[Any, dict[str, Optional[in
             clean = {str(k): _as_value(v) for k, v in answers.items()}
             return instrument, check_answers(instrument, clean)
         if isinstance(answers, (list, tuple)):
-            return instrument, answers_from_list(instrument, [_as_value(v) for v in answers])
+            values = [_as_value(v) for v in answers]
+            if asked is not None and len(asked.items) != len(instrument.items) and len(values) != len(instrument.items):
+                if len(values) != len(asked.items):
+                    agreed = len(asked.items)
+                    raise InvalidAnswers(
+                        f"{instrument.id}: this course has {agreed} goal{'s' if agreed != 1 else ''} agreed, so give "
+                        f"{agreed} rating{'s' if agreed != 1 else ''} in goal order, got {len(values)}")
+                return instrument, check_answers(instrument, answers_from_list(asked, values))
+            return instrument, answers_from_list(instrument, values)
         raise InvalidAnswers("answers must be a list in item order or an object of item id -> value")
     except UsageError as exc:
         raise type(exc)(f"{prefix}{exc}") from None
@@ -470,13 +490,15 @@ def enter_answers(store, client_id: str, entries: Sequence[Entry], session_numbe
     Each entry is stored atomically (responses, completion and score together). Should storing fail part-way
     (disk full, say), the error names how many entries were stored; those are complete and scored.
     """
-    from .ipt_record import check_personal_answers
+    from .ipt_record import check_personal_answers, personalise
 
     registry = _registry(registry)
     checked = []
     for entry in entries:
-        instrument, answers = check_entry(entry, registry)
+        instrument = entry_instrument(entry, registry)
         session = get_session(store, client_id, entry.session if entry.session is not None else session_number)
+        asked = personalise(store, instrument, session["course_id"])
+        instrument, answers = check_entry(entry, registry, asked=asked if asked is not instrument else None)
         for a in unfinished(store, client_id, instrument.id):
             if a["session_id"] == session["id"]:
                 raise UsageError(

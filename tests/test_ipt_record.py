@@ -353,3 +353,19 @@ def test_goals_are_rated_on_the_self_completion_page_in_the_clients_words(engine
         _, made = handover.create(store, "p1", ["gbo"])
         shown = handover.screen(store, made)
         assert (shown.text, shown.number, shown.total) == ("Visit the grave with my sister", 1, 1)
+
+
+def test_goal_ratings_on_paper_follow_the_goals_agreed(invoke):
+    """With one goal agreed, one rating is the whole form (not three values with two left blank); the full
+    three-slot form still works, and a count that fits neither is refused naming the goals agreed."""
+    assert invoke("clients", "add", "g1").exit_code == 0
+    assert invoke("course", "start", "g1", "--problem-area", "grief").exit_code == 0
+    assert invoke("goals", "g1", "add", "Visit the grave with my sister", "--problem-area", "grief").exit_code == 0
+    assert invoke("session", "start", "g1").exit_code == 0
+    one = invoke("administer", "g1", "gbo", "--answers", "4", "--json")
+    assert one.exit_code == 0, one.output
+    assert json.loads(one.stdout)[0]["score"]["total"]["value"] == 4
+    slots = invoke("administer", "g1", "gbo", "--answers", "6,,", "--json")
+    assert slots.exit_code == 0 and json.loads(slots.stdout)[0]["score"]["total"]["value"] == 6
+    two = invoke("administer", "g1", "gbo", "--answers", "4,5")
+    assert two.exit_code != 0 and "1 goal agreed, so give 1 rating" in two.output
