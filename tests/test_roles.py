@@ -221,6 +221,11 @@ def test_a_researcher_gets_only_pseudonyms(clinic, tmp_path):
                       for r in rs)
 
     assert content(records) == content(admin)
+    # The alerts come too (b1's critical item 9, a FHIR Flag), without who acknowledged them or a note.
+    fhir = clinic.ok("res", "export", "--all", "--deidentify", "--key-file", str(key), "--format", "fhir").stdout
+    admin_fhir = clinic.ok("admin", "export", "--all", "--deidentify", "--key-file", str(tmp_path / "a.key"),
+                           "--format", "fhir").stdout
+    assert fhir.count('"resourceType":"Flag"') == admin_fhir.count('"resourceType":"Flag"') == 1
 
 
 def test_a_researcher_is_refused_everything_else_in_one_line(clinic, tmp_path):
@@ -368,3 +373,18 @@ def test_the_readme_clinic_set_up_with_a_first_admin_who_is_not_a_superuser(pg_c
             assert conn.execute("SELECT count(*) FROM audit").fetchone()[0] == kept
     finally:
         pg_cluster.drop_database(db)
+
+
+def test_a_researcher_with_sql_of_their_own_still_gets_only_pseudonyms(clinic):
+    import psycopg
+
+    with clinic.cluster.connect(clinic.db, user=clinic.names["res"]) as conn:
+        for sql in ("SELECT * FROM clients", "SELECT * FROM audit", "SELECT * FROM goals",
+                    "SELECT ipt_private.pseudonym('a1')",  # with it, guessable ids would be reversed
+                    "SELECT * FROM ipt_private.pseudonym_key", "SELECT * FROM ipt_caseload.courses()"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(sql)
+        rows = conn.execute("SELECT client_id, display_name, birth_year, end_reason FROM ipt_research.export_rows()")
+        rows = rows.fetchall()
+    assert len(rows) == 2
+    assert all(r[0].startswith("s-") and r[1:] == (None, None, None) for r in rows)

@@ -350,17 +350,17 @@ MIGRATIONS: list[tuple[str, str]] = [
             AND au.client_id IN (SELECT id FROM clients WHERE ipt_private.pseudonym(id) = ANY(pseudonyms))
             ORDER BY au.id
         $$;
-        CREATE FUNCTION ipt_research.alerts(pseudonym TEXT) RETURNS TABLE (
+        CREATE FUNCTION ipt_research.alerts() RETURNS TABLE (
             id BIGINT, client_id TEXT, course_id BIGINT, session_number INTEGER, administration_id BIGINT,
             instrument_id TEXT, item_id TEXT, kind TEXT, rule TEXT, severity TEXT, message TEXT, raised_at TEXT,
             status TEXT, acknowledged_at TEXT, acknowledged_by TEXT, action TEXT, note TEXT)
         LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
-            SELECT al.id, pseudonym, NULL::bigint, s.number, al.administration_id, a.instrument_id, al.item_id,
+            SELECT al.id, ipt_private.pseudonym(al.client_id), NULL::bigint, s.number, al.administration_id,
+                   a.instrument_id, al.item_id,
                    al.kind, al.rule, al.severity, al.message, al.raised_at, al.status, al.acknowledged_at,
                    NULL::text, al.action, NULL::text
             FROM alerts al LEFT JOIN administrations a ON a.id = al.administration_id
             LEFT JOIN sessions s ON s.id = a.session_id
-            WHERE al.client_id IN (SELECT c.id FROM clients c WHERE ipt_private.pseudonym(c.id) = pseudonym)
             ORDER BY CASE al.severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, al.raised_at, al.id
         $$;
 

@@ -163,6 +163,9 @@ class PostgresStore(SQLStore):
         self._conn = _Connection(self._connect(location), self._translate)
         self._who: Optional[str] = None
         self._kind: Optional[str] = None
+        # A researcher's export reads these once (alerts by pseudonym; the completed administrations).
+        self._research_alerts: Optional[dict[str, list[dict]]] = None
+        self._research_completed: Optional[set[int]] = None
         self.migrated: list[str] = []  # what opening applied
         if migrate:  # without: the caller (ipt db upgrade) migrates, or says why it may not
             self.migrated = self.migrate(only_if_permitted=True)
@@ -523,16 +526,22 @@ class PostgresStore(SQLStore):
         if not self._researcher() or client_id is None or course_id is not None or after_id is not None:
             return super().alerts(client_id, include_acknowledged=include_acknowledged, course_id=course_id,
                                   after_id=after_id)
-        # A de-identified export's alerts (exporting._Alerts): the client is the server's pseudonym.
-        rows = [dict(r) for r in self._query("SELECT * FROM ipt_research.alerts(?)", (client_id,))]
+        # A de-identified export's alerts (exporting._Alerts asks client by client): the client is the server's
+        # pseudonym. Every alert is read once, in the export's snapshot, and handed out by pseudonym.
+        if self._research_alerts is None:
+            self._research_alerts = {}
+            for row in self._query("SELECT * FROM ipt_research.alerts()"):
+                self._research_alerts.setdefault(row["client_id"], []).append(dict(row))
+        rows = self._research_alerts.get(client_id, [])
         return rows if include_acknowledged else [r for r in rows if r["status"] == "open"]
 
     def completed_administration_ids(self, administration_ids: Iterable[int]) -> set[int]:
         if not self._researcher():
             return super().completed_administration_ids(administration_ids)
-        ids = list(administration_ids)
-        return {r[0] for r in self._query("SELECT administration_id FROM ipt_research.export_rows()"
-                                          " WHERE administration_id = ANY(?::bigint[])", (ids,))} if ids else set()
+        if self._research_completed is None:  # read once per export, as the alerts are
+            self._research_completed = {r[0] for r in self._query(
+                "SELECT administration_id FROM ipt_research.export_rows()")}
+        return self._research_completed & set(administration_ids)
 
     # -- bulk and statistics -------------------------------------------------------------------------
 
