@@ -190,6 +190,10 @@ def score_check(administrations: Iterable[dict]) -> dict:
         if admin["score"] is None:
             wrong.append(f"{where}: complete but has no score")
             continue
+        columns = _column_difference(admin["score"], admin.get("columns"))
+        if columns:  # what the caseload shows is not what the score says
+            wrong.append(f"{where}: {columns}")
+            continue
         answers = {item.id: admin["answers"].get(item.id) for item in instrument.items}
         try:
             fresh = registry.score(instrument.id, answers).model_dump(mode="json")
@@ -212,6 +216,25 @@ def score_check(administrations: Iterable[dict]) -> dict:
         return _check("scores", WARN, f"{note}, except {len(changed)} stored under an earlier version of the "
                                       f"instrument that the current one scores differently: {changed[0]}")
     return _check("scores", OK, note)
+
+
+def _column_difference(score: dict, columns: Optional[dict]) -> Optional[str]:
+    """How a score's indexed columns (total, band, flag count: what the caseload reads) differ from its own
+    data, in words; None when they agree."""
+    import math
+
+    if not columns:
+        return None
+    total = (score.get("total") or {})
+    value, column = total.get("value"), columns["total"]
+    if (value is None) != (column is None) or (value is not None and not math.isclose(value, column, abs_tol=1e-9)):
+        return f"its total column says {'not scored' if column is None else f'{column:g}'}, its score data " \
+               f"{'not scored' if value is None else f'{value:g}'}"
+    if total.get("band") != columns["band"]:
+        return f"its band column says {columns['band']!r}, its score data {total.get('band')!r}"
+    if len(score.get("flags") or []) != columns["flag_count"]:
+        return f"its critical-item count column says {columns['flag_count']}, its score data {len(score.get('flags') or [])}"
+    return None
 
 
 def _score_difference(stored: dict, fresh: dict) -> Optional[str]:

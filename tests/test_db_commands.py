@@ -200,11 +200,28 @@ def test_doctor_on_postgresql_rescores_every_score_and_finds_a_tampered_one(invo
     assert checks["scores"]["detail"].startswith(f"{administrations} stored score(s) match")
     assert checks["records"]["detail"].startswith("3 clients")
     dbname = pg_url.split("/")[3].split("?")[0]
-    with pg_cluster.connect(dbname) as conn:  # as the superuser, behind the store's back
-        conn.execute("UPDATE scores SET total = 99, data = jsonb_set(data::jsonb, '{total,value}', '99')::text"
-                     " WHERE id = (SELECT min(id) FROM scores WHERE total IS NOT NULL)")
+    with pg_cluster.connect(dbname) as conn:  # as the superuser, behind the store's back: the column the caseload reads
+        conn.execute("UPDATE scores SET total = 99 WHERE id = (SELECT min(id) FROM scores WHERE total IS NOT NULL)")
+    code, checks = _doctor(invoke, pg_url)
+    assert code == 1 and checks["scores"]["status"] == "fail"
+    assert "its total column says 99, its score data" in checks["scores"]["detail"]
+    with pg_cluster.connect(dbname) as conn:  # and the score's data with it
+        conn.execute("UPDATE scores SET data = jsonb_set(data::jsonb, '{total,value}', '99')::text WHERE total = 99")
     code, checks = _doctor(invoke, pg_url)
     assert code == 1 and checks["scores"]["status"] == "fail" and "stored total 99" in checks["scores"]["detail"]
+
+
+def test_doctor_finds_a_total_column_that_disagrees_with_its_score_on_sqlite(invoke, tmp_path):
+    db = tmp_path / "r.db"
+    assert invoke("demo", "--clients", "2", "--db", db).exit_code == 0
+    assert invoke("doctor", "--db", db).exit_code == 0
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE scores SET band = 'minimal' WHERE id = (SELECT min(id) FROM scores WHERE band <> 'minimal')")
+    conn.commit()
+    conn.close()
+    done = invoke("doctor", "--db", db, "--json")
+    scores = {c["check"]: c for c in json.loads(done.output)}["scores"]
+    assert done.exit_code == 1 and scores["status"] == "fail" and "its band column says 'minimal'" in scores["detail"]
 
 
 def test_doctor_on_postgresql_checks_indexes_with_amcheck_and_every_reference(invoke, pg_url, pg_cluster):

@@ -922,13 +922,15 @@ _ALERTS_SQL = (
 
 
 def scored_administrations(conn: Any) -> Iterator[dict]:
-    """Every completed administration with its current score (``score``: the JSON, or None when it has none)
-    and its stored answers (``answers``: item id -> value, None when skipped or declined), in id order.
+    """Every completed administration with its current score (``score``: the JSON, or None when it has none),
+    the score's indexed columns the caseload reads (``columns``: total, band, flag_count) and its stored
+    answers (``answers``: item id -> value, None when skipped or declined), in id order.
 
     For ``ipt doctor``, on any connection (a read-only one too). Streams: two ordered cursors merged, so
     memory stays flat on a large record."""
     admins = conn.execute(
-        "SELECT a.id, a.instrument_id, a.instrument_version, c.client_id, s.number, sc.data"
+        "SELECT a.id, a.instrument_id, a.instrument_version, c.client_id, s.number, sc.data, sc.total, sc.band,"
+        " sc.flag_count"
         " FROM administrations a JOIN sessions s ON s.id = a.session_id JOIN courses c ON c.id = s.course_id"
         " LEFT JOIN scores sc ON sc.administration_id = a.id AND sc.current = 1"
         " WHERE a.status = 'complete' ORDER BY a.id"
@@ -936,7 +938,7 @@ def scored_administrations(conn: Any) -> Iterator[dict]:
     # Iterated, never fetchone(): a server-side cursor then reads in batches instead of a row per round trip.
     answers = iter(conn.execute("SELECT administration_id, item_id, value FROM responses ORDER BY administration_id"))
     pending = next(answers, None)
-    for admin_id, instrument_id, version, client_id, number, data in admins:
+    for admin_id, instrument_id, version, client_id, number, data, total, band, flag_count in admins:
         given: dict[str, Optional[int]] = {}
         while pending is not None and pending[0] < admin_id:
             pending = next(answers, None)
@@ -944,7 +946,8 @@ def scored_administrations(conn: Any) -> Iterator[dict]:
             given[pending[1]] = pending[2]
             pending = next(answers, None)
         yield {"id": admin_id, "instrument_id": instrument_id, "instrument_version": version, "client_id": client_id,
-               "session_number": number, "score": json.loads(data) if data else None, "answers": given}
+               "session_number": number, "score": json.loads(data) if data else None, "answers": given,
+               "columns": {"total": total, "band": band, "flag_count": flag_count}}
 
 
 def _check_response(value: Optional[int], status: str) -> None:
