@@ -27,7 +27,9 @@ def _exports(invoke, db):
     return out
 
 
-def test_bulk_import_on_postgresql_makes_the_record_sqlite_makes(invoke, pg_url, tmp_path):
+def test_bulk_import_on_postgresql_makes_the_record_sqlite_makes(invoke, pg_url, tmp_path, monkeypatch):
+    # The import stamps what it creates (computed_at, raised_at) with the time: the same moment for both.
+    monkeypatch.setattr("ipt_measures.store.bulk.now", lambda: "2026-11-02T10:00:00+00:00")
     records = _records()
     lite_db = str(tmp_path / "lite.db")
     with open_store(lite_db) as lite:
@@ -41,6 +43,10 @@ def test_bulk_import_on_postgresql_makes_the_record_sqlite_makes(invoke, pg_url,
     assert pg_counts == lite_counts and pg_counts["stored"] == len(records)
     assert pg_alerts == lite_alerts
     assert _exports(invoke, pg_url) == _exports(invoke, lite_db)
+    client = records[len(records) // 2]["client_id"]  # one client's export: the few-clients path
+    for fmt in ("csv-long", "json", "fhir"):
+        one = [invoke("export", client, "--format", fmt, "--db", db).output for db in (pg_url, lite_db)]
+        assert one[0] == one[1] and client in one[0], fmt
 
 
 def test_bulk_import_on_postgresql_rerun_skips_what_is_stored(pg_url):

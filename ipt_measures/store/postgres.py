@@ -30,6 +30,9 @@ from .sql import EXPORT_SELECT, SQLStore, _export_client_filter, now
 SCHEMES = ("postgresql://", "postgres://")
 # Every write transaction takes this lock first (pg_advisory_xact_lock), released at its commit or rollback.
 WRITE_LOCK = 0x1BD_2026
+# An export of at most this many clients reads their rows in one statement; more stream through a
+# server-side cursor, so memory stays flat however large the caseload (a few clients' rows are a few hundred).
+FEW_CLIENTS = 20
 # Migrations take this one, so two `ipt db upgrade`s (or two first connections) never apply one twice.
 MIGRATE_LOCK = 0x1BD_2027
 # SQLSTATE 42501: a privilege the role lacks, or a row that row-level security does not let it write.
@@ -433,7 +436,8 @@ class PostgresStore(SQLStore):
                     batch: int = 500) -> Iterator[Iterator[list[tuple]]]:
         """Batches of completed administrations in :data:`EXPORT_COLUMNS` order, from one REPEATABLE READ
         snapshot, read ``batch`` rows at a time through a server-side cursor (memory stays flat on the client
-        and the server sends rows as they are fetched). ``order_key`` (pseudonyms for a de-identified export)
+        and the server sends rows as they are fetched); a few clients' rows (:data:`FEW_CLIENTS`) come from
+        one statement in one round trip. ``order_key`` (pseudonyms for a de-identified export)
         is computed here and sent with the query, since the server cannot call Python."""
         from psycopg.rows import tuple_row
 
@@ -453,6 +457,18 @@ class PostgresStore(SQLStore):
         if order:
             order += ", co.start_date, co.id, s.number, a.id"
         raw = self._conn.raw
+        if client_ids is not None and len(client_ids) <= FEW_CLIENTS:
+            # A few clients' rows: one statement (a snapshot by itself), read at once, in one round trip.
+            try:
+                cursor = raw.cursor(row_factory=tuple_row)
+                cursor.execute(placeholders(sql + order), params or None)
+            except self._psycopg.Error as exc:
+                raise self._translate(exc) from None
+            if tuple(d.name for d in cursor.description) != EXPORT_COLUMNS:
+                raise RuntimeError("the export query's columns are not EXPORT_COLUMNS")
+            rows = cursor.fetchall()
+            yield iter([rows[i:i + batch] for i in range(0, len(rows), batch)])
+            return
         began = not self._conn.in_transaction
         if began:
             raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
