@@ -197,24 +197,30 @@ def _blocks(text, language):
     return re.findall(rf"```{language}\n(.*?)```", text, re.S)
 
 
-def test_first_session_walkthrough_runs_as_written(tmp_path):
-    """The README's first-session walk-through is copy-paste runnable: its bash blocks run in order, the PHQ-9 typed as it says."""
+def test_first_session_walkthrough_runs_as_written(tmp_path, engine):
+    """The README's first-session walk-through is copy-paste runnable: its bash blocks run in order, the PHQ-9
+    typed as it says; on PostgreSQL the same blocks with its first line pointing IPT_DB at the server."""
     import os
+    import shlex
     import subprocess
     import sys
 
-    from conftest import readme_section
+    from conftest import on_server, readme_section
 
     doc = readme_section("A first session, step by step")
     assert "`1 2 1 1 0 1 1 0 0`, one per line, then `1`" in doc
     script = "set -e\n" + "\n".join(_blocks(doc, "bash"))
+    practice = 'export IPT_DB="$PWD/practice.db"'
+    assert practice in script
+    if on_server(engine):
+        script = script.replace(practice, f"export IPT_DB={shlex.quote(engine)}")
     env = dict(os.environ)
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env["PATH"]  # where `ipt` is installed
     result = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, input="1\n2\n1\n1\n0\n1\n1\n0\n0\n1\n",
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr
     out = result.stdout
-    assert (tmp_path / "practice.db").exists()
+    assert (tmp_path / "practice.db").exists() != on_server(engine)  # on a server, nothing in the folder
     # Hand-summed: PHQ-9 1+2+1+1+0+1+1+0+0 = 7 mild (Kroenke et al. 2001); GAD-7 1+1+2+1+0+1+1 = 7 mild
     # (Spitzer et al. 2006); MSPSS mean 62/12 = 5.17 -> 5.2 (Zimet et al. 1988); WSAS 3+4+2+3+4 = 16.
     for expected in ("PHQ-9 (phq9), session 1: complete and saved\nTotal: 7, mild",

@@ -1,4 +1,4 @@
-"""The README's generated parts match the code: the instruments table."""
+"""The README against the code: its generated instruments table, and its set-up job run on both engines."""
 
 from ipt_measures.describe import readme_table
 from ipt_measures.plugins import build_registry
@@ -6,7 +6,7 @@ from ipt_measures.plugins import build_registry
 import re
 import shlex
 
-from conftest import ROOT, readme_section, run_ipt
+from conftest import ROOT, on_server, readme_section, run_ipt
 
 START, END = "<!-- instruments-table:start -->", "<!-- instruments-table:end -->"
 
@@ -34,14 +34,31 @@ def test_ci_runs_the_readme_test_command():
     assert test_command in ci.splitlines(), f".ci/run must run the README's test command: {test_command}"
 
 
-def test_readme_main_job_runs_on_an_empty_machine(tmp_path):
-    """The `ipt` steps of the first command (after the install), run for real in an empty folder."""
+def on_the_engine(args: list[str], location) -> list[str]:
+    """A README command as run against ``location``: as written for SQLite; for a PostgreSQL record the same
+    command with its ``--db FILE`` left out, so the record is the one ``IPT_DB=postgresql://...`` names."""
+    if not on_server(location):
+        return args
+    out, skip = [], False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == "--db":
+            skip = True
+        else:
+            out.append(arg)
+    return out
+
+
+def test_readme_main_job_runs_on_an_empty_machine(tmp_path, engine, needs_bulk):
+    """The `ipt` steps of the first command (after the install), run for real in an empty folder; and the
+    same steps with ``IPT_DB=postgresql://...`` (issue 12: the README walk-through passes on a server)."""
     install_and_job = setup_commands()[0]
     steps = [s.strip() for s in install_and_job.split("&&")]
     job = [s for s in steps if s.startswith(".venv/bin/ipt ")]
     assert [s.split()[1] for s in job] == ["demo", "caseload", "report"]
     for step in job:
-        args = shlex.split(step)[1:]
+        args = on_the_engine(shlex.split(step)[1:], engine)
         result = run_ipt(*args, cwd=tmp_path, timeout=300)
         assert result.returncode == 0, f"{step}: {result.stderr}"
     report = (tmp_path / "demo-report.html").read_text()
