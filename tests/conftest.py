@@ -288,6 +288,22 @@ def new_record(request, engine, tmp_path):
             cluster.drop_database(database)
 
 
+def on_the_engine(args: list[str], location) -> list[str]:
+    """A README command as run against ``location``: as written for SQLite; for a PostgreSQL record the same
+    command with its ``--db FILE`` left out, so the record is the one ``IPT_DB=postgresql://...`` names."""
+    if not on_server(location):
+        return args
+    out, skip = [], False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == "--db":
+            skip = True
+        else:
+            out.append(arg)
+    return out
+
+
 def _pg_connect(location):
     import psycopg
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections import Counter
 from datetime import date, timedelta
 
@@ -13,6 +12,8 @@ import ipt_measures
 from ipt_measures import demo
 from ipt_measures.errors import UsageError
 from ipt_measures.store import open_store
+
+from conftest import peek
 
 AS_OF = date(2026, 11, 2)
 
@@ -106,8 +107,8 @@ def test_critical_items_and_missing_answers_occur_but_are_occasional():
     assert all(s == "skipped" for r in beyond for _, v, s in r["responses"] if v is None)
 
 
-def test_populate_stores_everything_and_a_rerun_adds_nothing(tmp_path):
-    with open_store(tmp_path / "d.db") as store:
+def test_populate_stores_everything_and_a_rerun_adds_nothing(engine):
+    with open_store(engine) as store:
         result = demo.populate(store, 20, 4, as_of=AS_OF)
         assert result["clients"] == 20 and result["stored"] == result["administrations"] > 20 * 12
         again = demo.populate(store, 20, 4, as_of=AS_OF)
@@ -120,8 +121,8 @@ def test_populate_stores_everything_and_a_rerun_adds_nothing(tmp_path):
         assert store._query("SELECT count(*) FROM scores WHERE current = 1")[0][0] == n
 
 
-def test_populate_refuses_a_database_with_real_clients(tmp_path):
-    with open_store(tmp_path / "real.db") as store:
+def test_populate_refuses_a_database_with_real_clients(engine):
+    with open_store(engine) as store:
         store.add_client("c-17")
         with pytest.raises(UsageError, match="real clients"):
             demo.populate(store, 3, as_of=AS_OF)
@@ -129,28 +130,31 @@ def test_populate_refuses_a_database_with_real_clients(tmp_path):
 
 
 def _content(path):
-    conn = sqlite3.connect(path)
-    rows = conn.execute(
+    """Every stored administration with its score and answers, by import key, on either engine."""
+    rows = peek(
+        path,
         "SELECT c.id, co.start_date, co.end_date, s.number, s.date, a.instrument_id, a.import_key, sc.total, sc.band,"
-        " (SELECT group_concat(item_id || '=' || coalesce(value, status), ',') FROM responses r"
-        "  WHERE r.administration_id = a.id) FROM clients c JOIN courses co ON co.client_id = c.id"
+        " a.id FROM clients c JOIN courses co ON co.client_id = c.id"
         " JOIN sessions s ON s.course_id = co.id JOIN administrations a ON a.session_id = s.id"
         " JOIN scores sc ON sc.administration_id = a.id ORDER BY a.import_key"
-    ).fetchall()
-    conn.close()
-    return rows
+    )
+    answers: dict = {}
+    for admin, item, value, status in peek(path, "SELECT administration_id, item_id, value, status FROM responses"):
+        answers.setdefault(admin, []).append(f"{item}={status if value is None else value}")
+    return [(*row[:-1], ",".join(sorted(answers.get(row[-1], [])))) for row in rows]
 
 
-def test_cli_demo_is_deterministic_and_says_what_it_made(invoke, tmp_path):
+def test_cli_demo_is_deterministic_and_says_what_it_made(invoke, new_record):
     args = ["demo", "--clients", 6, "--seed", 8, "--as-of", "2026-11-02"]
-    first = invoke(*args, "--db", tmp_path / "a.db")
+    a, b = new_record("a"), new_record("b")
+    first = invoke(*args, "--db", a)
     assert first.exit_code == 0, first.output
     assert "6 demo clients (demo-0001 to demo-0006)" in first.output
-    assert invoke(*args, "--db", tmp_path / "b.db").exit_code == 0
-    assert _content(tmp_path / "a.db") == _content(tmp_path / "b.db") != []
-    again = invoke(*args, "--db", tmp_path / "a.db", "--json")
+    assert invoke(*args, "--db", b).exit_code == 0
+    assert _content(a) == _content(b) != []
+    again = invoke(*args, "--db", a, "--json")
     data = json.loads(again.output)
-    assert data["stored"] == 0 and data["skipped"] == len(_content(tmp_path / "a.db"))
+    assert data["stored"] == 0 and data["skipped"] == len(_content(a))
 
 
 def test_cli_demo_rejects_bad_arguments_in_one_line(invoke, tmp_path):
@@ -161,11 +165,13 @@ def test_cli_demo_rejects_bad_arguments_in_one_line(invoke, tmp_path):
     assert not (tmp_path / "x.db").exists()
 
 
-def test_the_commands_in_the_readme_demo_section_run(invoke, tmp_path, monkeypatch):
-    """The README demo section's first example block, command by command, on an empty machine."""
+def test_the_commands_in_the_readme_demo_section_run(invoke, tmp_path, monkeypatch, engine):
+    """The README demo section's first example block, command by command, on an empty machine; on
+    PostgreSQL the same commands on the record IPT_DB names, where `ipt backup` (a SQLite file's copy) says
+    in one line to use pg_dump."""
     import shlex
 
-    from conftest import readme_section
+    from conftest import on_server, on_the_engine, readme_section
 
     text = readme_section("A synthetic caseload")
     block = text.split("```bash\n", 1)[1].split("```", 1)[0]
@@ -177,20 +183,25 @@ def test_the_commands_in_the_readme_demo_section_run(invoke, tmp_path, monkeypat
             if not words:
                 continue
             assert words[0] == "ipt", command
-            result = invoke(*words[1:])
-            assert result.exit_code == 0, (command, result.output)
+            result = invoke(*on_the_engine(words[1:], engine))
+            if on_server(engine) and words[1] == "backup":
+                assert result.exit_code == 2 and "pg_dump" in result.output, (command, result.output)
+                assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+            else:
+                assert result.exit_code == 0, (command, result.output)
             ran += 1
     assert ran >= 5
-    assert (tmp_path / "demo.csv").stat().st_size > 0 and (tmp_path / "demo-copy.db").exists()
+    assert (tmp_path / "demo.csv").stat().st_size > 0
+    assert (tmp_path / "demo-copy.db").exists() != on_server(engine)
 
 
-def test_the_demo_caseload_shows_what_a_caseload_is_for(tmp_path):
+def test_the_demo_caseload_shows_what_a_caseload_is_for(engine):
     """`ipt demo` used to leave 3 unflagged active courses of 25. Its first screen now shows an open critical
     item at the latest session (on top), a reliable deterioration, a measurement gap and a course past its
     midpoint with no reliable change, among a working list of active courses; every score a real score."""
     from ipt_measures.review import caseload
 
-    with open_store(tmp_path / "demo.db") as store:
+    with open_store(engine) as store:
         demo.populate(store, 25, 1, as_of=AS_OF)
         rows = caseload(store)
         # Earlier sessions' critical items were dealt with at the time (acknowledged, kept); the latest stay open.
@@ -220,8 +231,8 @@ def test_the_showcase_is_the_same_for_any_seed_and_absent_from_fixed_shapes():
     assert demo.plan_client(1, 1, as_of=AS_OF, sessions=16).role is None  # benchmarks' x16x4 shape
 
 
-def test_the_gap_sessions_are_held_once_however_often_the_demo_runs(tmp_path):
-    with open_store(tmp_path / "gap.db") as store:
+def test_the_gap_sessions_are_held_once_however_often_the_demo_runs(engine):
+    with open_store(engine) as store:
         demo.populate(store, 4, 1, as_of=AS_OF)
         demo.populate(store, 4, 1, as_of=AS_OF)
         course = store.active_course("demo-0003")

@@ -6,7 +6,7 @@ from ipt_measures.plugins import build_registry
 import re
 import shlex
 
-from conftest import ROOT, on_server, readme_section, run_ipt
+from conftest import ROOT, on_the_engine, readme_section, run_ipt
 
 START, END = "<!-- instruments-table:start -->", "<!-- instruments-table:end -->"
 
@@ -32,22 +32,6 @@ def test_ci_runs_the_readme_test_command():
     _, test_command = setup_commands()
     ci = (ROOT / ".ci" / "run").read_text()
     assert test_command in ci.splitlines(), f".ci/run must run the README's test command: {test_command}"
-
-
-def on_the_engine(args: list[str], location) -> list[str]:
-    """A README command as run against ``location``: as written for SQLite; for a PostgreSQL record the same
-    command with its ``--db FILE`` left out, so the record is the one ``IPT_DB=postgresql://...`` names."""
-    if not on_server(location):
-        return args
-    out, skip = [], False
-    for arg in args:
-        if skip:
-            skip = False
-        elif arg == "--db":
-            skip = True
-        else:
-            out.append(arg)
-    return out
 
 
 def test_readme_main_job_runs_on_an_empty_machine(tmp_path, engine, needs_bulk):
