@@ -28,8 +28,8 @@ CLIENTS = 6
 
 
 @pytest.fixture
-def db(isolated_data, zzcheck):
-    path = isolated_data / "ipt.db"
+def db(engine, zzcheck):
+    path = engine
     with open_store(path) as s:
         build_caseload(s, CLIENTS)
         # a course's free-text end reason (here naming the client) must not leak either
@@ -147,13 +147,14 @@ def test_deidentify_options_are_checked(db, invoke, key_file):
     assert result.exit_code == 2 and "cannot include names" in result.stderr
 
 
-def test_a_deidentified_export_imports_under_its_pseudonyms(db, invoke, key_file, tmp_path):
+def test_a_deidentified_export_imports_under_its_pseudonyms(db, invoke, key_file, tmp_path, new_record):
     target = tmp_path / "research.csv"
     invoke("export", "--all", "--format", "csv-long", "--items", "--deidentify", "--key-file", key_file,
            "--shift-dates", "-o", target)
-    result = invoke("import", target, "--db", tmp_path / "research.db")
+    research = new_record("research")
+    result = invoke("import", target, "--db", research)
     assert result.exit_code == 0, result.output
-    with open_store(tmp_path / "research.db") as s:
+    with open_store(research) as s:
         clients = s.list_clients()
     assert len(clients) == CLIENTS
     assert all(c["id"].startswith("p-") and c["display_name"] is None and c["birth_year"] is None for c in clients)
