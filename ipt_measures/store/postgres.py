@@ -152,6 +152,7 @@ class PostgresStore(SQLStore):
     enforces_roles = True
     _same = "IS NOT DISTINCT FROM"
     _entry_order = "entry_order"
+    _text_order = ' COLLATE "C"'
 
     def __init__(self, location: str, *, create: bool = True, migrate: bool = True):
         import psycopg
@@ -426,7 +427,8 @@ class PostgresStore(SQLStore):
                              f"`ipt db upgrade --db {self.path}`")
 
     def schema_version(self) -> str:
-        row = self._conn.execute("SELECT name FROM schema_migrations ORDER BY name DESC LIMIT 1").fetchone()
+        row = self._conn.execute(
+            f"SELECT name FROM schema_migrations ORDER BY name{self._text_order} DESC LIMIT 1").fetchone()
         return row[0] if row else "none"
 
     # -- the export stream: a server-side cursor inside one read-only snapshot --------------------------
@@ -451,9 +453,9 @@ class PostgresStore(SQLStore):
             sql = sql.replace("LEFT JOIN scores sc", "JOIN unnest(?::text[], ?::text[]) AS ord(client, key)"
                               " ON ord.client = c.id\nLEFT JOIN scores sc", 1)
             params = [list(ids), [order_key(i) for i in ids], *params]
-            order = " ORDER BY ord.key, c.id"
+            order = f" ORDER BY ord.key{self._text_order}, c.id{self._text_order}"
         else:
-            order = " ORDER BY c.id"
+            order = f" ORDER BY c.id{self._text_order}"
         if order:
             order += ", co.start_date, co.id, s.number, a.id"
         raw = self._conn.raw

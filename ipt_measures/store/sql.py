@@ -3,8 +3,8 @@ SQLite and PostgreSQL both run.
 
 :class:`SQLStore` holds the statements; an engine subclass (``sqlite.SQLiteStore``, ``postgres.PostgresStore``)
 supplies the connection, the write transaction, error translation and the few spellings that differ
-(``_same``, ``_unindexed``, ``_entry_order``, ``_actor``). Placeholders are ``?``; the PostgreSQL connection
-rewrites them. No service sees this module: they see :class:`~ipt_measures.store.base.Store`.
+(``_same``, ``_unindexed``, ``_entry_order``, ``_text_order``, ``_actor``). Placeholders are ``?``; the
+PostgreSQL connection rewrites them. No service sees this module: they see :class:`~ipt_measures.store.base.Store`.
 """
 
 from __future__ import annotations
@@ -48,6 +48,9 @@ class SQLStore:
     _unindexed = ""
     # The column that orders an administration's responses as they were entered.
     _entry_order = "rowid"
+    # Text in ORDER BY: SQLite compares bytes (BINARY); PostgreSQL adds this so a server initialised with a
+    # linguistic collation (en_US.UTF-8, ICU) lists and exports in the same order as SQLite does.
+    _text_order = ""
     # The driver's error class for a failed read (translated to StoreError).
     _driver_error: type[BaseException] = Exception
     _conn: Any
@@ -151,7 +154,7 @@ class SQLStore:
         return dict(row)
 
     def list_clients(self) -> list[dict]:
-        return [dict(r) for r in self._query("SELECT * FROM clients ORDER BY id")]
+        return [dict(r) for r in self._query(f"SELECT * FROM clients ORDER BY id{self._text_order}")]
 
     # -- courses -----------------------------------------------------------------------------------
 
@@ -740,9 +743,9 @@ class SQLStore:
         sql = (
             "SELECT DISTINCT a.instrument_id FROM administrations a JOIN sessions s ON s.id = a.session_id"
             " JOIN courses co ON co.id = s.course_id JOIN clients c ON c.id = co.client_id"
-            " WHERE a.status = 'complete'" + where + " ORDER BY a.instrument_id"
+            " WHERE a.status = 'complete'" + where
         )
-        return [row[0] for row in self._conn.execute(sql, params)]
+        return sorted(row[0] for row in self._conn.execute(sql, params))  # code points, whatever the collation
 
     def export_count(self, client_ids: Optional[list[str]] = None) -> int:
         """How many completed administrations :meth:`export_rows` gives for these clients (a progress total)."""
