@@ -147,6 +147,10 @@ def main(argv=None) -> int:
            "IPT_CACHE_DIR": str(work / "cache"),
            "PYTHONPATH": os.pathsep.join([str(HERE.parent), os.environ.get("PYTHONPATH", "")])}
     env.pop("IPT_DEBUG", None)
+    # What a user's machine does: byte-code cached in __pycache__ (pip compiles site-packages at install; the
+    # warm-up run writes ours). With PYTHONDONTWRITEBYTECODE set, every run would compile every module of the
+    # package again and the start-up figures would measure the compiler.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     ipt = [sys.executable, "-m", "ipt_measures"]
     script = Path(sys.executable).with_name("ipt")
     if script.exists():
