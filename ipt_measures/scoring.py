@@ -105,10 +105,11 @@ def score_checked(instrument: Instrument, answers: dict[str, Answer]) -> Score:
 def score_list(instrument: Instrument, values: Sequence[Answer]) -> Score:
     """Score answers given in item order: ``score(instrument, answers_from_list(instrument, values))``, with the
     usual case (whole numbers every item allows, scales of plain items) worked from the list by position."""
-    plan = _plan(instrument)
+    entry = _PLANS.get(id(instrument))  # _plan(), inlined: this is the hot path of every score
+    plan = entry[1] if entry is not None and entry[0]() is instrument else _plan(instrument)
     n = len(values)
-    if (plan.positions is not None and plan.n_required <= n <= plan.n_all and _TYPES_OK.issuperset(map(type, values))
-            and plan.uniform.issuperset(values)):
+    if (plan.positions is not None and plan.n_required <= n <= plan.n_all and plan.uniform.issuperset(values)
+            and _TYPES_OK.issuperset(map(type, values))):
         if n < plan.n_all:
             values = [*values, *plan.padding[n:]]
         results = []
