@@ -35,7 +35,10 @@ def register_instruments(register: Callable[[Any], None]) -> None:
     so plugin modules stay cheap to import). Each registration is validated where it arrives: an invalid
     definition, or an id that another plugin already registered, is refused, reported by ``ipt plugins``
     with this plugin's name, and skipped; the rest of the plugin's registrations still count. A duplicate
-    id is never renamed: a silently swapped instrument is a wrong clinical score.
+    id is never renamed: a silently swapped instrument is a wrong clinical score. Once validated, the registry
+    keeps each instrument in its plain runtime form (:class:`ipt_measures.plain.Instrument`: the same attributes,
+    ``model_dump`` and ``model_copy`` as the pydantic model, without pydantic at run time), and a file's
+    validated form is cached, keyed by its exact bytes, so it is validated again only when it changes.
 
     :param register: callback taking one instrument definition.
     :returns: nothing; the return value is ignored.
