@@ -86,3 +86,13 @@ def test_text_is_listed_and_exported_in_the_same_order_whatever_the_servers_coll
     assert listed(lite) == sorted(ORDER_IDS)  # code-point order
     assert listed(linguistic_url) == listed(lite)
     assert exported(linguistic_url) == exported(lite) == sorted(ORDER_IDS)
+
+
+def test_a_literal_percent_reaches_the_server_as_written(pg_url):
+    """The shared statements' `?` become psycopg's `%s`, and a literal % is doubled for that: with no
+    parameters at all it must still come back as one %."""
+    from ipt_measures.store import open_store
+
+    with open_store(pg_url) as store:
+        assert store._query("SELECT 'a%b' AS v")[0]["v"] == "a%b"
+        assert store._query("SELECT ? || '%' AS v", ("50",))[0]["v"] == "50%"

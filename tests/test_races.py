@@ -200,16 +200,9 @@ def test_the_database_itself_refuses_a_second_completion_and_a_second_current_sc
         assert raw.execute("SELECT count(*) FROM scores WHERE administration_id = ?", (admin,)).fetchone()[0] == 1
 
 
-def test_a_finished_administration_cannot_be_completed_again_even_unchanged(db, request):
+def test_a_finished_administration_cannot_be_completed_again_even_unchanged(db):
     """Completing a finished administration again (status unchanged, a new finish time) is refused by the
-    SQLite trigger (any UPDATE OF status once finished). PostgreSQL's dialect of 0004 refuses only a status
-    that changes, so there the same UPDATE rewrites finished_at: a known difference, left for a migration
-    (this helper may add none); strict, so the day PostgreSQL refuses it too this test says so."""
-    from conftest import on_server
-
-    if on_server(db):
-        request.applymarker(pytest.mark.xfail(strict=True, reason="PostgreSQL's 0004 trigger refuses only a "
-                                              "change of status"))
+    database itself on both engines: any UPDATE OF status once finished (trigger administrations_finish_once)."""
     with open_store(db) as store:
         (result,) = record.enter_answers(store, "c1", [record.Entry("phq9", [1] * 9)])
     admin = result.administration["id"]

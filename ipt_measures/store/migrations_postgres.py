@@ -168,9 +168,11 @@ MIGRATIONS: list[tuple[str, str]] = [
         UPDATE scores SET current = 0 WHERE current = 1 AND id NOT IN
             (SELECT max(id) FROM scores WHERE current = 1 GROUP BY administration_id);
         CREATE UNIQUE INDEX scores_one_current ON scores(administration_id) WHERE current = 1;
+        -- As SQLite's trigger: once finished, an administration's status is not written again at all, not even
+        -- with the value it holds (a second completion would otherwise move finished_at).
         CREATE FUNCTION administrations_finish_once() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            IF OLD.status <> 'in-progress' AND NEW.status IS DISTINCT FROM OLD.status THEN
+            IF OLD.status <> 'in-progress' THEN
                 RAISE EXCEPTION 'administration already finished';
             END IF;
             RETURN NEW;

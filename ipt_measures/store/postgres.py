@@ -127,7 +127,8 @@ class _Connection:
 
     def execute(self, sql: str, params: Any = ()) -> Any:
         try:
-            return self.raw.execute(placeholders(sql), tuple(params) if params else None)
+            # Always a tuple, an empty one too: psycopg reads %% as % only when parameters are passed.
+            return self.raw.execute(placeholders(sql), tuple(params))
         except Exception as exc:
             if self.refused is not None and getattr(exc, "sqlstate", None) == INSUFFICIENT_PRIVILEGE:
                 raise self.refused(exc) from None
