@@ -15,6 +15,7 @@ from typing import Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .domain import PROBLEM_AREAS
+from .plain import InstrumentHelpers
 from .plain import format_score, item_range, round_half_up, scale_range  # noqa: F401 -- one copy, re-exported
 
 ID_PATTERN = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
@@ -235,7 +236,7 @@ Domain = Literal[
 ]
 
 
-class Instrument(_Strict):
+class Instrument(InstrumentHelpers, _Strict):
     """A complete instrument definition, as a plugin or a declarative file gives it."""
 
     id: str = Field(pattern=ID_PATTERN, description="Short, lowercase, stable: what clinicians type (e.g. 'phq9').")
@@ -289,28 +290,6 @@ class Instrument(_Strict):
             raise ValueError("\n".join(problems))
         return self
 
-    # -- helpers used by the scorer, the CLI and the contract checks ------------------------------
-
-    def item(self, item_id: str) -> Item:
-        for item in self.items:
-            if item.id == item_id:
-                return item
-        raise KeyError(item_id)
-
-    def options_for(self, item: Item) -> list[ResponseOption]:
-        return item.options if item.options is not None else (self.options or [])
-
-    @property
-    def primary(self) -> Scale:
-        return self.scales[0]
-
-    @property
-    def required_items(self) -> list[Item]:
-        return [i for i in self.items if not i.optional]
-
-    @property
-    def allows_skipping(self) -> bool:
-        return any(s.missing.max_missing > 0 for s in self.scales)
 
 
 def _cross_check(inst: "Instrument") -> list[str]:

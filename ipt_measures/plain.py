@@ -255,7 +255,35 @@ class AlertRule(FrozenModel):
         return value <= self.at_most
 
 
-class Instrument(FrozenModel):
+class InstrumentHelpers:
+    """What the scorer, the CLI and the contract checks ask of an instrument, for both of its forms: this plain
+    one and the pydantic model that validates a definition (``models.Instrument``)."""
+
+    __slots__ = ()
+
+    def item(self, item_id: str) -> "Item":
+        for item in self.items:
+            if item.id == item_id:
+                return item
+        raise KeyError(item_id)
+
+    def options_for(self, item: "Item") -> "list[ResponseOption]":
+        return item.options if item.options is not None else (self.options or [])
+
+    @property
+    def primary(self) -> "Scale":
+        return self.scales[0]
+
+    @property
+    def required_items(self) -> "list[Item]":
+        return [i for i in self.items if not i.optional]
+
+    @property
+    def allows_skipping(self) -> bool:
+        return any(s.missing.max_missing > 0 for s in self.scales)
+
+
+class Instrument(InstrumentHelpers, FrozenModel):
     _fields = ("id", "name", "short_name", "version", "citation", "scoring_source", "licence", "licence_note",
                "respondent", "domain", "populations", "recall_period", "instructions", "options", "items", "scales",
                "critical", "alerts", "loinc", "notes", "individualised")
@@ -266,26 +294,6 @@ class Instrument(FrozenModel):
     _nested = {"options": ResponseOption, "items": Item, "scales": Scale, "critical": CriticalRule,
                "alerts": AlertRule}
 
-    def item(self, item_id: str) -> Item:
-        for item in self.items:
-            if item.id == item_id:
-                return item
-        raise KeyError(item_id)
-
-    def options_for(self, item: Item) -> list[ResponseOption]:
-        return item.options if item.options is not None else (self.options or [])
-
-    @property
-    def primary(self) -> Scale:
-        return self.scales[0]
-
-    @property
-    def required_items(self) -> list[Item]:
-        return [i for i in self.items if not i.optional]
-
-    @property
-    def allows_skipping(self) -> bool:
-        return any(s.missing.max_missing > 0 for s in self.scales)
 
 
 class ProtocolRule(FrozenModel):
