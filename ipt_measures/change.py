@@ -382,6 +382,28 @@ def compare(
     )
 
 
+def baseline_change(
+    scores: Iterable[Optional[float]], params: Optional[ChangeParams], floor: float = 0.0
+) -> tuple[Optional[float], Optional[PairChange]]:
+    """A course's change from baseline: ``scores`` in session order, None where one could not be scored.
+
+    Returns (baseline, pair): the baseline is the first scored administration, and the pair is
+    :func:`compare` of it with the last scored one; the pair is None with fewer than two scored (no change
+    to assess). :func:`summarise` and the caseload both judge a course by this, so they cannot disagree.
+    """
+    baseline = latest = None
+    scored = 0
+    for score in scores:
+        if score is not None:
+            if baseline is None:
+                baseline = score
+            latest = score
+            scored += 1
+    if scored < 2:
+        return baseline, None
+    return baseline, compare(baseline, latest, params, floor)
+
+
 def summarise(
     series: Iterable[tuple[int, Optional[float]]], params: Optional[ChangeParams], floor: float = 0.0
 ) -> ChangeSummary:
@@ -420,7 +442,7 @@ def summarise(
     baseline_session, baseline = scored[0]
     previous_session, previous = scored[-2]
     latest_session, latest = scored[-1]
-    pair = compare(baseline, latest, params, floor)
+    pair = baseline_change([score for _, score in scored], params, floor)[1]
     return ChangeSummary(
         **common,
         **pair.judgements(),

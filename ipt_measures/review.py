@@ -8,7 +8,8 @@ Decisions, each also stated in the README (Following a course):
 
 - The course reviewed is the client's active course, else the most recent one (``course_id`` picks another).
 - Only completed administrations count. Baseline, latest and the category come from
-  :func:`ipt_measures.change.summarise` (baseline = first scored administration of the course).
+  :func:`ipt_measures.change.baseline_change` (baseline = first scored administration of the course; also
+  what :func:`ipt_measures.change.summarise` uses).
 - The *primary* measure of a course (the one the caseload shows) is the first instrument, in
   ``DOMAIN_ORDER``, that has change parameters: depression before anxiety before distress, and within a
   domain the one given most often, then the one given first.
@@ -399,7 +400,7 @@ def caseload(store: Any, registry: Any = None, sort: str = "concern", reverse: b
         from .plugins import get_registry
 
         registry = get_registry()
-    from .change import summarise
+    from .change import baseline_change
 
     courses: dict[int, dict] = {}
     newest_for_client: dict[str, int] = {}
@@ -417,13 +418,30 @@ def caseload(store: Any, registry: Any = None, sort: str = "concern", reverse: b
         if course_id not in last_session or number > last_session[course_id][0]:
             last_session[course_id] = (number, date, phase)
 
-    admins: dict[int, dict[str, list[tuple[int, Optional[float], Optional[str], int]]]] = {}
-    for course_id, number, instrument_id, total, band, flag_count in store.active_scores():
-        admins.setdefault(course_id, {}).setdefault(instrument_id, []).append(
-            (number, total, band, flag_count or 0)
-        )
+    # (course_id, number, instrument_id, total, band, flag_count) rows, grouped by course then instrument as
+    # they come: the query orders them by course, session and administration, so each instrument's rows are
+    # in session order and a course's last row is its last measured session.
+    admins: dict[int, dict[str, list]] = {}
+    current_course, per_course = None, {}
+    for row in store.active_scores():
+        if row[0] != current_course:
+            current_course = row[0]
+            per_course = admins[current_course] = {}
+        rows_of = per_course.get(row[2])
+        if rows_of is None:
+            per_course[row[2]] = [row]
+        else:
+            rows_of.append(row)
 
     instruments = registry.instruments
+    # What the caseload needs of each instrument, looked up once: its label, change params and domain.
+    known: dict[str, tuple[str, Any, str]] = {}
+    for instrument_id in {i for per in admins.values() for i in per}:
+        inst = instruments.get(instrument_id)
+        known[instrument_id] = (
+            ((inst.short_name or inst.name), inst.primary.change, inst.domain) if inst
+            else (instrument_id, None, "other")
+        )
     # Open critical alerts are stored facts (store.alerts): one query over the open ones, whatever course or
     # administration raised them, so an item 9 at session 4 stays flagged after a GAD-7 at session 5.
     critical_by_client: dict[str, list[str]] = {}
@@ -436,19 +454,17 @@ def caseload(store: Any, registry: Any = None, sort: str = "concern", reverse: b
         current = last_session.get(course_id)
         per_instrument = admins.get(course_id, {})
         deteriorated = []
-        summaries, candidates = {}, []
+        judged, candidates = {}, []
+        last_measured = None
         for n, (instrument_id, points) in enumerate(per_instrument.items()):
-            inst = instruments.get(instrument_id)
-            label = (inst.short_name or inst.name) if inst else instrument_id
-            params = inst.primary.change if inst else None
-            summary = summarise([(p[0], p[1]) for p in points], params)
-            summaries[instrument_id] = summary
-            if summary.reliable_direction == "deteriorated":
+            label, params, domain = known[instrument_id]
+            baseline, pair = judged[instrument_id] = baseline_change([p[3] for p in points], params)
+            if pair is not None and pair.reliable_direction == "deteriorated":
                 deteriorated.append(label)
-            candidates.append((instrument_id, inst.domain if inst else "other", params is not None, len(points), n))
+            candidates.append((instrument_id, domain, params is not None, len(points), n))
+            if last_measured is None or points[-1][1] > last_measured:
+                last_measured = points[-1][1]
         measure = choose_primary(candidates)
-        # Each instrument's points are in session order (the query's ORDER BY): its last is its latest.
-        last_measured = max((pts[-1][0] for pts in per_instrument.values()), default=None)
         current_number = current[0] if current else None
         if current_number is None:
             unmeasured = 0
@@ -470,16 +486,16 @@ def caseload(store: Any, registry: Any = None, sort: str = "concern", reverse: b
         category = "not assessable"
         measure_name = None
         if measure is not None:
-            inst = instruments.get(measure)
-            measure_name = (inst.short_name or inst.name) if inst else measure
-            summary = summaries[measure]
-            pts = per_instrument[measure]
-            scored = [p for p in pts if p[1] is not None]
-            if scored:
-                latest_session, latest, latest_band = scored[-1][0], scored[-1][1], scored[-1][2]
-            baseline = summary.baseline
-            delta = summary.change_from_baseline
-            category = summary.category
+            measure_name = known[measure][0]
+            for point in reversed(per_instrument[measure]):  # the latest scored administration
+                if point[3] is not None:
+                    latest_session, latest, latest_band = point[1], point[3], point[4]
+                    break
+            baseline, pair = judged[measure]
+            if type(baseline) is int:  # as the change summary gave it: a score is a float
+                baseline = float(baseline)
+            if pair is not None:
+                delta, category = pair.change, pair.category
         rows.append(
             CaseRow(
                 client_id=course["client_id"],

@@ -155,3 +155,35 @@ def test_an_endorsed_item_9_stays_flagged_after_later_forms_until_acknowledged(i
     (alert,) = json.loads(invoke("alerts", "c1", "--json", "--db", db).output)
     assert invoke("alerts", "ack", alert["id"], "--action", "risk assessed, safety plan reviewed", "--db", db).exit_code == 0
     assert "No flagged course." in invoke("caseload", "--flagged", "--db", db).output
+
+
+def test_caseload_agrees_with_each_course_progress_on_a_generated_record(engine, needs_bulk):
+    """The caseload judges every course in one pass over its rows; ``ipt progress`` judges one course through
+    change.summarise. On a synthetic clinic (every category, deteriorations, open alerts, unscored forms) each
+    row must say what that course's progress says: the primary measure, baseline, latest, change, category and
+    which instruments reliably deteriorated."""
+    from datetime import date
+
+    from ipt_measures import demo
+    from ipt_measures.review import progress
+
+    with open_store(engine) as store:
+        demo.populate(store, 120, 3, as_of=date(2026, 11, 2))
+        rows = caseload(store)
+        assert {r.category for r in rows} >= {"recovered", "no reliable change", "reliably deteriorated"}
+        assert any(r.deteriorated for r in rows) and any(r.open_critical for r in rows)
+        for row in rows:
+            course = progress(store, row.client_id, row.course_id)
+            assert row.measure == course.primary
+            primary = course.get(row.measure)
+            summary = primary.summary
+            scored = [p for p in primary.points if p.value is not None]
+            latest = (scored[-1].session, scored[-1].value, scored[-1].band) if scored else (None, None, None)
+            assert (row.latest_session, row.latest_score, row.latest_band) == latest
+            assert (row.baseline_score, row.change_from_baseline, row.category) == (
+                summary["baseline"], summary["change_from_baseline"], summary["category"])
+            assert sorted(row.deteriorated) == sorted(
+                s.short_name or s.name for s in course.series if s.summary["reliable_direction"] == "deteriorated")
+            measured = [p.session for s in course.series for p in s.points]
+            assert row.last_measured_session == (max(measured) if measured else None)
+            assert row.current_session == (course.sessions[-1]["number"] if course.sessions else None)
