@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, Union
 
 from ..errors import IptError, UsageError
+from ..gcpause import bulk_collection
 from . import Rejection, available_importers
 from .records import check_record
 
@@ -143,7 +144,7 @@ def import_file(
     # The checked records, scored and filed, wait in a working file (marshal: the fastest of the standard
     # library's serialisers, for plain data): the storing pass reads them back instead of parsing and
     # scoring the file twice, and memory stays flat however large the file.
-    with tempfile.TemporaryFile(prefix="ipt-import-") as spool:
+    with tempfile.TemporaryFile(prefix="ipt-import-") as spool, bulk_collection():
         try:
             chunk: list[dict] = []
             for record in checker.checked(_with_progress(reader, path, progress, "checking"), report):

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Optional, Protocol
 
 from ..errors import UsageError
+from ..gcpause import bulk_collection
 from .sql import SEVERITIES, _score_columns, declared, now
 
 # Bulk work of at least this many administrations refreshes the planner's statistics (ANALYZE): enough rows
@@ -91,13 +92,14 @@ def bulk_import(store: Any, writer: Writer, records: Iterable[dict], batch_size:
     for name in ("stored", "skipped", "clients", "courses", "sessions"):
         counts.setdefault(name, 0)
     batch: list[dict] = []
-    for record in records:
-        batch.append(record)
-        if len(batch) >= batch_size:
+    with bulk_collection():
+        for record in records:
+            batch.append(record)
+            if len(batch) >= batch_size:
+                _import_batch(store, writer, batch, counts)
+                batch = []
+        if batch:
             _import_batch(store, writer, batch, counts)
-            batch = []
-    if batch:
-        _import_batch(store, writer, batch, counts)
     if counts["stored"] >= ANALYZE_AFTER:
         store.analyze()
     return counts
