@@ -105,6 +105,10 @@ class SQLStore:
         except self._driver_error as exc:
             raise self._translate(exc) from None
 
+    def _tuples(self, sql: str, params: Any = ()) -> list[Any]:
+        """Rows read by position only, as plain tuples where the driver's rows are not already (SQLite)."""
+        return self._query(sql, params)
+
     # -- audit -------------------------------------------------------------------------------------
 
     def _audit(self, conn, client_id, action, entity=None, entity_id=None, field=None, old=None, new=None, reason=None,
@@ -711,7 +715,7 @@ class SQLStore:
 
     def active_sessions(self) -> list[tuple[int, int, str, str]]:
         """``(course_id, number, date, phase)`` of every session of the courses not ended."""
-        return self._query(
+        return self._tuples(
             "SELECT s.course_id, s.number, s.date, s.phase FROM sessions s WHERE s.course_id IN"
             " (SELECT id FROM courses WHERE end_date IS NULL)")
 
@@ -722,7 +726,7 @@ class SQLStore:
         # Sessions and administrations are found through sessions(course_id, number) and administrations_session;
         # on SQLite `+a.status` (``_unindexed``) keeps the planner off an index on status, which matches nearly
         # every row.
-        return self._query(
+        return self._tuples(
             "SELECT s.course_id, s.number, a.instrument_id, sc.total, sc.band, sc.flag_count"
             " FROM administrations a JOIN sessions s ON s.id = a.session_id"
             " LEFT JOIN scores sc ON sc.administration_id = a.id AND sc.current = 1"

@@ -176,6 +176,17 @@ class SQLiteStore(SQLStore):
         except sqlite3.OperationalError as exc:
             raise self._translate(exc) from None
 
+    def _tuples(self, sql: str, params: Any = ()) -> list[tuple]:
+        """As :meth:`_query`, plain tuples: quicker to make and to index than sqlite3.Row (the caseload's rows)."""
+        cursor = self._conn.cursor()
+        cursor.row_factory = None
+        try:
+            return cursor.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as exc:
+            raise self._translate(exc) from None
+        finally:
+            cursor.close()
+
     # -- looking after the file (ipt doctor, ipt backup): read-only, without opening a store ----------
 
     @staticmethod
