@@ -15,7 +15,7 @@ from typing import Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .domain import PROBLEM_AREAS
-from .plain import InstrumentHelpers
+from .plain import AlertRuleTest, CriticalRuleTest, InstrumentHelpers
 from .plain import format_score, item_range, round_half_up, scale_range  # noqa: F401 -- one copy, re-exported
 
 ID_PATTERN = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
@@ -171,7 +171,7 @@ class Scale(_Strict):
         return self
 
 
-class CriticalRule(_Strict):
+class CriticalRule(CriticalRuleTest, _Strict):
     """An item answer that must reach the clinician at once (suicidality, self-harm, mania...)."""
 
     item: str
@@ -187,15 +187,8 @@ class CriticalRule(_Strict):
             raise ValueError("give exactly one of at_least or any_of")
         return self
 
-    def raised_by(self, value: Optional[int]) -> bool:
-        if value is None:
-            return False
-        if self.at_least is not None:
-            return value >= self.at_least
-        return value in (self.any_of or [])
 
-
-class AlertRule(_Strict):
+class AlertRule(AlertRuleTest, _Strict):
     """A declarative alert on a score (beside the item-based critical rules): e.g. ASRM total >= 6 raises
     "possible mania/hypomania: assess". Raised through the alert lifecycle (open until acknowledged)."""
 
@@ -212,13 +205,6 @@ class AlertRule(_Strict):
         if (self.at_least is None) == (self.at_most is None):
             raise ValueError("give exactly one of at_least or at_most")
         return self
-
-    def raised_by(self, value: Optional[float]) -> bool:
-        if value is None:
-            return False
-        if self.at_least is not None:
-            return value >= self.at_least
-        return value <= self.at_most
 
 
 Domain = Literal[

@@ -230,9 +230,10 @@ class Scale(FrozenModel):
     _tuples = frozenset({"range"})
 
 
-class CriticalRule(FrozenModel):
-    __slots__ = _fields = ("item", "at_least", "any_of", "message", "kind", "source")
-    _defaults = {"at_least": None, "any_of": None, "kind": "suicidality"}
+class CriticalRuleTest:
+    """When a critical-item rule fires, for both forms of the rule (this plain one, ``models.CriticalRule``)."""
+
+    __slots__ = ()
 
     def raised_by(self, value: Optional[int]) -> bool:
         if value is None:
@@ -242,10 +243,10 @@ class CriticalRule(FrozenModel):
         return value in (self.any_of or [])
 
 
-class AlertRule(FrozenModel):
-    __slots__ = _fields = ("id", "scale", "at_least", "at_most", "severity", "message", "source")
-    _defaults = {"scale": None, "at_least": None, "at_most": None, "severity": "warning"}
-    _floats = frozenset({"at_least", "at_most"})
+class AlertRuleTest:
+    """When a score alert rule fires, for both forms of the rule (this plain one, ``models.AlertRule``)."""
+
+    __slots__ = ()
 
     def raised_by(self, value: Optional[float]) -> bool:
         if value is None:
@@ -253,6 +254,17 @@ class AlertRule(FrozenModel):
         if self.at_least is not None:
             return value >= self.at_least
         return value <= self.at_most
+
+
+class CriticalRule(CriticalRuleTest, FrozenModel):
+    __slots__ = _fields = ("item", "at_least", "any_of", "message", "kind", "source")
+    _defaults = {"at_least": None, "any_of": None, "kind": "suicidality"}
+
+
+class AlertRule(AlertRuleTest, FrozenModel):
+    __slots__ = _fields = ("id", "scale", "at_least", "at_most", "severity", "message", "source")
+    _defaults = {"scale": None, "at_least": None, "at_most": None, "severity": "warning"}
+    _floats = frozenset({"at_least", "at_most"})
 
 
 class InstrumentHelpers:
