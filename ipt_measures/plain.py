@@ -412,6 +412,52 @@ class Score(PlainModel):
                 "flags": [f.model_dump(mode=mode) for f in self.flags]}
 
 
+# The scorer's own constructors: the same objects as ScaleScore(...), Flag(...) and Score(...) give, every field
+# assigned as given (no int -> float for a value: a whole sum stays an int, as the scorer has always left it).
+# Calling a class runs its __init__ through the interpreter's slow path for classes; these run at the speed of
+# a plain function call, about half the cost, which is a tenth of scoring a PHQ-9.
+_new = object.__new__
+
+
+def new_scale_score(id: str, name: str, value: Optional[float], band: Optional[str], band_severity: Optional[int],
+                    answered: int, missing: int, prorated: bool, note: Optional[str],
+                    decimals: Optional[int]) -> ScaleScore:
+    result = _new(ScaleScore)
+    result.id = id
+    result.name = name
+    result.value = value
+    result.band = band
+    result.band_severity = band_severity
+    result.answered = answered
+    result.missing = missing
+    result.prorated = prorated
+    result.note = note
+    result.decimals = decimals
+    return result
+
+
+def new_flag(item: str, value: int, answer: str, kind: str, message: str) -> Flag:
+    flag = _new(Flag)
+    flag.item = item
+    flag.value = value
+    flag.answer = answer
+    flag.kind = kind
+    flag.message = message
+    return flag
+
+
+def new_score(instrument: str, instrument_version: str, scorer: str, total: ScaleScore, subscales: list,
+              flags: list) -> Score:
+    result = _new(Score)
+    result.instrument = instrument
+    result.instrument_version = instrument_version
+    result.scorer = scorer
+    result.total = total
+    result.subscales = subscales
+    result.flags = flags
+    return result
+
+
 # -- converting a validated definition ------------------------------------------------------------------
 
 # The pydantic model named X in models.py becomes the class X here.

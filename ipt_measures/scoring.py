@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Optional
 
 from .errors import InvalidAnswers
-from .plain import Flag, ScaleScore, Score, item_range, round_half_up
+from .plain import Flag, ScaleScore, Score, item_range, new_flag, new_scale_score, new_score, round_half_up
 
 if TYPE_CHECKING:
     from .plain import Instrument, Scale
@@ -23,6 +23,7 @@ Answer = Optional[int]  # an item's value as given, or None when it was skipped 
 SCORER = "generic/1"
 
 _NO_BAND = (None, None)
+_FRACTIONS_KEPT = 4096  # fractional values remembered per scale (a mean of 12 items on a 1-7 scale has 73)
 
 
 _TYPES_OK = frozenset({int, type(None)})  # bool is a subclass of int, not int: it takes the long way and is refused
@@ -107,26 +108,11 @@ def score_list(instrument: Instrument, values: Sequence[Answer]) -> Score:
     usual case (whole numbers every item allows, scales of plain items) worked from the list by position."""
     entry = _PLANS.get(id(instrument))  # _plan(), inlined: this is the hot path of every score
     plan = entry[1] if entry is not None and entry[0]() is instrument else _plan(instrument)
-    n = len(values)
-    if (plan.positions is not None and plan.n_required <= n <= plan.n_all and plan.uniform.issuperset(values)
-            and _TYPES_OK.issuperset(map(type, values))):
-        if n < plan.n_all:
-            values = [*values, *plan.padding[n:]]
-        results = []
-        for scale_plan, gather in plan.positions:
-            components = gather(values)
-            if None in components:  # missing answers: the missing-item rule, by item id
-                results.append(_score_scale(scale_plan, dict(zip(plan.ids, values)), True))
-            else:
-                raw = sum(components)
-                results.append(_result(scale_plan, raw / len(components) if scale_plan.mean else raw, len(components),
-                                       0, None, False))
-        flags = []
-        for rule, labels, index, raising in plan.critical_positions:
-            value = values[index]
-            if value in raising:  # the allowed answers rule.raised_by raises (every value here is one of them)
-                flags.append(Flag(rule.item, value, labels.get(value, str(value)), rule.kind, rule.message))
-        return Score(instrument.id, instrument.version, SCORER, results[0], results[1:], flags)
+    by_position = plan.by_position
+    if by_position is not None:
+        result = by_position(values)
+        if result is not None:
+            return result
     return score_checked(instrument, answers_from_list(instrument, values))
 
 
@@ -136,7 +122,12 @@ def score_mapping(instrument: Instrument, answers: Mapping[str, Answer]) -> Scor
     if not plan.known.issuperset(answers):
         check_answers(instrument, answers)  # names the unknown item
     # Every item, in order (None where not given): what check_answers would check, item by item, in this order.
-    return score_list(instrument, list(map(answers.get, plan.ids)))
+    values = list(map(answers.get, plan.ids))
+    if plan.by_position is not None:
+        result = plan.by_position(values)
+        if result is not None:
+            return result
+    return score_checked(instrument, answers_from_list(instrument, values))
 
 
 def score_scale(instrument: Instrument, scale: Scale, answers: Mapping[str, Answer]) -> ScaleScore:
@@ -200,23 +191,30 @@ def _result(plan: "_ScalePlan", raw: float, answered: int, missing: int, note: O
     decimals = scale.decimals
     if type(scaled) is int and decimals == 0 and plan.whole_bands is not None:  # a whole sum: rounded already
         label, severity = plan.whole_bands.get(scaled, _NO_BAND)
-        result = ScaleScore(scale.id, scale.name, None, label, severity, answered, missing, prorated, note, None)
-        result.value = scaled
-        return result
-    rounded = round_half_up(scaled, decimals)
-    # Bands are published to the scale's decimals, so the band is read from the rounded value (the first band
-    # holding it, as band_for reads it). A mean keeps its exact value (MSPSS answers summing to 45 are 3.75, not
-    # 3.8): rounding is display only. A sum keeps the rounded value, because there rounding a prorated total to
-    # whole points is the published rule itself.
-    for low, high, label, severity in plan.bands:
-        if low <= rounded <= high:
-            break
+        return new_scale_score(scale.id, scale.name, scaled, label, severity, answered, missing, prorated, note, None)
+    # A fraction (a mean, a prorated or multiplied sum) rounds and bands as it did the last time it was seen:
+    # the same float gives the same result, and Decimal rounding is twenty times the cost of a lookup. Whole
+    # values (0.0 and -0.0 among them, which compare equal but round to different floats) are never memoised.
+    memo = plan.fractions
+    known = memo.get(scaled) if type(scaled) is float else None
+    if known is not None:
+        rounded, label, severity = known
     else:
-        label = severity = None
-    result = ScaleScore(scale.id, scale.name, None, label, severity, answered, missing, prorated, note,
-                        decimals or None)
-    result.value = scaled if plan.mean else rounded  # assigned, not validated: a whole sum stays an int, as always
-    return result
+        rounded = round_half_up(scaled, decimals)
+        # Bands are published to the scale's decimals, so the band is read from the rounded value (the first band
+        # holding it, as band_for reads it). A mean keeps its exact value (MSPSS answers summing to 45 are 3.75,
+        # not 3.8): rounding is display only. A sum keeps the rounded value, because there rounding a prorated
+        # total to whole points is the published rule itself.
+        for low, high, label, severity in plan.bands:
+            if low <= rounded <= high:
+                break
+        else:
+            label = severity = None
+        if type(scaled) is float and not scaled.is_integer() and len(memo) < _FRACTIONS_KEPT:
+            memo[scaled] = (rounded, label, severity)
+    # The value assigned, not validated: a whole sum stays an int, as always.
+    return new_scale_score(scale.id, scale.name, scaled if plan.mean else rounded, label, severity, answered, missing,
+                           prorated, note, decimals or None)
 
 
 def _group_value(group, value_of) -> Optional[float]:
@@ -283,7 +281,8 @@ def _describe_values(values: list[int]) -> str:
 class _ScalePlan:
     """A scale's components (item id, or group id with its group) and its reversed items' low + high."""
 
-    __slots__ = ("scale", "components", "reversal", "items_only", "gather", "mean", "bands", "whole_bands")
+    __slots__ = ("scale", "components", "reversal", "items_only", "gather", "mean", "bands", "whole_bands",
+                 "fractions")
 
     def __init__(self, instrument: Instrument, scale: Scale):
         groups = {g.id: g for g in scale.groups}
@@ -293,6 +292,7 @@ class _ScalePlan:
         self.items_only = not any(group is not None for _, group in self.components)
         self.mean = scale.method == "mean"
         self.bands = tuple((band.min, band.max, band.label, band.severity) for band in scale.bands)
+        self.fractions: dict[float, tuple] = {}  # a fractional value -> (rounded, label, severity), as _result reads it
         # Each whole number the bands hold -> the first band holding it (as the loop in _result reads them).
         self.whole_bands: Optional[dict[int, tuple]] = {}
         for low, high, label, severity in self.bands:
@@ -310,7 +310,7 @@ class _Plan:
     """What checking and scoring one instrument needs, worked out once from its (frozen) definition."""
 
     __slots__ = ("known", "items", "scales", "ordered", "critical", "ids", "n_all", "n_required", "uniform", "positions",
-                 "padding", "critical_positions")
+                 "padding", "critical_positions", "by_position")
 
     def __init__(self, instrument: Instrument):
         self.known = frozenset(item.id for item in instrument.items)
@@ -343,12 +343,102 @@ class _Plan:
         self.positions = None
         if self.uniform is not None and all(p.gather is not None for p in self.ordered):
             self.positions = tuple((p, itemgetter(*(index[ref] for ref in p.scale.items))) for p in self.ordered)
+        self.by_position = _by_position(self, instrument) if self.positions is not None else None
 
     def scale(self, scale: Scale, instrument: Instrument) -> _ScalePlan:
         plan = self.scales.get(id(scale))
         if plan is None or plan.scale is not scale:  # a scale that is not one of this definition's own
             plan = _ScalePlan(instrument, scale)
         return plan
+
+
+def _by_position(plan: _Plan, instrument: Instrument):
+    """The instrument's scoring plan for answers in item order, compiled once into one function: it scores the
+    usual case (as many answers as the items, or without trailing optional ones; whole numbers, or None, that
+    every item allows; scales of plain items) from the list by position and returns None for anything else,
+    which then goes the long way (``answers_from_list``, ``score_checked``) and gets its error there. What it
+    needs is bound in advance, so a call looks nothing up on the plan, the scales or the instrument."""
+    n_required, n_all, padding, ids = plan.n_required, plan.n_all, plan.padding, plan.ids
+    allowed, typed = plan.uniform.issuperset, _TYPES_OK.issuperset
+    instrument_id, version, scorer = instrument.id, instrument.version, SCORER
+    # Per scale: its plan, its items by position, and for a whole sum banded by whole numbers its bands table.
+    scales = tuple((p, gather, p.mean, p.scale.multiplier, p.whole_bands if p.scale.decimals == 0 else None,
+                    p.scale.id, p.scale.name) for p, gather in plan.positions)
+    critical = tuple((index, raising, rule.item, labels, rule.kind, rule.message)
+                     for rule, labels, index, raising in plan.critical_positions)
+
+    def scale_result(values, scale_plan, gather, mean, multiplier, whole, scale_id, name) -> ScaleScore:
+        components = gather(values)
+        if None in components:  # missing answers: the missing-item rule, by item id
+            return _score_scale(scale_plan, dict(zip(ids, values)), True)
+        n = len(components)
+        raw = sum(components) / n if mean else sum(components)
+        scaled = raw * multiplier
+        if whole is not None and type(scaled) is int:  # a whole sum: _result's first case, inlined
+            label, severity = whole.get(scaled, _NO_BAND)
+            return new_scale_score(scale_id, name, scaled, label, severity, n, 0, False, None, None)
+        return _result(scale_plan, raw, n, 0, None, False)
+
+    def flags_of(values) -> list:
+        flags = []
+        for index, raising, item, labels, kind, message in critical:
+            value = values[index]
+            if value in raising:  # the allowed answers rule.raised_by raises (every value here is one of them)
+                flags.append(new_flag(item, value, labels[value], kind, message))
+        return flags
+
+    if len(scales) > 1:
+        def by_position(values: Sequence[Answer]) -> Optional[Score]:
+            n = len(values)
+            if not (n_required <= n <= n_all and allowed(values) and typed(map(type, values))):
+                return None
+            if n < n_all:
+                values = [*values, *padding[n:]]
+            results = [scale_result(values, *scale) for scale in scales]
+            return new_score(instrument_id, version, scorer, results[0], results[1:], flags_of(values))
+
+        return by_position
+
+    # One scale (PHQ-9, GAD-7, most instruments): scale_result and flags_of written out, the hottest path.
+    scale_plan, gather, mean, multiplier, whole, scale_id, name = scales[0]
+    single = critical[0] if len(critical) == 1 else None
+    # A scale of the first k items, in order (PHQ-9's nine before its optional tenth): a list of exactly k answers
+    # is its own components, with nothing to pad or gather.
+    position = {item_id: n for n, item_id in enumerate(ids)}
+    k = len(scale_plan.scale.items)
+    prefix = k if [position[ref] for ref in scale_plan.scale.items] == list(range(k)) and all(
+        i < k for i, *_ in critical) else -1
+
+    def by_position_one_scale(values: Sequence[Answer]) -> Optional[Score]:
+        n = len(values)
+        if not (n_required <= n <= n_all and allowed(values) and typed(map(type, values))):
+            return None
+        if n == prefix:
+            components = values
+        else:
+            if n < n_all:
+                values = [*values, *padding[n:]]
+            components = gather(values)
+        if None in components:
+            total = _score_scale(scale_plan, dict(zip(ids, values)), True)
+        else:
+            n = len(components)
+            raw = sum(components) / n if mean else sum(components)
+            scaled = raw * multiplier
+            if whole is not None and type(scaled) is int:
+                label, severity = whole.get(scaled, _NO_BAND)
+                total = new_scale_score(scale_id, name, scaled, label, severity, n, 0, False, None, None)
+            else:
+                total = _result(scale_plan, raw, n, 0, None, False)
+        if single is None:
+            flags = flags_of(values)
+        else:
+            index, raising, item, labels, kind, message = single
+            value = values[index]
+            flags = [new_flag(item, value, labels[value], kind, message)] if value in raising else []
+        return new_score(instrument_id, version, scorer, total, [], flags)
+
+    return by_position_one_scale
 
 
 # Keyed by id(instrument), each entry holding a weak reference to its instrument: the entry is used only
