@@ -408,22 +408,9 @@ def _register_entry_point(pm: pluggy.PluginManager, ep: Any, info: PluginInfo) -
 
 def _entry_points() -> list[tuple[Any, tuple[Optional[str], Optional[str]]]]:
     """Each entry point of the group with its distribution's (name, version), built-ins first."""
-    from importlib.metadata import entry_points
+    from .entrypoints import entry_points
 
-    # ``Distribution.metadata`` parses the METADATA file on every access (ours holds the whole README), and
-    # the entry points of one distribution share one Distribution object: read each one's metadata once.
-    facts: dict[int, tuple[Optional[str], Optional[str]]] = {}
-
-    def dist_facts(ep) -> tuple[Optional[str], Optional[str]]:
-        dist = getattr(ep, "dist", None)
-        if dist is None:
-            return None, None
-        if id(dist) not in facts:
-            metadata = dist.metadata
-            facts[id(dist)] = (metadata["Name"], metadata["Version"])
-        return facts[id(dist)]
-
-    found = [(ep, dist_facts(ep)) for ep in entry_points(group=GROUP)]
+    found = [(ep, (ep.dist_name, ep.dist_version)) for ep in entry_points(GROUP)]
     # Built-ins first, so a third-party plugin can never claim a built-in instrument's id.
     return sorted(found, key=lambda pair: (pair[1][0] is None or _normalise(pair[1][0]) != DISTRIBUTION, pair[0].name))
 

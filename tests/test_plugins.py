@@ -351,18 +351,113 @@ def test_discovery_reads_each_distributions_metadata_once(monkeypatch):
     """Plugin discovery parsed ipt-measures' METADATA (the whole README) once per entry point and field: 48
     times for 16 built-ins. Each distribution's metadata is read once now."""
     from collections import Counter
-    from importlib import metadata
+
+    from ipt_measures import entrypoints
 
     reads: Counter = Counter()
-    original = metadata.PathDistribution.read_text
+    original = entrypoints._read
 
-    def counting(self, filename):
-        text = original(self, filename)
-        if filename in ("METADATA", "PKG-INFO") and text is not None:
-            reads[str(self._path)] += 1
+    def counting(path):
+        text = original(path)
+        if path.endswith(("METADATA", "PKG-INFO")) and text is not None:
+            reads[path] += 1
         return text
 
-    monkeypatch.setattr(metadata.PathDistribution, "read_text", counting)
+    monkeypatch.setattr(entrypoints, "_read", counting)
     registry = build_registry()
     assert sum(1 for p in registry.plugins.values() if p.source == "built-in") >= 15
     assert reads and max(reads.values()) == 1, reads
+
+
+def test_plugin_discovery_leaves_importlib_metadata_unimported():
+    """Importing importlib.metadata cost about 20 ms of every command; the folders on sys.path are read directly."""
+    code = ("import sys; from ipt_measures.plugins import get_registry; registry = get_registry(); "
+            "assert registry.instruments['phq9']; print('importlib.metadata' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT.parent)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
+
+
+def _stdlib_entry_points(group):
+    from importlib import invalidate_caches, metadata
+
+    invalidate_caches()
+    return sorted((ep.name, ep.value, ep.dist.metadata["Name"], ep.dist.metadata["Version"])
+                  for ep in metadata.entry_points(group=group))
+
+
+def _ours(group, scan=True):
+    from ipt_measures import entrypoints
+
+    found = entrypoints._scan(group) if scan else entrypoints.entry_points(group)
+    return sorted((ep.name, ep.value, ep.dist_name, ep.dist_version) for ep in found)
+
+
+@pytest.mark.parametrize("group", ["ipt_measures", "console_scripts", "pytest11"])
+def test_entry_points_are_those_importlib_metadata_finds_here(group):
+    assert _ours(group) == _stdlib_entry_points(group)
+
+
+def _dist(site, folder, name, version, entry_points=None, metadata_file="METADATA"):
+    info = site / folder
+    info.mkdir(parents=True)
+    if name is not None:
+        (info / metadata_file).write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+                                          f"Summary: x\n\nName: not-this\nVersion: 0\n")
+    if entry_points is not None:
+        (info / "entry_points.txt").write_text(entry_points)
+
+
+def test_entry_points_are_those_importlib_metadata_finds_in_awkward_installs(tmp_path, monkeypatch):
+    """Every kind of folder importlib.metadata reads on sys.path: wheels' dist-info, eggs' egg-info and EGG-INFO,
+    two copies of one distribution (the first on sys.path wins), odd spacing and comments, other groups."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    _dist(first, "Plug_A-1.0.dist-info", "Plug.A", "1.0",
+          "# a comment\n[console_scripts]\nplug-a = plug_a.cli:main\n\n[ipt_measures]\n  alpha=plug_a  \n"
+          "beta = plug_a.sub:obj.attr [extra1, extra2]\n")
+    _dist(second, "plug_a-9.0.dist-info", "plug-a", "9.0", "[ipt_measures]\nshadowed = plug_a_old\n")
+    _dist(first, "plug_b-2.0.egg-info", "plug-b", "2.0", "[ipt_measures]\ngamma = plug_b\n", "PKG-INFO")
+    _dist(first, "no_meta-1.0.dist-info", None, None, "[other]\nx = y\n")
+    (first / "loose-1.0.egg-info").write_text("Metadata-Version: 1.0\nName: loose\n")  # a distutils file
+    _dist(second / "plug_c-3.0-py3.11.egg", "EGG-INFO", "plug-c", "3.0", "[ipt_measures]\ndelta = plug_c\n",
+          "PKG-INFO")
+    _dist(second, "Upper-4.0.DIST-INFO", "upper", "4.0", "[ipt_measures]\nepsilon = upper\n")
+    paths = [str(first), str(second), str(second / "plug_c-3.0-py3.11.egg"), str(tmp_path / "missing")]
+    monkeypatch.setattr(sys, "path", paths)
+    ours = _ours("ipt_measures")
+    assert ours == _stdlib_entry_points("ipt_measures")
+    assert ("alpha", "plug_a", "Plug.A", "1.0") in ours and not any(e[0] == "shadowed" for e in ours)
+    assert {e[0] for e in ours} == {"alpha", "beta", "gamma", "delta", "epsilon", "shadowed"} - {"shadowed"}
+    assert _ours("console_scripts") == _stdlib_entry_points("console_scripts")
+
+
+def test_a_line_that_is_not_an_entry_point_costs_only_that_line(tmp_path, monkeypatch):
+    """importlib.metadata raises TypeError for every distribution when one entry_points.txt has a line
+    without ``=``; here that line is skipped and every other plugin is still found."""
+    _dist(tmp_path, "odd-1.0.dist-info", "odd", "1.0", "[ipt_measures]\nno equals sign here\nfine = odd_plugin\n")
+    _dist(tmp_path, "other-1.0.dist-info", "other", "1.0", "[ipt_measures]\nother = other_plugin\n")
+    monkeypatch.setattr(sys, "path", [str(tmp_path)])
+    assert _ours("ipt_measures") == [("fine", "odd_plugin", "odd", "1.0"), ("other", "other_plugin", "other", "1.0")]
+
+
+def test_a_zip_on_sys_path_is_read_by_importlib_metadata(tmp_path, monkeypatch):
+    import zipfile
+
+    archive = tmp_path / "plugins.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("zipped-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: zipped\nVersion: 1.0\n")
+        z.writestr("zipped-1.0.dist-info/entry_points.txt", "[ipt_measures]\nzipped = zipped_plugin\n")
+    monkeypatch.setattr(sys, "path", [str(archive), *sys.path])
+    assert ("zipped", "zipped_plugin", "zipped", "1.0") in _ours("ipt_measures", scan=False)
+    assert ("zipped", "zipped_plugin", "zipped", "1.0") not in _ours("ipt_measures")  # the folder reader skips it
+
+
+def test_an_entry_point_loads_the_object_it_names(tmp_path, monkeypatch):
+    from ipt_measures.entrypoints import EntryPoint
+
+    (tmp_path / "ep_target.py").write_text("class Box:\n    class Inner:\n        value = 42\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert EntryPoint("x", "ep_target : Box.Inner [extra]", "g", None, None).load().value == 42
+    assert EntryPoint("x", "ep_target", "g", None, None).load().__name__ == "ep_target"
+    with pytest.raises(ValueError, match="not an entry point"):
+        EntryPoint("x", "not a module!", "g", None, None).load()
