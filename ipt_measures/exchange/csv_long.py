@@ -90,10 +90,20 @@ def _unreadable(path: Path, reader: Any, exc: Exception) -> UsageError:
 KEY = ("client_id", "course_start", "session", "instrument", "administration")  # one administration's rows
 SHARED = ("planned_sessions", "problem_areas", "session_date", "phase", "instrument_version", "respondent",
           "completed_at", "total", "protocol", "display_name", "birth_year", "course_end", "course_type")
+CONTEXT = ("client_id", "display_name", "birth_year", "course_start", "planned_sessions", "problem_areas", "protocol",
+           "course_end", "course_type", "session", "session_date", "phase")  # the client, course and session cells
+CACHED = 4096  # distinct contexts and instruments remembered by one read
 
 
 def read(path: Path, update: Optional[Callable[[int], Any]] = None) -> Iterator[Any]:
-    """Yield one record or list of rejections per administration, in file order."""
+    """Yield one record or list of rejections per administration, in file order.
+
+    The first row of an administration is read for its client, course, session and instrument (each
+    distinct set of those cells checked once per file); the rows after it, whose key and shared cells
+    are the same text, only for their answer, and the common answer (a whole number the item allows,
+    given once) is taken in this loop. Anything else (another administration, a shared cell that
+    differs, any other answer) goes the long way, through :class:`_Group`, which names the line.
+    """
     path = Path(path)
     reader = csv.reader(_lines(path, update))
     try:
@@ -107,34 +117,55 @@ def read(path: Path, update: Optional[Callable[[int], Any]] = None) -> Iterator[
             "item response (ipt export --format csv-long --items)"
         )
     layout = _Layout(header)
+    heads = _Heads(layout)
+    width, head_of, key_of, answer_of = layout.width, layout.head, layout.key, layout.answer
     seen: set[tuple] = set()
     group: Optional[_Group] = None
-    rows = iter(reader)
-    while True:
-        try:
-            row = next(rows)
-        except StopIteration:
-            break
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise _unreadable(path, reader, exc) from None
-        if not row:
-            continue  # a blank line, as csv.DictReader skips it
-        if len(row) < layout.width:
-            row += [""] * (layout.width - len(row))
-        line = reader.line_num
-        group_id = layout.key(row)
-        if group is None or group_id != group.id:
-            if group is not None:
-                yield group.finish()
-            group = _Group(group_id, line, layout)
-            if group_id in seen:
-                group.problems.append(Rejection(
-                    f"line {line}", "rows of this administration are not together: an earlier run of rows "
-                    "had the same client, course, session, instrument and administration"))
-            seen.add(group_id)
-        group.add(row, line)
+    head: Any = None  # the key and shared cells of the administration being read, as written
+    instrument: Any = None
+    allowed: dict = {}
+    items: set = set()
+    responses: list = []
+    last = 0
+    try:
+        for row in reader:
+            if not row:
+                continue  # a blank line, as csv.DictReader skips it
+            if len(row) < width:
+                row += [""] * (width - len(row))
+            line = reader.line_num
+            if head_of(row) != head:
+                group_id = key_of(row)
+                if group is None or group_id != group.id:
+                    if group is not None:
+                        yield group.finish(last)
+                    group = _Group(group_id, line, layout)
+                    if group_id in seen:
+                        group.problems.append(Rejection(
+                            f"line {line}", "rows of this administration are not together: an earlier run of rows "
+                            "had the same client, course, session, instrument and administration"))
+                    seen.add(group_id)
+                    group.start(row, line, heads)
+                    head = head_of(row)
+                    instrument, allowed, items, responses = group.instrument, group.allowed, group.items, group.responses
+                elif not group.context_error and group.differs(row, line):
+                    last = line  # a bad first row is reported once, not echoed by every row after it
+                    continue
+            last = line
+            if instrument is None:
+                continue
+            item_id, text, given = answer_of(row)
+            if text.isdecimal() and (given == "answered" or not given):  # the common answer, taken here
+                value = int(text)
+                if value in allowed.get(item_id, ()) and item_id not in items:
+                    items.add(item_id)
+                    responses.append((item_id, value, "answered"))
+                    continue
+            group.answer(row, line)
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise _unreadable(path, reader, exc) from None
     if group is not None:
-        yield group.finish()
+        yield group.finish(last)
 
 
 class _Layout:
@@ -143,74 +174,150 @@ class _Layout:
     def __init__(self, header: list[str]):
         self.header = header
         self.width = len(header)
-        self.index = {}
+        self.index: dict[str, int] = {}
         for n, name in enumerate(header):
             self.index.setdefault(name, n)
-        # The raw cells (C-speed itemgetter): rows of one administration repeat them exactly; the import key
+        # Raw cells at C speed (itemgetter): rows of one administration repeat them exactly; the import key
         # itself is made from the parsed values.
-        self.key = itemgetter(*[self.index[c] for c in KEY if c in self.index])
+        self.key = itemgetter(*self._at(KEY))
         self.shared = [c for c in SHARED if c in self.index]
-        self.shared_of = itemgetter(*[self.index[c] for c in self.shared]) if self.shared else (lambda row: ())
+        self.head = itemgetter(*self._at(KEY + SHARED))
+        self.context = itemgetter(*self._at(CONTEXT))
+        self.named = itemgetter(*self._at(("instrument", "instrument_version")))  # a 1-tuple is the cell itself
         self.item, self.value, self.status = self.index["item"], self.index["value"], self.index.get("status")
+        if self.status is None:
+            item, value = self.item, self.value
+            self.answer = lambda row: (row[item], row[value], "")
+        else:
+            self.answer = itemgetter(self.item, self.value, self.status)
 
-    def as_dict(self, row: list[str]) -> dict:
-        return {name: read_cell(row[n].strip()) for name, n in self.index.items()}
+    def _at(self, names: tuple) -> list[int]:
+        return [self.index[c] for c in names if c in self.index]
+
+    def cell(self, row: list[str], name: str) -> str:
+        """A cell's text as it was written (the writer's formula guard taken off); "" for a column not in the file."""
+        n = self.index.get(name)
+        return "" if n is None else read_cell(row[n].strip())
+
+
+class _Heads:
+    """The checks of an administration's first row, done once for each distinct instrument and context in a file
+    (a session's administrations share one context: its client, course and session cells)."""
+
+    def __init__(self, layout: _Layout):
+        self.layout = layout
+        self.instruments: dict[tuple, tuple] = {}
+        self.contexts: dict[tuple, tuple] = {}
+
+    def instrument(self, row: list[str]) -> tuple:
+        """The registered instrument the row names (in the version it names), the answers each item allows, and
+        the instrument and version cells as written."""
+        raw = self.layout.named(row)
+        found = self.instruments.get(raw)
+        if found is None:
+            name, version = self.layout.cell(row, "instrument"), self.layout.cell(row, "instrument_version")
+            instrument = instrument_for(name, version or None)
+            if len(self.instruments) >= CACHED:
+                self.instruments.clear()
+            found = self.instruments[raw] = (instrument, allowed_values(instrument), name, version)
+        return found
+
+    def context(self, row: list[str]) -> tuple:
+        """The row's client, course and session, checked (``records.check_context``) and parsed."""
+        raw = self.layout.context(row)
+        found = self.contexts.get(raw)
+        if found is None:
+            cell = self.layout.cell
+            course = {"start_date": cell(row, "course_start"), "planned_sessions": cell(row, "planned_sessions"),
+                      "problem_areas": [a for a in cell(row, "problem_areas").split(";") if a],
+                      "protocol": cell(row, "protocol") or None, "end_date": cell(row, "course_end") or None,
+                      "course_type": cell(row, "course_type") or None}
+            session = {"number": cell(row, "session"), "date": cell(row, "session_date"), "phase": cell(row, "phase")}
+            found = check_context({"client_id": cell(row, "client_id"), "display_name": cell(row, "display_name") or None,
+                                   "birth_year": cell(row, "birth_year") or None, "course": course, "session": session},
+                                  remember=False)
+            if len(self.contexts) >= CACHED:
+                self.contexts.clear()
+            self.contexts[raw] = found
+        client_id, display_name, birth_year, course, session = found
+        return client_id, display_name, birth_year, dict(course), dict(session)
 
 
 class _Group:
     """The rows of one administration in a long CSV."""
 
+    __slots__ = ("id", "layout", "first", "row", "instrument", "allowed", "context", "admin", "total", "responses",
+                 "items", "problems", "context_error")
+
     def __init__(self, group_id: tuple, first_line: int, layout: _Layout):
         self.id = group_id
         self.layout = layout
         self.first = first_line
-        self.last = first_line
-        self.head: Optional[dict] = None
-        self.head_shared: Any = None
-        self.head_line = first_line
+        self.row: list[str] = []  # the first row, as read
         self.instrument: Any = None
-        self.context: dict = {}  # the head row's client, course and session fields, checked and parsed once
+        self.allowed: dict = {}
+        self.context: tuple = ()  # the first row's client, course and session, checked and parsed once
+        self.admin: dict = {}
+        self.total: Optional[str] = None
         self.responses: list[tuple[str, Optional[int], str]] = []
         self.items: set[str] = set()
         self.problems: list[Rejection] = []
         self.context_error = False
-        self.allowed: dict = {}
 
-    def add(self, row: list[str], line: int) -> None:
-        self.last = line
-        layout = self.layout
-        if self.head is None:
-            self.head, self.head_line = layout.as_dict(row), line
-            self.head_shared = layout.shared_of(row)
-            try:
-                self.instrument = instrument_for(self.head["instrument"], self.head.get("instrument_version") or None)
-                self.allowed = allowed_values(self.instrument)
-                self.context = self._check_head(self.head)
-            except ValueError as exc:
-                self.problems.append(Rejection(f"line {line}", str(exc)))
-                self.context_error = True
-        elif not self.context_error and layout.shared_of(row) != self.head_shared:
-            # a bad first row is reported once, not echoed by every row after it
-            for name in layout.shared:
-                value = row[layout.index[name]].strip()
-                if value != self.head[name]:
-                    self.problems.append(Rejection(
-                        f"line {line}", f"{name} {value!r} differs from line {self.head_line} "
-                        f"({self.head[name]!r}) of the same administration"))
-                    return
-        if self.instrument is None:
+    def start(self, row: list[str], line: int, heads: _Heads) -> None:
+        """The first row: the fields every row of the administration repeats, checked here to name their line."""
+        self.row = row
+        cell = self.layout.cell
+        try:
+            self.instrument, self.allowed, name, version = heads.instrument(row)
+            self.context = client_id, _, _, course, session = heads.context(row)
+            respondent = cell(row, "respondent")
+            if respondent and respondent not in RESPONDENTS:
+                raise ValueError(f"respondent {respondent!r} is not one of {', '.join(RESPONDENTS)}")
+            completed = cell(row, "completed_at") or None
+            if completed:
+                iso_datetime(completed, "completed_at")
+            self.total = cell(row, "total") or None
+            if self.total:
+                number(self.total, "total")
+        except ValueError as exc:
+            self.problems.append(Rejection(f"line {line}", str(exc)))
+            self.context_error = True
             return
+        instrument = self.instrument
+        self.admin = {
+            "instrument_id": instrument.id,
+            "instrument_version": version or instrument.version,
+            "respondent": respondent or instrument.respondent,
+            "source": "import",
+            "started_at": completed,
+            "finished_at": completed,
+            # session "1" and "1.0", or a date written two ways, are the same administration: the key is
+            # made from the parsed values, so a re-import from a spreadsheet that rewrote them is skipped.
+            "import_key": import_key("csv", client_id, course["start_date"], session["number"], name,
+                                     cell(row, "administration")),
+        }
+
+    def differs(self, row: list[str], line: int) -> bool:
+        """Whether a later row's shared cells differ from the first row's (said, for the first that does)."""
+        layout = self.layout
+        for name in layout.shared:
+            value, first = row[layout.index[name]].strip(), layout.cell(self.row, name)
+            if value != first:
+                self.problems.append(Rejection(
+                    f"line {line}", f"{name} {value!r} differs from line {self.first} ({first!r}) of the same "
+                    "administration"))
+                return True
+        return False
+
+    def answer(self, row: list[str], line: int) -> None:
+        """Any answer but the common one (which ``read`` takes itself): checked, or said why not."""
+        layout = self.layout
         item_id = row[layout.item].strip()
         text = row[layout.value].strip()
         given = row[layout.status].strip() if layout.status is not None else ""
-        if text.isdigit() and (given == "answered" or not given):  # the common case, checked inline
-            value = int(text)
-            if value in self.allowed.get(item_id, ()) and item_id not in self.items:
-                self.items.add(item_id)
-                self.responses.append((item_id, value, "answered"))
-                return
         try:
-            value = (int(text) if text.isdigit() else whole_number(text, f"item {item_id}: value")) if text else None
+            value = (int(text) if text.isdecimal() else whole_number(text, f"item {item_id}: value")) if text else None
             status = given or ("answered" if value is not None else "skipped")
             check_answer(self.instrument, item_id, value, status)
             if item_id in self.items:
@@ -221,59 +328,19 @@ class _Group:
         self.items.add(item_id)
         self.responses.append((item_id, value, status))
 
-    def _check_head(self, row: dict) -> dict:
-        """The fields every row of the administration repeats, checked here to name their line."""
-        course = {"start_date": row["course_start"], "planned_sessions": row["planned_sessions"],
-                  "problem_areas": [a for a in row["problem_areas"].split(";") if a],
-                  "protocol": row.get("protocol") or None, "end_date": row.get("course_end") or None,
-                  "course_type": row.get("course_type") or None}
-        session = {"number": row["session"], "date": row["session_date"], "phase": row["phase"]}
-        client_id, display_name, birth_year, course, session = check_context({
-            "client_id": row["client_id"], "display_name": row.get("display_name") or None,
-            "birth_year": row.get("birth_year") or None, "course": course, "session": session})
-        if row.get("respondent") and row["respondent"] not in RESPONDENTS:
-            raise ValueError(f"respondent {row['respondent']!r} is not one of {', '.join(RESPONDENTS)}")
-        if row.get("completed_at"):
-            iso_datetime(row["completed_at"], "completed_at")
-        if row.get("total"):
-            number(row["total"], "total")
+    def finish(self, last: int) -> Any:
+        if self.problems:
+            return self.problems
+        client_id, display_name, birth_year, course, session = self.context
         return {
+            "where": f"line {self.first}" if self.first == last else f"lines {self.first}-{last}",
+            "stated_total": self.total,
             "client_id": client_id,
             "display_name": display_name,
             "birth_year": birth_year,
             "course": course,
             "session": session,
-            # session "1" and "1.0", or a date written two ways, are the same administration: the key is
-            # made from the parsed values, so a re-import from a spreadsheet that rewrote them is skipped.
-            "key": import_key("csv", client_id, course["start_date"], session["number"], row["instrument"],
-                              row.get("administration", "")),
-        }
-
-    def where(self) -> str:
-        return f"line {self.first}" if self.first == self.last else f"lines {self.first}-{self.last}"
-
-    def finish(self) -> Any:
-        if self.problems:
-            return self.problems
-        row, instrument = self.head, self.instrument
-        completed = row.get("completed_at") or None
-        return {
-            "where": self.where(),
-            "stated_total": row.get("total") or None,
-            "client_id": self.context["client_id"],
-            "display_name": self.context["display_name"],
-            "birth_year": self.context["birth_year"],
-            "course": self.context["course"],
-            "session": self.context["session"],
-            "administration": {
-                "instrument_id": instrument.id,
-                "instrument_version": row.get("instrument_version") or instrument.version,
-                "respondent": row.get("respondent") or instrument.respondent,
-                "source": "import",
-                "started_at": completed,
-                "finished_at": completed,
-                "import_key": self.context["key"],
-            },
+            "administration": self.admin,
             "responses": self.responses,
         }
 

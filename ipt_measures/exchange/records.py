@@ -54,8 +54,27 @@ def registry():
     return _plugins._registry or _plugins.get_registry()
 
 
+# Values already parsed and found good, remembered (a few thousand of each) because an import meets the same
+# dates, courses and clients again and again: a session's administrations share its date and time, a course's
+# sessions its fields. A date found good stays good (its range ends today, and today only moves on); a value
+# found bad is not remembered, and is refused with its message each time.
+REMEMBERED = 4096
+_DAYS: dict[str, str] = {}
+_MOMENTS: dict[str, str] = {}
+_COURSES: dict[tuple, dict] = {}
+
+
+def _remember(cache: dict, key: Any, value: Any) -> None:
+    if len(cache) >= REMEMBERED:
+        cache.clear()
+    cache[key] = value
+
+
 def iso_date(value: str, what: str) -> str:
     """A date written YYYY-MM-DD (or a date-time, whose date part is taken), normalised to YYYY-MM-DD."""
+    found = _DAYS.get(value) if type(value) is str else None
+    if found is not None:
+        return found
     try:
         text = value.strip()
         day = date.fromisoformat(text[:10] if len(text) > 10 and text[10] == "T" else text)
@@ -63,10 +82,14 @@ def iso_date(value: str, what: str) -> str:
         raise ValueError(f"{what} {value!r} is not a date (YYYY-MM-DD)") from None
     if not EARLIEST <= day <= date.today():
         raise ValueError(f"{what} {day.isoformat()} is {'before 1900' if day < EARLIEST else 'in the future'}")
+    _remember(_DAYS, value, day.isoformat())
     return day.isoformat()
 
 
 def iso_datetime(value: str, what: str) -> str:
+    found = _MOMENTS.get(value) if type(value) is str else None
+    if found is not None:
+        return found
     try:
         text = value.strip()
         moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
@@ -74,6 +97,7 @@ def iso_datetime(value: str, what: str) -> str:
         raise ValueError(f"{what} {value!r} is not an ISO date-time") from None
     if moment.year < EARLIEST.year:
         raise ValueError(f"{what} {value!r} is before 1900")
+    _remember(_MOMENTS, value, text)
     return text
 
 
@@ -153,12 +177,15 @@ def allowed_values(instrument: Any) -> dict[str, frozenset]:
 _CONTEXTS: dict[tuple, tuple] = {}
 
 
-def check_context(record: dict) -> tuple:
+def check_context(record: dict, remember: bool = True) -> tuple:
     """The client, course and session fields of a record, parsed and range-checked (see :func:`check_record`).
 
     Remembered for the last few thousand distinct contexts: a session's administrations share one, and a
-    reader that checks a context to name its line has it checked again by the import for free.
+    reader that checks a context to name its line has it checked again by the import for free. A reader
+    that remembers its contexts itself (by the cells it read them from) says ``remember=False``.
     """
+    if not remember:
+        return _check_context(record)
     course, session = record.get("course"), record.get("session")
     try:
         key = (id(registry()), record.get("client_id"), record.get("display_name"), record.get("birth_year"),
@@ -186,23 +213,7 @@ def _check_context(record: dict) -> tuple:
     if year is not None:
         year = whole_number(year, "birth_year", 1900, date.today().year)
     given = record.get("course")
-    course = None
-    if given is not None:
-        start = iso_date(given.get("start_date"), "course_start")
-        planned, areas, kind = check_course(given.get("planned_sessions"), given.get("problem_areas"),
-                                            given.get("course_type"))
-        protocol = given.get("protocol") or None
-        if protocol is not None:
-            protocols = registry().protocols
-            if protocol not in protocols:
-                raise ValueError(f"protocol {protocol!r} is not registered (registered: {', '.join(sorted(protocols))})")
-        course = {"start_date": start, "planned_sessions": planned, "problem_areas": areas, "protocol": protocol,
-                  "course_type": kind}
-        if given.get("end_date"):
-            course["end_date"] = iso_date(given["end_date"], "course_end")
-            if course["end_date"] < start:
-                raise ValueError(f"course_end {course['end_date']} is before course_start {start}")
-            course["end_reason"] = _text(given.get("end_reason"), "end_reason", 2000)
+    course = None if given is None else _course_fields(given)
     session = dict(record.get("session") or {})
     if session.get("number") is not None:
         session["number"] = whole_number(session["number"], "session", 1, SESSION_MAX)
@@ -215,6 +226,39 @@ def _check_context(record: dict) -> tuple:
     if course is not None and (session.get("number") is None or session.get("date") is None or not session.get("phase")):
         raise ValueError("a course's session needs its number, date and phase")
     return client_id, display_name, year, course, session
+
+
+def _course_fields(given: dict) -> dict:
+    """A record's course, parsed and range-checked; remembered by its fields (a course has many sessions)."""
+    try:
+        key: Any = (id(registry()), *((k, tuple(v) if isinstance(v, list) else v) for k, v in given.items()))
+        found = _COURSES.get(key)
+    except (TypeError, AttributeError):  # not a dict, or a field of an unhashable type: checked the long way
+        key, found = None, None
+    if found is None:
+        found = _check_course_fields(given)
+        if key is not None:
+            _remember(_COURSES, key, found)
+    return dict(found)
+
+
+def _check_course_fields(given: dict) -> dict:
+    start = iso_date(given.get("start_date"), "course_start")
+    planned, areas, kind = check_course(given.get("planned_sessions"), given.get("problem_areas"),
+                                        given.get("course_type"))
+    protocol = given.get("protocol") or None
+    if protocol is not None:
+        protocols = registry().protocols
+        if protocol not in protocols:
+            raise ValueError(f"protocol {protocol!r} is not registered (registered: {', '.join(sorted(protocols))})")
+    course = {"start_date": start, "planned_sessions": planned, "problem_areas": areas, "protocol": protocol,
+              "course_type": kind}
+    if given.get("end_date"):
+        course["end_date"] = iso_date(given["end_date"], "course_end")
+        if course["end_date"] < start:
+            raise ValueError(f"course_end {course['end_date']} is before course_start {start}")
+        course["end_reason"] = _text(given.get("end_reason"), "end_reason", 2000)
+    return course
 
 
 def check_record(record: dict, checked: bool = False) -> dict:
@@ -297,7 +341,7 @@ def rescore(instrument: Any, responses: list[tuple[str, Optional[int], str]],
 
 
 def import_key(kind: str, *parts: Any) -> str:
-    digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()[:32]
+    digest = hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()[:32]
     return f"{kind}:{digest}"
 
 
