@@ -332,6 +332,17 @@ def record_digest(location, check_integrity: bool = False) -> str:
     return hashlib.sha256(server_dump(location).encode()).hexdigest()
 
 
+def export_all_formats(invoke, db) -> dict[str, str]:
+    """``ipt export --all`` of a record in csv-long (with items), JSON and FHIR: what two records are compared by
+    when they should hold the same thing (a copy, or the same import on both engines)."""
+    out = {}
+    for fmt, extra in (("csv-long", ["--items"]), ("json", []), ("fhir", [])):
+        result = invoke("export", "--all", "--format", fmt, *extra, "--db", db)
+        assert result.exit_code == 0, result.output
+        out[fmt] = result.output
+    return out
+
+
 def server_dump(location) -> str:
     """Every row of every table in a PostgreSQL record's public schema, as text, in a fixed order (for a
     digest, or to show a secret is nowhere in the record)."""

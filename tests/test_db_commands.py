@@ -10,6 +10,8 @@ from ipt_measures.store import open_store
 from ipt_measures.store.migrations import MIGRATIONS
 from ipt_measures.store.sqlite import _statements
 
+from conftest import export_all_formats
+
 
 def _solo_record(invoke, db):
     """A demo record with what a solo clinician's record holds besides scores: an acknowledged alert, an
@@ -32,15 +34,6 @@ def _solo_record(invoke, db):
     return client
 
 
-def _exports(invoke, db):
-    out = {}
-    for fmt, extra in (("csv-long", ["--items"]), ("json", []), ("fhir", [])):
-        result = invoke("export", "--all", "--format", fmt, *extra, "--db", db)
-        assert result.exit_code == 0, result.output
-        out[fmt] = result.output
-    return out
-
-
 def test_db_copy_moves_a_solo_record_whole_and_verifies_it(invoke, pg_url, tmp_path):
     lite = str(tmp_path / "solo.db")
     client = _solo_record(invoke, lite)
@@ -57,7 +50,7 @@ def test_db_copy_moves_a_solo_record_whole_and_verifies_it(invoke, pg_url, tmp_p
     for command in (["alerts", "--all", "--json"], ["audit", client, "--json"], ["inventory", client, "--json"],
                     ["goals", client, "--json"], ["caseload", "--json"]):
         assert invoke(*command, "--db", pg_url).output == invoke(*command, "--db", lite).output, command
-    assert _exports(invoke, pg_url) == _exports(invoke, lite)
+    assert export_all_formats(invoke, pg_url) == export_all_formats(invoke, lite)
     with open_store(lite) as solo, open_store(pg_url) as clinic:
         assert [r[0] for r in clinic._query("SELECT name FROM schema_migrations ORDER BY name")] == \
             [r[0] for r in solo._query("SELECT name FROM schema_migrations ORDER BY name")]

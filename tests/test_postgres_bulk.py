@@ -11,20 +11,13 @@ from ipt_measures import demo
 from ipt_measures.errors import StoreError, UsageError
 from ipt_measures.store import open_store
 
+from conftest import export_all_formats
+
 AS_OF = date(2026, 11, 2)
 
 
 def _records(clients=6, seed=3):
     return list(demo.generate(clients, seed, as_of=AS_OF))
-
-
-def _exports(invoke, db):
-    out = {}
-    for fmt, extra in (("csv-long", ["--items"]), ("json", []), ("fhir", [])):
-        result = invoke("export", "--all", "--format", fmt, *extra, "--db", db)
-        assert result.exit_code == 0, result.output
-        out[fmt] = result.output
-    return out
 
 
 def test_bulk_import_on_postgresql_makes_the_record_sqlite_makes(invoke, pg_url, tmp_path, monkeypatch):
@@ -42,7 +35,7 @@ def test_bulk_import_on_postgresql_makes_the_record_sqlite_makes(invoke, pg_url,
         lite_alerts = [(a["client_id"], a["item_id"], a["kind"], a["severity"]) for a in lite.alerts(include_acknowledged=True)]
     assert pg_counts == lite_counts and pg_counts["stored"] == len(records)
     assert pg_alerts == lite_alerts
-    assert _exports(invoke, pg_url) == _exports(invoke, lite_db)
+    assert export_all_formats(invoke, pg_url) == export_all_formats(invoke, lite_db)
     client = records[len(records) // 2]["client_id"]  # one client's export: the few-clients path
     for fmt in ("csv-long", "json", "fhir"):
         one = [invoke("export", client, "--format", fmt, "--db", db).output for db in (pg_url, lite_db)]
