@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tasks import FLOOR_COLUMNS, TASKS, _records, floor_rows, peak_rss_mb
+from tasks import FLOOR_COLUMNS, TASKS, _records, export_one_client, floor_rows, peak_rss_mb
 
 SERVER = ("postgresql://", "postgres://")
 
@@ -90,21 +90,8 @@ def _middle_client(db):
 
 
 def export_client_library(db, repeat):
-    """``ipt export CLIENT`` as a library call: one client of the record to csv-long in memory, median of ``repeat``."""
-    from ipt_measures.exchange.exporting import export
-    from ipt_measures.plugins import get_registry
-    from ipt_measures.store import open_store
-
-    get_registry()
-    store = open_store(db)
-    client = _middle_client(db)
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        export(store, "csv-long", io.StringIO(), client_ids=[client])
-        times.append(time.perf_counter() - started)
-    store.close()
-    return {"seconds": statistics.median(times), "client": client}
+    """``ipt export CLIENT`` as a library call on either engine: tasks.export_one_client, for the middle client."""
+    return export_one_client(db, repeat, client=_middle_client(db))
 
 
 def export_client_floor(db, repeat):

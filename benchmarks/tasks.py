@@ -400,8 +400,9 @@ def assess_library(n):
     return {"seconds": assessed, "score_seconds": (time.perf_counter() - started) / n}
 
 
-def export_one_client(db, repeat):
-    """Export one client (the middle one) to csv-long in memory, median of ``repeat``: must not grow with the record."""
+def export_one_client(db, repeat, client=None):
+    """Export one client (``client``, else the middle one) to csv-long in memory, median of ``repeat``: must not grow
+    with the record. ``db`` may be a SQLite file or a PostgreSQL location (benchmarks/server_tasks.py)."""
     import io
 
     from ipt_measures.exchange.exporting import export
@@ -410,7 +411,7 @@ def export_one_client(db, repeat):
 
     get_registry()
     store = open_store(db)
-    client = _sample_clients(db, 2)[-1]
+    client = client or _sample_clients(db, 2)[-1]
     times = []
     for _ in range(repeat):
         started = time.perf_counter()
