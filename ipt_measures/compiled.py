@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from . import plain
-from .paths import APP_NAME
+from .paths import user_dir
 
 CACHE_ENV = "IPT_CACHE_DIR"
 FORMAT = "1"  # raise when the entry layout or the plain classes change
@@ -36,9 +36,7 @@ def cache_dir() -> Path:
     override = os.environ.get(CACHE_ENV)
     if override:
         return Path(override).expanduser()
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir(APP_NAME, appauthor=False))
+    return user_dir("cache")
 
 
 def set_enabled(enabled: bool) -> bool:
