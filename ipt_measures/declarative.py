@@ -14,11 +14,6 @@ from typing import Any
 
 from .errors import InstrumentDefinitionError
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
-
 SUFFIXES = (".toml", ".json")
 
 
@@ -33,6 +28,10 @@ def read_definition(path: Path) -> dict[str, Any]:
         raise InstrumentDefinitionError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InstrumentDefinitionError(f"{path}: cannot read it ({exc})") from None
+    if sys.version_info >= (3, 11):  # imported here: a definition found in the compiled cache is never parsed
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib
     try:
         data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
