@@ -160,55 +160,62 @@ def _plan(store: Any, writer: Writer, conn: Any, batch: list[dict], counts: dict
     new_clients: set[str] = set()
     active_new: set[str] = set()  # clients given an active course by this batch
     per_client: dict[str, int] = {}
+    # Bound once per batch: the loop below runs once per administration and is most of the import's own time.
+    clients_rows, courses_rows, sessions_rows, alerts_rows = rows["clients"], rows["courses"], rows["sessions"], rows["alerts"]
+    add_administration, add_responses, add_score = rows["administrations"].append, rows["responses"].extend, \
+        rows["scores"].append
+    known_clients, known_courses, known_sessions = known.clients, known.courses, known.sessions
     for record in batch:
         a = record["administration"]
         key = a.get("import_key")
-        if key and key in existing:
-            counts["skipped"] += 1
-            continue
         if key:
+            if key in existing:
+                counts["skipped"] += 1
+                continue
             existing.add(key)
         client_id = record["client_id"]
-        if client_id not in known.clients:
+        if client_id not in known_clients:
             # Imported clients and courses are the importer's (on a server, the role that imports them).
-            rows["clients"].append((client_id, record.get("display_name"), record.get("birth_year"), stamp, actor))
-            known.clients.add(client_id)
+            clients_rows.append((client_id, record.get("display_name"), record.get("birth_year"), stamp, actor))
+            known_clients.add(client_id)
             new_clients.add(client_id)
             counts["clients"] += 1
         c = record["course"]
         course_key = (client_id, c["start_date"])
-        if course_key not in known.courses:
+        course_id = known_courses.get(course_key)
+        if course_id is None:
             if not c.get("end_date"):
                 if client_id in active_new or (client_id not in new_clients and store._active_course(conn, client_id)):
                     raise UsageError(f"client {client_id!r} already has an active course: the course started "
                                      f"{c['start_date']} would be a second one; nothing of this batch was stored")
                 active_new.add(client_id)
             course_id = next(course_ids)
-            rows["courses"].append((course_id, client_id, c["start_date"], c["planned_sessions"],
-                                    json.dumps(c["problem_areas"]), c.get("protocol"), c.get("end_date"),
-                                    c.get("end_reason"), stamp, c.get("course_type") or "standard", actor))
-            known.courses[course_key] = course_id
+            courses_rows.append((course_id, client_id, c["start_date"], c["planned_sessions"],
+                                 json.dumps(c["problem_areas"]), c.get("protocol"), c.get("end_date"),
+                                 c.get("end_reason"), stamp, c.get("course_type") or "standard", actor))
+            known_courses[course_key] = course_id
             counts["courses"] += 1
-        course_id = known.courses[course_key]
         s = record["session"]
         session_key = (course_id, s["number"])
-        if session_key not in known.sessions:
+        session_id = known_sessions.get(session_key)
+        if session_id is None:
             session_id = next(session_ids)
-            rows["sessions"].append((session_id, course_id, s["number"], s["date"], s["phase"], stamp))
-            known.sessions[session_key] = session_id
+            sessions_rows.append((session_id, course_id, s["number"], s["date"], s["phase"], stamp))
+            known_sessions[session_key] = session_id
             counts["sessions"] += 1
         admin_id = next(admin_ids)
         finished = a.get("finished_at") or stamp
-        rows["administrations"].append((admin_id, known.sessions[session_key], a["instrument_id"],
-                                        a["instrument_version"], a["respondent"], "complete", a.get("source", "import"),
-                                        a.get("started_at") or stamp, finished, key))
-        rows["responses"].extend((admin_id, item, value, status, finished) for item, value, status in record["responses"])
-        rows["scores"].append((next(score_ids), admin_id, 1, *_score_columns(record["score"]), stamp))
-        for alert in record.get("alerts") or ():  # raised by the score, stored with it
-            if alert.get("severity") not in SEVERITIES or not alert.get("kind") or not alert.get("message"):
-                raise UsageError(f"an imported alert needs a kind, a message and a severity: {alert!r}")
-            rows["alerts"].append((client_id, course_id, admin_id, alert.get("item_id"), alert["kind"],
-                                   alert.get("rule"), alert["severity"], alert["message"], stamp))
+        add_administration((admin_id, session_id, a["instrument_id"], a["instrument_version"], a["respondent"],
+                            "complete", a.get("source", "import"), a.get("started_at") or stamp, finished, key))
+        add_responses([(admin_id, item, value, status, finished) for item, value, status in record["responses"]])
+        add_score((next(score_ids), admin_id, 1, *_score_columns(record["score"]), stamp))
+        alerts = record.get("alerts")
+        if alerts:  # raised by the score, stored with it
+            for alert in alerts:
+                if alert.get("severity") not in SEVERITIES or not alert.get("kind") or not alert.get("message"):
+                    raise UsageError(f"an imported alert needs a kind, a message and a severity: {alert!r}")
+                alerts_rows.append((client_id, course_id, admin_id, alert.get("item_id"), alert["kind"],
+                                    alert.get("rule"), alert["severity"], alert["message"], stamp))
         per_client[client_id] = per_client.get(client_id, 0) + 1
     rows["audit"] = [(stamp, actor, named, client, "imported", f"{k} administration(s)") for client, k in per_client.items()]
     counts["stored"] += len(rows["administrations"])
