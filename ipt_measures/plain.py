@@ -406,10 +406,11 @@ class Score(PlainModel):
     def model_dump(self, *, mode: str = "python", exclude_none: bool = False) -> dict[str, Any]:
         if exclude_none:
             return PlainModel.model_dump(self, mode=mode, exclude_none=True)
+        subscales, flags = self.subscales, self.flags
         return {"instrument": self.instrument, "instrument_version": self.instrument_version, "scorer": self.scorer,
                 "total": self.total.model_dump(mode=mode),
-                "subscales": [s.model_dump(mode=mode) for s in self.subscales],
-                "flags": [f.model_dump(mode=mode) for f in self.flags]}
+                "subscales": [s.model_dump(mode=mode) for s in subscales] if subscales else [],
+                "flags": [f.model_dump(mode=mode) for f in flags] if flags else []}
 
 
 # The scorer's own constructors: the same objects as ScaleScore(...), Flag(...) and Score(...) give, every field

@@ -361,23 +361,21 @@ def _by_position(plan: _Plan, instrument: Instrument):
     n_required, n_all, padding, ids = plan.n_required, plan.n_all, plan.padding, plan.ids
     allowed, typed = plan.uniform.issuperset, _TYPES_OK.issuperset
     instrument_id, version, scorer = instrument.id, instrument.version, SCORER
-    # Per scale: its plan, its items by position, and for a whole sum banded by whole numbers its bands table.
-    scales = tuple((p, gather, p.mean, p.scale.multiplier, p.whole_bands if p.scale.decimals == 0 else None,
-                    p.scale.id, p.scale.name) for p, gather in plan.positions)
+    # Per scale: its plan, its items by position, its number of items, and what each sum of complete answers
+    # scores (value, band, severity, decimals: filled in as sums are met, each worked out once by _result).
+    scales = tuple((p, gather, len(p.scale.items), {}, p.scale.id, p.scale.name) for p, gather in plan.positions)
     critical = tuple((index, raising, rule.item, labels, rule.kind, rule.message)
                      for rule, labels, index, raising in plan.critical_positions)
 
-    def scale_result(values, scale_plan, gather, mean, multiplier, whole, scale_id, name) -> ScaleScore:
+    def scale_result(values, scale_plan, gather, k, by_sum, scale_id, name) -> ScaleScore:
         components = gather(values)
         if None in components:  # missing answers: the missing-item rule, by item id
             return _score_scale(scale_plan, dict(zip(ids, values)), True)
-        n = len(components)
-        raw = sum(components) / n if mean else sum(components)
-        scaled = raw * multiplier
-        if whole is not None and type(scaled) is int:  # a whole sum: _result's first case, inlined
-            label, severity = whole.get(scaled, _NO_BAND)
-            return new_scale_score(scale_id, name, scaled, label, severity, n, 0, False, None, None)
-        return _result(scale_plan, raw, n, 0, None, False)
+        total = sum(components)
+        fields = by_sum.get(total)
+        if fields is None:
+            fields = _complete_scale(scale_plan, by_sum, total, k)
+        return new_scale_score(scale_id, name, fields[0], fields[1], fields[2], k, 0, False, None, fields[3])
 
     def flags_of(values) -> list:
         flags = []
@@ -400,12 +398,11 @@ def _by_position(plan: _Plan, instrument: Instrument):
         return by_position
 
     # One scale (PHQ-9, GAD-7, most instruments): scale_result and flags_of written out, the hottest path.
-    scale_plan, gather, mean, multiplier, whole, scale_id, name = scales[0]
+    scale_plan, gather, k, by_sum, scale_id, name = scales[0]
     single = critical[0] if len(critical) == 1 else None
     # A scale of the first k items, in order (PHQ-9's nine before its optional tenth): a list of exactly k answers
     # is its own components, with nothing to pad or gather.
     position = {item_id: n for n, item_id in enumerate(ids)}
-    k = len(scale_plan.scale.items)
     prefix = k if [position[ref] for ref in scale_plan.scale.items] == list(range(k)) and all(
         i < k for i, *_ in critical) else -1
 
@@ -422,14 +419,10 @@ def _by_position(plan: _Plan, instrument: Instrument):
         if None in components:
             total = _score_scale(scale_plan, dict(zip(ids, values)), True)
         else:
-            n = len(components)
-            raw = sum(components) / n if mean else sum(components)
-            scaled = raw * multiplier
-            if whole is not None and type(scaled) is int:
-                label, severity = whole.get(scaled, _NO_BAND)
-                total = new_scale_score(scale_id, name, scaled, label, severity, n, 0, False, None, None)
-            else:
-                total = _result(scale_plan, raw, n, 0, None, False)
+            fields = by_sum.get(sum(components))
+            if fields is None:
+                fields = _complete_scale(scale_plan, by_sum, sum(components), k)
+            total = new_scale_score(scale_id, name, fields[0], fields[1], fields[2], k, 0, False, None, fields[3])
         if single is None:
             flags = flags_of(values)
         else:
@@ -439,6 +432,17 @@ def _by_position(plan: _Plan, instrument: Instrument):
         return new_score(instrument_id, version, scorer, total, [], flags)
 
     return by_position_one_scale
+
+
+def _complete_scale(plan: _ScalePlan, by_sum: dict, total: int, k: int) -> tuple:
+    """What a scale of ``k`` plain items scores when all are answered and sum to ``total`` (a whole number: the
+    answers were checked to be ints): value, band, severity and decimals, as _result gives them (a mean is the
+    sum over k), remembered in ``by_sum``. The same sum always scores the same, so this runs once per sum."""
+    result = _result(plan, total / k if plan.mean else total, k, 0, None, False)
+    fields = (result.value, result.band, result.band_severity, result.decimals)
+    if len(by_sum) < _FRACTIONS_KEPT:
+        by_sum[total] = fields
+    return fields
 
 
 # Keyed by id(instrument), each entry holding a weak reference to its instrument: the entry is used only
