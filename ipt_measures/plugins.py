@@ -275,7 +275,10 @@ class Registry:
         kwargs = {"instrument": instrument, "score": score, "previous": previous}
         for impl in self.pm.hook.alerts_after_score.get_hookimpls():
             try:
-                result = impl.function(**{k: kwargs[k] for k in impl.argnames})
+                if impl.argnames == _ALERTS_ARGS:  # all three, in the hook's order: the same call, positionally
+                    result = impl.function(instrument, score, previous)
+                else:
+                    result = impl.function(**{k: kwargs[k] for k in impl.argnames})
             except Exception as exc:
                 self._info(impl.plugin_name).errors.append(f"alerts_after_score raised {type(exc).__name__}: {exc}")
                 continue
@@ -319,6 +322,7 @@ _registry: Optional[Registry] = None
 
 
 _SCORING: tuple = ()
+_ALERTS_ARGS = ("instrument", "score", "previous")  # alerts_after_score's arguments, as hookspecs.py declares them
 
 
 def _scoring() -> tuple:
