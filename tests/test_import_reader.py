@@ -160,3 +160,73 @@ def test_a_late_bad_row_stores_nothing_and_exits_with_its_line(invoke, tmp_path,
     assert [str(r) for r in report.rejected] == [
         f"lines {at - 8}-{at}: stated total 10 but the answers score 13 with phq9 version 1; not stored"]
     assert report.stored == 0 and isinstance(report.rejected[0], Rejection)
+
+
+# -- the line shortcut and the csv module read the same -------------------------------------------------------
+
+# A later row of an administration that is its first row's text but for the answer cells is read only for those
+# cells; any other line is read whole. Whatever a file holds, both ways must give the same records and the
+# same rejections, with the same line numbers.
+CELLS = ["", "0", "1", "3", " 2", "2 ", "²", "٣", "1.0", "1e0", "x", "-1", "4", '"2"', '"1,2"', "a\nb", "=1", "'=1",
+         "\0", "answered", "skipped", "declined", " answered", "10", "9", "99"]
+COLUMNS_CHANGED = ["item", "value", "status", "session_date", "total", "band", "scorer", "phase", "client_id",
+                   "respondent", "completed_at"]
+
+
+def _small_file(mutations, ending: str, drop_status: bool) -> str:
+    header = [c for c in HEADER if not (drop_status and c == "status")]
+    rows = [dict(r) for r in _rows()[: 9 * 6]]  # six administrations: two sessions of three clients
+    lines: list[str] = []
+    for n, row in enumerate(rows):
+        for index, column, cell, extra in mutations:
+            if index == n:
+                if column == "line":
+                    lines.append(cell)  # a line of its own: blank, or anything
+                    continue
+                row[column] = cell
+                if extra:
+                    row["scorer"] = row["scorer"] + ',"more"'  # a quote beyond the answer cells
+        text = ",".join(('"' + str(row[c]).replace('"', '""') + '"') if any(ch in str(row[c]) for ch in ',"\n')
+                        else str(row[c]) for c in header)
+        lines.append(text)
+    return ",".join(header) + ending + ending.join(lines) + ending
+
+
+def _outcome(path) -> list:
+    try:
+        return list(csv_long.read(path))
+    except Exception as exc:  # the same refusal either way, whatever it is
+        return [type(exc).__name__, str(exc)]
+
+
+def test_every_line_reads_the_same_with_or_without_the_shortcut(tmp_path, zzcheck, monkeypatch):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    mutation = st.tuples(st.integers(0, 53), st.sampled_from(COLUMNS_CHANGED + ["line"]), st.sampled_from(CELLS),
+                         st.booleans())
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.lists(mutation, max_size=6), st.sampled_from(["\r\n", "\n"]), st.booleans())
+    def check(mutations, ending, drop_status):
+        path = tmp_path / "m.csv"
+        path.write_bytes(_small_file(mutations, ending, drop_status).encode())
+        shortcut = _outcome(path)
+        with monkeypatch.context() as patched:
+            patched.setattr(csv_long._Layout, "frame", lambda self, line, row: None)
+            whole = _outcome(path)
+        assert shortcut == whole
+
+    check()
+
+
+def test_the_shortcut_is_taken_for_an_exported_file(tmp_path, zzcheck, monkeypatch):
+    # Not a timing: the rows after each administration's first are read through the shortcut, not split whole.
+    path = tmp_path / "big.csv"
+    _write(path, _rows()[:900])
+    split = []
+    real = csv_long._cells
+    monkeypatch.setattr(csv_long, "_cells", lambda *args: split.append(args[4]) or real(*args))
+    records = list(csv_long.read(path))
+    assert len(records) == 100
+    assert split == [1] + [2 + 9 * n for n in range(100)]  # the header and each administration's first row

@@ -16,6 +16,7 @@ on one line is refused at its first megabyte, not read whole). Text cells are re
 from __future__ import annotations
 
 import csv
+from itertools import chain
 from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Iterator, Optional
@@ -76,15 +77,30 @@ def _lines(path: Path, update: Optional[Callable[[int], Any]]) -> Iterator[str]:
             yield line
 
 
-def _unreadable(path: Path, reader: Any, exc: Exception) -> UsageError:
-    """One line for a file the csv module cannot read: not UTF-8, a huge field, a stray NUL..."""
-    if isinstance(exc, UnicodeDecodeError):
-        return not_utf8(path)
-    line = getattr(reader, "reader", reader).line_num or 1  # DictReader.line_num lags until a row is returned
+def _unreadable(path: Path, line: int, exc: Exception) -> UsageError:
+    """One line for a file the csv module cannot read: a huge field, a stray NUL..."""
     if "field larger than field limit" in str(exc):
         return UsageError(f"{path.name} line {line}: a field is longer than {csv.field_size_limit()} characters; "
                           "this is not an ipt CSV")
     return UsageError(f"{path.name} line {line}: not readable as CSV ({exc})")
+
+
+def _cells(line: str, lines: Iterator[str], plain: int, path: Path, number: int) -> tuple[list[str], int]:
+    """The cells of the row that starts with ``line`` (line ``number`` of the file), and how many lines it took.
+
+    A line without a quote or a NUL, no longer than ``plain`` characters, is split at its commas: exactly what
+    the csv module reads from it (RFC 4180: an unquoted field holds no comma, quote or line break), at a
+    fraction of the cost. Any other line is read by the csv module, which takes the further lines a quoted
+    field spans from ``lines`` and refuses a NUL or a field over its size limit.
+    """
+    if len(line) <= plain and '"' not in line and "\0" not in line:
+        text = line.rstrip("\r\n")
+        return (text.split(",") if text else []), 1  # a blank line has no cells, as the csv module reads it
+    reader = csv.reader(chain((line,), lines))
+    try:
+        return next(reader, []), reader.line_num
+    except csv.Error as exc:
+        raise _unreadable(path, number + max(reader.line_num, 1) - 1, exc) from None
 
 
 KEY = ("client_id", "course_start", "session", "instrument", "administration")  # one administration's rows
@@ -98,18 +114,23 @@ CACHED = 4096  # distinct contexts and instruments remembered by one read
 def read(path: Path, update: Optional[Callable[[int], Any]] = None) -> Iterator[Any]:
     """Yield one record or list of rejections per administration, in file order.
 
-    The first row of an administration is read for its client, course, session and instrument (each
-    distinct set of those cells checked once per file); the rows after it, whose key and shared cells
-    are the same text, only for their answer, and the common answer (a whole number the item allows,
-    given once) is taken in this loop. Anything else (another administration, a shared cell that
-    differs, any other answer) goes the long way, through :class:`_Group`, which names the line.
+    The first row of an administration is read whole, for its client, course, session and instrument (each
+    distinct set of those cells checked once per file). A later line that is the first row's text with
+    other answer cells (an export's rows are: ``item``, ``value`` and ``status`` are side by side) is
+    read only for those cells; so is any row whose key and shared cells are the first row's. The common
+    answer (a whole number the item allows, given once) is taken in this loop. Anything else (another
+    administration, a shared cell that differs, any other answer) goes the long way, through
+    :class:`_Group`, which names the line.
     """
     path = Path(path)
-    reader = csv.reader(_lines(path, update))
+    lines = _lines(path, update)
+    plain = min(csv.field_size_limit(), LINE_MAX)  # no field of a line this long can be over the csv limit
     try:
-        header = [name.strip() for name in next(reader, None) or []]
-    except (csv.Error, UnicodeDecodeError) as exc:
-        raise _unreadable(path, reader, exc) from None
+        first = next(lines, None)
+        header_cells, number = _cells(first, lines, plain, path, 1) if first is not None else ([], 0)
+    except UnicodeDecodeError:
+        raise not_utf8(path) from None
+    header = [name.strip() for name in header_cells]
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         raise UsageError(
@@ -118,52 +139,72 @@ def read(path: Path, update: Optional[Callable[[int], Any]] = None) -> Iterator[
         )
     layout = _Layout(header)
     heads = _Heads(layout)
-    width, head_of, key_of, answer_of = layout.width, layout.head, layout.key, layout.answer
+    width, head_of, key_of, answer_of, pick, count = (layout.width, layout.head, layout.key, layout.answer,
+                                                      layout.pick, layout.count)
     seen: set[tuple] = set()
     group: Optional[_Group] = None
     head: Any = None  # the key and shared cells of the administration being read, as written
+    framed, before, after, ends = False, "", "", 0  # the first row's text around its answer cells
     instrument: Any = None
     allowed: dict = {}
     items: set = set()
     responses: list = []
     last = 0
     try:
-        for row in reader:
-            if not row:
-                continue  # a blank line, as csv.DictReader skips it
-            if len(row) < width:
-                row += [""] * (width - len(row))
-            line = reader.line_num
-            if head_of(row) != head:
-                group_id = key_of(row)
-                if group is None or group_id != group.id:
-                    if group is not None:
-                        yield group.finish(last)
-                    group = _Group(group_id, line, layout)
-                    if group_id in seen:
-                        group.problems.append(Rejection(
-                            f"line {line}", "rows of this administration are not together: an earlier run of rows "
-                            "had the same client, course, session, instrument and administration"))
-                    seen.add(group_id)
-                    group.start(row, line, heads)
-                    head = head_of(row)
-                    instrument, allowed, items, responses = group.instrument, group.allowed, group.items, group.responses
-                elif not group.context_error and group.differs(row, line):
-                    last = line  # a bad first row is reported once, not echoed by every row after it
-                    continue
-            last = line
+        for line in lines:
+            number += 1
+            cells = None
+            if framed and line.startswith(before) and line.endswith(after) and len(line) <= plain:
+                answer = line[len(before):len(line) - ends]
+                if '"' not in answer and "\0" not in answer:
+                    cells = answer.split(",")
+                    if len(cells) != count:
+                        cells = None
+            if cells is not None:  # the first row's text but for its answer cells
+                item_id, text, given = pick(cells)
+            else:
+                row, taken = _cells(line, lines, plain, path, number)
+                number += taken - 1
+                if not row:
+                    continue  # a blank line, as csv.DictReader skips it
+                if len(row) < width:
+                    row += [""] * (width - len(row))
+                if head_of(row) != head:
+                    group_id = key_of(row)
+                    if group is None or group_id != group.id:
+                        if group is not None:
+                            yield group.finish(last)
+                        group = _Group(group_id, number, layout)
+                        if group_id in seen:
+                            group.problems.append(Rejection(
+                                f"line {number}", "rows of this administration are not together: an earlier run of "
+                                "rows had the same client, course, session, instrument and administration"))
+                        seen.add(group_id)
+                        group.start(row, number, heads)
+                        head = head_of(row)
+                        instrument, allowed, items, responses = (group.instrument, group.allowed, group.items,
+                                                                 group.responses)
+                        frame = layout.frame(line, row) if taken == 1 else None
+                        framed = frame is not None
+                        if framed:
+                            before, after = frame
+                            ends = len(after)
+                    elif not group.context_error and group.differs(row, number):
+                        last = number  # a bad first row is reported once, not echoed by every row after it
+                        continue
+                item_id, text, given = answer_of(row)
+            last = number
             if instrument is None:
                 continue
-            item_id, text, given = answer_of(row)
             if text.isdecimal() and (given == "answered" or not given):  # the common answer, taken here
                 value = int(text)
                 if value in allowed.get(item_id, ()) and item_id not in items:
                     items.add(item_id)
                     responses.append((item_id, value, "answered"))
                     continue
-            group.answer(row, line)
-    except (csv.Error, UnicodeDecodeError) as exc:
-        raise _unreadable(path, reader, exc) from None
+            group.answer(item_id, text, given, number)
+    except UnicodeDecodeError:
+        raise not_utf8(path) from None
     if group is not None:
         yield group.finish(last)
 
@@ -185,14 +226,30 @@ class _Layout:
         self.context = itemgetter(*self._at(CONTEXT))
         self.named = itemgetter(*self._at(("instrument", "instrument_version")))  # a 1-tuple is the cell itself
         self.item, self.value, self.status = self.index["item"], self.index["value"], self.index.get("status")
+        answer = [self.item, self.value] + ([self.status] if self.status is not None else [])
         if self.status is None:
             item, value = self.item, self.value
             self.answer = lambda row: (row[item], row[value], "")
         else:
-            self.answer = itemgetter(self.item, self.value, self.status)
+            self.answer = itemgetter(*answer)
+        # The answer cells side by side (as an export writes them): their text alone is read from a line that is
+        # its administration's first row but for them. ``pick`` takes item, value and status from those cells.
+        self.low, self.count = min(answer), len(answer)
+        self.side_by_side = sorted(answer) == list(range(self.low, self.low + self.count))
+        at = [n - self.low for n in answer]
+        self.pick = itemgetter(*at) if self.status is not None else (lambda cells: (cells[at[0]], cells[at[1]], ""))
 
     def _at(self, names: tuple) -> list[int]:
         return [self.index[c] for c in names if c in self.index]
+
+    def frame(self, line: str, row: list[str]) -> Optional[tuple[str, str]]:
+        """The text of a line split at commas (``_cells``) before and after its answer cells; None if it has none."""
+        low, count = self.low, self.count
+        if not self.side_by_side or '"' in line or "\0" in line or line.count(",") < low + count - 1:
+            return None
+        start = sum(map(len, row[:low])) + low
+        end = start + sum(map(len, row[low:low + count])) + count - 1
+        return line[:start], line[end:]
 
     def cell(self, row: list[str], name: str) -> str:
         """A cell's text as it was written (the writer's formula guard taken off); "" for a column not in the file."""
@@ -310,12 +367,9 @@ class _Group:
                 return True
         return False
 
-    def answer(self, row: list[str], line: int) -> None:
+    def answer(self, item_id: str, text: str, given: str, line: int) -> None:
         """Any answer but the common one (which ``read`` takes itself): checked, or said why not."""
-        layout = self.layout
-        item_id = row[layout.item].strip()
-        text = row[layout.value].strip()
-        given = row[layout.status].strip() if layout.status is not None else ""
+        item_id, text, given = item_id.strip(), text.strip(), given.strip()
         try:
             value = (int(text) if text.isdecimal() else whole_number(text, f"item {item_id}: value")) if text else None
             status = given or ("answered" if value is not None else "skipped")
