@@ -95,7 +95,7 @@ def test_db_copy_refuses_a_password_a_missing_source_and_a_file_target(invoke, p
     assert invoke("demo", "--clients", "1", "--db", lite).exit_code == 0
     with_password = pg_url.replace("postgres@", "postgres:hunter2@", 1)
     cases = {
-        "password": (["--from", lite, "--to", with_password], "password does not belong"),
+        "password": (["--from", lite, "--to", with_password], "password does not belong in a database location (--db, --to"),
         "missing": (["--from", str(tmp_path / "nope.db"), "--to", pg_url], "no SQLite record at"),
         "file target": (["--from", lite, "--to", str(tmp_path / "x.db")], "--to takes a postgresql://"),
         "server source": (["--from", pg_url, "--to", pg_url], "--from takes a SQLite record file"),

@@ -66,7 +66,7 @@ def check_location(location: str) -> None:
     userinfo = parts.netloc.rpartition("@")[0]
     if ":" in userinfo or any(p.lower().startswith("password=") for p in parts.query.split("&")):
         raise UsageError(
-            "a password does not belong in --db or $IPT_DB: put it in ~/.pgpass (or a service file) and connect "
+            "a password does not belong in a database location (--db, --to, $IPT_DB): put it in ~/.pgpass (or a service file) and connect "
             f"with {display(location)}"
         )
 
