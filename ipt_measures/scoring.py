@@ -118,13 +118,15 @@ def score_list(instrument: Instrument, values: Sequence[Answer]) -> Score:
 
 def score_mapping(instrument: Instrument, answers: Mapping[str, Answer]) -> Score:
     """``score(instrument, answers)`` for item id -> value, worked by position as :func:`score_list` works."""
-    plan = _plan(instrument)
+    entry = _PLANS.get(id(instrument))  # _plan(), inlined as in score_list
+    plan = entry[1] if entry is not None and entry[0]() is instrument else _plan(instrument)
     if not plan.known.issuperset(answers):
         check_answers(instrument, answers)  # names the unknown item
     # Every item, in order (None where not given): what check_answers would check, item by item, in this order.
     values = list(map(answers.get, plan.ids))
-    if plan.by_position is not None:
-        result = plan.by_position(values)
+    by_position = plan.by_position
+    if by_position is not None:
+        result = by_position(values)
         if result is not None:
             return result
     return score_checked(instrument, answers_from_list(instrument, values))
@@ -367,16 +369,6 @@ def _by_position(plan: _Plan, instrument: Instrument):
     critical = tuple((index, raising, rule.item, labels, rule.kind, rule.message)
                      for rule, labels, index, raising in plan.critical_positions)
 
-    def scale_result(values, scale_plan, gather, k, by_sum, scale_id, name) -> ScaleScore:
-        components = gather(values)
-        if None in components:  # missing answers: the missing-item rule, by item id
-            return _score_scale(scale_plan, dict(zip(ids, values)), True)
-        total = sum(components)
-        fields = by_sum.get(total)
-        if fields is None:
-            fields = _complete_scale(scale_plan, by_sum, total, k)
-        return new_scale_score(scale_id, name, fields[0], fields[1], fields[2], k, 0, False, None, fields[3])
-
     def flags_of(values) -> list:
         flags = []
         for index, raising, item, labels, kind, message in critical:
@@ -392,12 +384,22 @@ def _by_position(plan: _Plan, instrument: Instrument):
                 return None
             if n < n_all:
                 values = [*values, *padding[n:]]
-            results = [scale_result(values, *scale) for scale in scales]
+            results = []
+            for scale_plan, gather, k, by_sum, scale_id, name in scales:  # each as the one-scale path below
+                components = gather(values)
+                if None in components:
+                    results.append(_score_scale(scale_plan, dict(zip(ids, values)), True))
+                    continue
+                fields = by_sum.get(sum(components))
+                if fields is None:
+                    fields = _complete_scale(scale_plan, by_sum, sum(components), k)
+                results.append(new_scale_score(scale_id, name, fields[0], fields[1], fields[2], k, 0, False, None,
+                                               fields[3]))
             return new_score(instrument_id, version, scorer, results[0], results[1:], flags_of(values))
 
         return by_position
 
-    # One scale (PHQ-9, GAD-7, most instruments): scale_result and flags_of written out, the hottest path.
+    # One scale (PHQ-9, GAD-7, most instruments): flags_of written out too, the hottest path.
     scale_plan, gather, k, by_sum, scale_id, name = scales[0]
     single = critical[0] if len(critical) == 1 else None
     # A scale of the first k items, in order (PHQ-9's nine before its optional tenth): a list of exactly k answers
