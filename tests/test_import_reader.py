@@ -168,9 +168,11 @@ def test_a_late_bad_row_stores_nothing_and_exits_with_its_line(invoke, tmp_path,
 # cells; any other line is read whole. Whatever a file holds, both ways must give the same records and the
 # same rejections, with the same line numbers.
 CELLS = ["", "0", "1", "3", " 2", "2 ", "²", "٣", "1.0", "1e0", "x", "-1", "4", '"2"', '"1,2"', "a\nb", "=1", "'=1",
-         "\0", "answered", "skipped", "declined", " answered", "10", "9", "99"]
+         "\0", "answered", "skipped", "declined", " answered", "10", "9", "99", "12", "2025-01-01", "2024-12-31",
+         "grief", "grief;bogus", "gad7", "phq9", "initial", "termination"]
 COLUMNS_CHANGED = ["item", "value", "status", "session_date", "total", "band", "scorer", "phase", "client_id",
-                   "respondent", "completed_at"]
+                   "respondent", "completed_at", "session", "planned_sessions", "course_start", "problem_areas",
+                   "instrument", "instrument_version"]
 
 
 def _small_file(mutations, ending: str, drop_status: bool) -> str:

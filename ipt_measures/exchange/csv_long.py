@@ -24,8 +24,8 @@ from typing import IO, Any, Callable, Iterable, Iterator, Optional
 from ..errors import UsageError
 from . import Rejection
 from .cells import LINE_END, cell, read_cell
-from .records import (RESPONDENTS, allowed_values, check_answer, check_context, import_key, instrument_for,
-                      iso_datetime, not_utf8, number, whole_number)
+from .records import (RESPONDENTS, allowed_values, check_answer, check_client_and_course, check_session, import_key,
+                      instrument_for, iso_datetime, not_utf8, number, whole_number)
 
 BASE = [
     "client_id", "course_start", "planned_sessions", "problem_areas", "protocol", "course_end", "course_type",
@@ -106,8 +106,9 @@ def _cells(line: str, lines: Iterator[str], plain: int, path: Path, number: int)
 KEY = ("client_id", "course_start", "session", "instrument", "administration")  # one administration's rows
 SHARED = ("planned_sessions", "problem_areas", "session_date", "phase", "instrument_version", "respondent",
           "completed_at", "total", "protocol", "display_name", "birth_year", "course_end", "course_type")
-CONTEXT = ("client_id", "display_name", "birth_year", "course_start", "planned_sessions", "problem_areas", "protocol",
-           "course_end", "course_type", "session", "session_date", "phase")  # the client, course and session cells
+COURSE = ("client_id", "display_name", "birth_year", "course_start", "planned_sessions", "problem_areas", "protocol",
+          "course_end", "course_type")  # the client and course cells
+CONTEXT = COURSE + ("session", "session_date", "phase")  # ... and the session's
 CACHED = 4096  # distinct contexts and instruments remembered by one read
 
 
@@ -223,6 +224,7 @@ class _Layout:
         self.key = itemgetter(*self._at(KEY))
         self.shared = [c for c in SHARED if c in self.index]
         self.head = itemgetter(*self._at(KEY + SHARED))
+        self.course = itemgetter(*self._at(COURSE))
         self.context = itemgetter(*self._at(CONTEXT))
         self.named = itemgetter(*self._at(("instrument", "instrument_version")))  # a 1-tuple is the cell itself
         self.item, self.value, self.status = self.index["item"], self.index["value"], self.index.get("status")
@@ -264,7 +266,8 @@ class _Heads:
     def __init__(self, layout: _Layout):
         self.layout = layout
         self.instruments: dict[tuple, tuple] = {}
-        self.contexts: dict[tuple, tuple] = {}
+        self.courses: dict[tuple, tuple] = {}  # client and course cells -> checked
+        self.contexts: dict[tuple, tuple] = {}  # client, course and session cells -> checked
 
     def instrument(self, row: list[str]) -> tuple:
         """The registered instrument the row names (in the version it names), the answers each item allows, and
@@ -280,24 +283,36 @@ class _Heads:
         return found
 
     def context(self, row: list[str]) -> tuple:
-        """The row's client, course and session, checked (``records.check_context``) and parsed."""
+        """The row's client, course and session, checked (``records.check_context``, in its order) and parsed."""
         raw = self.layout.context(row)
         found = self.contexts.get(raw)
+        if found is None:
+            client_id, display_name, birth_year, course = self._client_and_course(row)
+            cell = self.layout.cell
+            session = check_session({"number": cell(row, "session"), "date": cell(row, "session_date"),
+                                     "phase": cell(row, "phase")}, course)
+            if len(self.contexts) >= CACHED:
+                self.contexts.clear()
+            found = self.contexts[raw] = (client_id, display_name, birth_year, course, session)
+        client_id, display_name, birth_year, course, session = found
+        return client_id, display_name, birth_year, dict(course), dict(session)
+
+    def _client_and_course(self, row: list[str]) -> tuple:
+        raw = self.layout.course(row)
+        found = self.courses.get(raw)
         if found is None:
             cell = self.layout.cell
             course = {"start_date": cell(row, "course_start"), "planned_sessions": cell(row, "planned_sessions"),
                       "problem_areas": [a for a in cell(row, "problem_areas").split(";") if a],
                       "protocol": cell(row, "protocol") or None, "end_date": cell(row, "course_end") or None,
                       "course_type": cell(row, "course_type") or None}
-            session = {"number": cell(row, "session"), "date": cell(row, "session_date"), "phase": cell(row, "phase")}
-            found = check_context({"client_id": cell(row, "client_id"), "display_name": cell(row, "display_name") or None,
-                                   "birth_year": cell(row, "birth_year") or None, "course": course, "session": session},
-                                  remember=False)
-            if len(self.contexts) >= CACHED:
-                self.contexts.clear()
-            self.contexts[raw] = found
-        client_id, display_name, birth_year, course, session = found
-        return client_id, display_name, birth_year, dict(course), dict(session)
+            found = check_client_and_course({
+                "client_id": cell(row, "client_id"), "display_name": cell(row, "display_name") or None,
+                "birth_year": cell(row, "birth_year") or None, "course": course})
+            if len(self.courses) >= CACHED:
+                self.courses.clear()
+            self.courses[raw] = found
+        return found
 
 
 class _Group:

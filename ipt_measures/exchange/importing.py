@@ -351,6 +351,8 @@ class _Checker:
         if course is None:
             self._file_into_stored(record, stored)
             return
+        if not stored:  # a client the record does not hold yet: nothing stored to agree with
+            return
         same = next((c for c in stored or [] if c["start_date"] == course["start_date"]), None)
         if same is None:
             active = next((c for c in stored or [] if c["end_date"] is None), None)

@@ -174,18 +174,27 @@ def allowed_values(instrument: Any) -> dict[str, frozenset]:
     return cached[1]
 
 
+_POSITIONS: dict[int, tuple[Any, dict[str, int]]] = {}
+
+
+def item_positions(instrument: Any) -> dict[str, int]:
+    """Item id -> its place in the instrument's item order, worked out once per instrument."""
+    cached = _POSITIONS.get(id(instrument))
+    if cached is None or cached[0] is not instrument:
+        cached = _POSITIONS[id(instrument)] = (instrument, {item.id: n for n, item in enumerate(instrument.items)})
+    return cached[1]
+
+
+_assess: Any = None
 _CONTEXTS: dict[tuple, tuple] = {}
 
 
-def check_context(record: dict, remember: bool = True) -> tuple:
+def check_context(record: dict) -> tuple:
     """The client, course and session fields of a record, parsed and range-checked (see :func:`check_record`).
 
     Remembered for the last few thousand distinct contexts: a session's administrations share one, and a
-    reader that checks a context to name its line has it checked again by the import for free. A reader
-    that remembers its contexts itself (by the cells it read them from) says ``remember=False``.
+    reader that checks a context to name its line has it checked again by the import for free.
     """
-    if not remember:
-        return _check_context(record)
     course, session = record.get("course"), record.get("session")
     try:
         key = (id(registry()), record.get("client_id"), record.get("display_name"), record.get("birth_year"),
@@ -205,6 +214,13 @@ def check_context(record: dict, remember: bool = True) -> tuple:
 
 
 def _check_context(record: dict) -> tuple:
+    client_id, display_name, year, course = check_client_and_course(record)
+    return client_id, display_name, year, course, check_session(record.get("session"), course)
+
+
+def check_client_and_course(record: dict) -> tuple:
+    """A record's client id, display name, birth year and course (None if it has none), parsed and range-checked:
+    the first part of :func:`check_context`, for a reader that remembers it across a course's sessions."""
     client_id = check_client_id(record.get("client_id"))
     display_name = record.get("display_name")
     if display_name is not None and (not isinstance(display_name, str) or len(display_name) > TEXT_MAX):
@@ -213,8 +229,13 @@ def _check_context(record: dict) -> tuple:
     if year is not None:
         year = whole_number(year, "birth_year", 1900, date.today().year)
     given = record.get("course")
-    course = None if given is None else _course_fields(given)
-    session = dict(record.get("session") or {})
+    return client_id, display_name, year, None if given is None else _course_fields(given)
+
+
+def check_session(given: Optional[dict], course: Optional[dict]) -> dict:
+    """A record's session fields, parsed and range-checked against its course (checked first): the second part of
+    :func:`check_context`."""
+    session = dict(given or {})
     if session.get("number") is not None:
         session["number"] = whole_number(session["number"], "session", 1, SESSION_MAX)
     if session.get("date") is not None:
@@ -225,7 +246,7 @@ def _check_context(record: dict) -> tuple:
         raise ValueError(f"phase {session['phase']!r} is not one of {', '.join(PHASES)}")
     if course is not None and (session.get("number") is None or session.get("date") is None or not session.get("phase")):
         raise ValueError("a course's session needs its number, date and phase")
-    return client_id, display_name, year, course, session
+    return session
 
 
 def _course_fields(given: dict) -> dict:
@@ -261,6 +282,9 @@ def _check_course_fields(given: dict) -> dict:
     return course
 
 
+_TIMES = (("started_at", "started at"), ("finished_at", "finished at"))
+
+
 def check_record(record: dict, checked: bool = False) -> dict:
     """Parse and range-check every field of a record a reader yielded; returns it ready to store, scored.
 
@@ -283,9 +307,9 @@ def check_record(record: dict, checked: bool = False) -> dict:
         raise ValueError(f"respondent {respondent!r} is not one of {', '.join(RESPONDENTS)}")
     admin["respondent"] = respondent
     admin["source"] = "import"
-    for name in ("started_at", "finished_at"):
+    for name, what in _TIMES:
         if admin.get(name):
-            admin[name] = iso_datetime(admin[name], name.replace("_", " "))
+            admin[name] = iso_datetime(admin[name], what)
     key = admin.get("import_key")
     if not isinstance(key, str) or not key or len(key) > TEXT_MAX:
         raise ValueError("the administration has no import key (a reader must give each one a stable key)")
@@ -324,10 +348,19 @@ def rescore(instrument: Any, responses: list[tuple[str, Optional[int], str]],
             stated_total: Optional[float]) -> tuple[dict, list[dict]]:
     """Score the answers and raise their alerts (``assess``); a stated total that disagrees is an error, never
     overwritten. Returns (score as JSON, alerts): an imported critical item is an open alert like any other."""
-    from ..assess import assess
-
-    answers = {item_id: value for item_id, value, _ in responses}
-    assessment = assess(instrument, answers, registry=registry())
+    global _assess
+    if _assess is None:  # imported on first use, as registry() is
+        from ..assess import assess as _assess
+    # The answers as a list in item order (None where not given), the form assess() scores by position.
+    positions = item_positions(instrument)
+    answers: Any = [None] * len(positions)
+    for item_id, value, _ in responses:
+        at = positions.get(item_id)
+        if at is None:  # not one of its items: scored (and refused) by item id
+            answers = {item_id: value for item_id, value, _ in responses}
+            break
+        answers[at] = value
+    assessment = _assess(instrument, answers, registry=registry())
     score = assessment.score
     if stated_total is not None:
         computed = score.total.value
