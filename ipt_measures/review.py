@@ -526,6 +526,19 @@ def caseload(store: Any, registry: Any = None, sort: str = "concern", reverse: b
     return rows
 
 
+def critical_outside_caseload(store: Any, clinician: Optional[str] = None) -> list[dict]:
+    """Open critical alerts of clients with no active course (it ended, or none was started), which no caseload
+    row can carry. They stay in front of the clinician until acknowledged, as every critical alert does; only
+    the clients assigned to ``clinician``, when given (on PostgreSQL the server already keeps to what the
+    connecting role may see)."""
+    active = {course["client_id"] for course in store.active_courses()}
+    found = [a for a in store.alerts() if a["severity"] == "critical" and a["client_id"] not in active]
+    if clinician is not None:
+        assigned = {c: store.get_client(c).get("clinician") for c in {a["client_id"] for a in found}}
+        found = [a for a in found if assigned[a["client_id"]] == clinician]
+    return found
+
+
 def alert_label(alert: dict, instruments: Any = None) -> str:
     """An alert in a few words: "PHQ-9 item 9 (session 4, alert 7)", or its message when no item raised it."""
     inst = (instruments or {}).get(alert.get("instrument_id")) if alert.get("instrument_id") else None

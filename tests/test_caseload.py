@@ -187,3 +187,33 @@ def test_caseload_agrees_with_each_course_progress_on_a_generated_record(engine,
             measured = [p.session for s in course.series for p in s.points]
             assert row.last_measured_session == (max(measured) if measured else None)
             assert row.current_session == (course.sessions[-1]["number"] if course.sessions else None)
+
+
+def test_an_open_critical_alert_of_a_client_with_no_active_course_stays_in_front(invoke, engine):
+    """A course that ended with item 9 endorsed and not acknowledged has no caseload row to carry its flag: the
+    caseload shows the alert on stderr before its table (and beside --json), until someone acknowledges it."""
+    db = engine
+    for client in ("c-done", "c-now"):
+        assert invoke("clients", "add", client, "--db", db).exit_code == 0
+        assert invoke("course", "start", client, "--problem-area", "grief", "--start", "2026-01-05",
+                      "--db", db).exit_code == 0
+        assert invoke("session", "start", client, "--date", "2026-01-05", "--db", db).exit_code == 0
+    invoke("administer", "c-done", "phq9", "--answers", "1,1,1,1,1,1,1,1,2", "--db", db)  # item 9: more than half
+    assert invoke("course", "end", "c-done", "--reason", "completed", "--date", "2026-01-06", "--db", db).exit_code == 0
+    (alert,) = json.loads(invoke("alerts", "c-done", "--json", "--db", db).output)
+
+    table = invoke("caseload", "--db", db)
+    assert table.exit_code == 0
+    assert f"!! c-done has no active course and an open critical alert:\n!! OPEN CRITICAL ALERT {alert['id']} " \
+           f"(session 1, raised " in table.stderr
+    assert f"ipt alerts ack {alert['id']} --action" in table.stderr
+    assert [line.split()[0] for line in table.stdout.splitlines()[2:] if line.startswith("c-")] == ["c-now"]
+    as_json = invoke("caseload", "--json", "--db", db)
+    (row,) = json.loads(as_json.stdout)
+    assert row["client_id"] == "c-now"
+    assert "c-done has no active course" in as_json.stderr
+    assert "c-done" not in invoke("caseload", "--clinician", "someone-else", "--db", db).stderr
+    assert "c-done" in invoke("caseload", "--clinician", row["clinician"], "--db", db).stderr  # both had the default
+
+    assert invoke("alerts", "ack", alert["id"], "--action", "phoned, risk assessed", "--db", db).exit_code == 0
+    assert "c-done" not in invoke("caseload", "--db", db).stderr

@@ -289,7 +289,8 @@ def caseload(sort, reverse, flagged, clinician, as_json, table_format, db_path):
     Flags: !! an open critical alert (a critical item, or a risk item left unanswered), shown however
     many forms follow until it is acknowledged (ipt alerts ack); R- a reliable deterioration from baseline;
     gap: no measurement for two sessions or more. The measure shown is the course's
-    primary symptom measure (depression first, then anxiety, then distress).
+    primary symptom measure (depression first, then anxiety, then distress). An open critical alert of a
+    client with no active course is shown on stderr above the table, until acknowledged.
 
     \b
     Examples:
@@ -302,9 +303,12 @@ def caseload(sort, reverse, flagged, clinician, as_json, table_format, db_path):
     Clinician column.
     """
     from ..review import caseload as build
+    from ..review import critical_outside_caseload
 
     with open_store(db_path) as store:
         rows = build(store, sort=sort, reverse=reverse, clinician=clinician)
+        outside = critical_outside_caseload(store, clinician=clinician)
+    _show_critical_outside(outside)
     if flagged:
         rows = [r for r in rows if r.flags]
     if as_json:
@@ -385,3 +389,13 @@ def report(client_id, output, force, course_id, db_path):
     click.echo(f"Wrote {path} ({len(course.series)} instrument(s), {course.course['sessions_attended']} sessions)")
     if course.critical_items:
         click.echo(f"Note: {len(course.critical_items)} critical item(s) in this course; see the report.", err=True)
+
+
+def _show_critical_outside(alerts: list[dict]) -> None:
+    """Open critical alerts of clients with no active course, on stderr before the caseload (a pipe or --json
+    cannot hide them), each with what to do: they stay until someone acknowledges them."""
+    from .output import open_alerts
+
+    for client_id in dict.fromkeys(a["client_id"] for a in alerts):
+        click.secho(f"!! {client_id} has no active course and an open critical alert:", fg="red", bold=True, err=True)
+        open_alerts([a for a in alerts if a["client_id"] == client_id], client_id, err=True)
