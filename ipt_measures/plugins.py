@@ -16,6 +16,7 @@ from typing import Any, Callable, Optional
 import pluggy
 
 from . import hookspecs
+from .entrypoints import normalise
 from .errors import UnknownInstrument
 
 GROUP = "ipt_measures"
@@ -359,8 +360,9 @@ def load_plugins(pm: pluggy.PluginManager, extra: tuple[Any, ...] = ()) -> dict[
         infos[module_name] = PluginInfo(name=module_name, source="core")
 
     allowed = _allowed_external()
-    for ep, (dist_name, dist_version) in _entry_points():
-        builtin = dist_name is not None and _normalise(dist_name) == _normalise(DISTRIBUTION)
+    for ep in _entry_points():
+        dist_name, dist_version = ep.dist_name, ep.dist_version
+        builtin = _is_builtin(dist_name)
         info = PluginInfo(
             name=ep.name,
             source="built-in" if builtin else "entry point",
@@ -372,8 +374,8 @@ def load_plugins(pm: pluggy.PluginManager, extra: tuple[Any, ...] = ()) -> dict[
             infos[f"{ep.name} ({dist_name})"] = info
             continue
         infos[ep.name] = info
-        if not builtin and allowed is not None and ep.name not in allowed and _normalise(dist_name or "") not in {
-            _normalise(a) for a in allowed
+        if not builtin and allowed is not None and ep.name not in allowed and normalise(dist_name or "") not in {
+            normalise(a) for a in allowed
         }:
             info.errors.append(f"not loaded: not listed in ${LOAD_ENV}")
             continue
@@ -410,17 +412,16 @@ def _register_entry_point(pm: pluggy.PluginManager, ep: Any, info: PluginInfo) -
         info.errors.append(f"not loaded: {type(exc).__name__}: {exc}{hint}")
 
 
-def _entry_points() -> list[tuple[Any, tuple[Optional[str], Optional[str]]]]:
-    """Each entry point of the group with its distribution's (name, version), built-ins first."""
+def _entry_points() -> list[Any]:
+    """Each entry point of the group (``entrypoints.EntryPoint``: with its distribution's name and version),
+    built-ins first, so a third-party plugin can never claim a built-in instrument's id."""
     from .entrypoints import entry_points
 
-    found = [(ep, (ep.dist_name, ep.dist_version)) for ep in entry_points(GROUP)]
-    # Built-ins first, so a third-party plugin can never claim a built-in instrument's id.
-    return sorted(found, key=lambda pair: (pair[1][0] is None or _normalise(pair[1][0]) != DISTRIBUTION, pair[0].name))
+    return sorted(entry_points(GROUP), key=lambda ep: (not _is_builtin(ep.dist_name), ep.name))
 
 
-def _normalise(name: str) -> str:
-    return name.lower().replace("_", "-").replace(".", "-")
+def _is_builtin(dist_name: Optional[str]) -> bool:
+    return dist_name is not None and normalise(dist_name) == normalise(DISTRIBUTION)
 
 
 def get_registry() -> Registry:
