@@ -47,15 +47,14 @@ def assess(instrument: Any, answers: Any, previous: Sequence[Any] = (), registry
     score = registry.score(instrument.id, answers)
     alerts = critical_alerts(score.flags) if score.flags else []
     if instrument.critical:  # only a critical item can go unanswered to any effect
+        given = None
         if type(answers) is dict or isinstance(answers, Mapping):
             # Every critical item is "given" (None when absent), as every item is.
             given = {rule.item: answers.get(rule.item) for rule in instrument.critical}
-            if None in given.values():
-                alerts += unanswered_alerts(instrument, given)
         elif type(answers) not in (list, tuple) or None in answers:  # a list with no None has no unanswered item
             given = {i.id: v for i, v in zip(instrument.items, answers)}
-            if None in given.values():
-                alerts += unanswered_alerts(instrument, given)
+        if given is not None and None in given.values():
+            alerts += unanswered_alerts(instrument, given)
     if getattr(instrument, "alerts", None):
         alerts += rule_alerts(instrument, score)
     alerts += registry.alerts(instrument, score, list(previous))
