@@ -118,8 +118,7 @@ def score_list(instrument: Instrument, values: Sequence[Answer]) -> Score:
 
 def score_mapping(instrument: Instrument, answers: Mapping[str, Answer]) -> Score:
     """``score(instrument, answers)`` for item id -> value: the answers in item order, scored by :func:`score_list`."""
-    entry = _PLANS.get(id(instrument))  # _plan(), inlined as in score_list
-    plan = entry[1] if entry is not None and entry[0]() is instrument else _plan(instrument)
+    plan = _plan(instrument)
     if not plan.known.issuperset(answers):
         check_answers(instrument, answers)  # names the unknown item
     # Every item, in order (None where not given): what check_answers would check, item by item, in this order.
